@@ -1,0 +1,15 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace segkit::cli {
+
+/// Each subcommand adds itself to the app and returns what to run once parsed.
+using Run = std::function<void()>;
+
+Run add_predict_command(CLI::App& app);
+Run add_models_command(CLI::App& app);
+
+}  // namespace segkit::cli

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+namespace segkit {
+
+/// Writes a file so that readers see either the old file or the whole new one:
+/// data goes to a temporary file beside the target, which commit() flushes,
+/// syncs and renames over it. Without commit() the temporary file is removed.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t size);
+  void commit();
+  const std::string& path() const { return path_; }
+
+ private:
+  [[noreturn]] void fail_io(const char* action);
+
+  std::string path_;
+  std::string temp_path_;
+  std::FILE* file_ = nullptr;
+};
+
+/// Writes a whole buffer atomically.
+void write_file_atomically(const std::string& path, const std::string& bytes);
+
+/// Reads a whole file; throws InputError naming the file if it cannot.
+std::string read_file(const std::string& path);
+
+}  // namespace segkit

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace segkit {
+
+/// An error caused by what the user gave us: a file, a flag, a checkpoint.
+/// The command-line tool prints what() as one line and exits non-zero.
+class InputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Builds a message from streamable parts: str_cat("got ", 3, " channels").
+template <typename... Parts>
+std::string str_cat(const Parts&... parts) {
+  std::ostringstream out;
+  (out << ... << parts);
+  return out.str();
+}
+
+/// Throws InputError with the parts joined.
+template <typename... Parts>
+[[noreturn]] void fail(const Parts&... parts) {
+  throw InputError(str_cat(parts...));
+}
+
+/// Collapses a multi-line message (LibTorch's errors carry backtraces) to its first line.
+std::string first_line(const std::string& message);
+
+}  // namespace segkit

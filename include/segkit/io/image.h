@@ -1,0 +1,37 @@
+#pragma once
+
+// Image files in and out. The io folder is the one place that talks to OpenCV;
+// the rest of segkit sees images as tensors.
+
+#include <ATen/Tensor.h>
+
+#include <string>
+
+namespace segkit {
+
+/// An 8-bit RGB image as an H x W x 3 uint8 tensor (contiguous, CPU).
+struct Image {
+  at::Tensor pixels;
+  std::string path;
+  int64_t height() const { return pixels.size(0); }
+  int64_t width() const { return pixels.size(1); }
+};
+
+/// Reads PNG, JPEG, BMP or TIFF; gray, RGB or RGBA, 8 or 16 bits; returns RGB.
+/// Throws InputError naming the file if it is missing, unreadable or larger than
+/// max_pixels (0: no limit).
+Image read_image(const std::string& path, int64_t max_pixels = 0);
+
+/// True for the file extensions read_image understands.
+bool is_image_file(const std::string& path);
+
+/// Resizes an H x W x 3 uint8 image: area averaging when shrinking, bilinear when enlarging.
+at::Tensor resize_image(const at::Tensor& pixels, int64_t height, int64_t width);
+
+/// Writes an H x W uint8 or int16/int32/int64 label map (values < 65536) as PNG, atomically.
+void write_label_png(const at::Tensor& labels, const std::string& path);
+
+/// Writes an H x W x 3 uint8 RGB image as PNG, atomically.
+void write_rgb_png(const at::Tensor& pixels, const std::string& path);
+
+}  // namespace segkit

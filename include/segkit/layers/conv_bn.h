@@ -1,0 +1,105 @@
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/conv.h>
+
+#include <optional>
+#include <string>
+
+namespace segkit {
+
+enum class Activation { kNone, kReLU, kHardswish };
+
+/// Applies an activation, in place when no gradient is being recorded.
+at::Tensor activate(at::Tensor x, Activation activation);
+
+/// A square 2-D convolution's geometry. Padding is explicit (no "same"), which
+/// keeps it a plain integer in both LibTorch 1.x and 2.x.
+struct ConvSpec {
+  ConvSpec(int64_t in_channels, int64_t out_channels, int64_t kernel_size)
+      : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size) {}
+  TORCH_ARG(int64_t, in_channels);
+  TORCH_ARG(int64_t, out_channels);
+  TORCH_ARG(int64_t, kernel_size);
+  TORCH_ARG(int64_t, stride) = 1;
+  TORCH_ARG(int64_t, padding) = 0;
+  TORCH_ARG(int64_t, dilation) = 1;
+  TORCH_ARG(int64_t, groups) = 1;
+  TORCH_ARG(bool, bias) = false;
+
+ public:
+  torch::nn::Conv2dOptions to_options() const;
+};
+
+/// A convolution with the BatchNorm after it folded into its weight and bias.
+struct FoldedConv {
+  at::Tensor weight;
+  at::Tensor bias;
+  ConvSpec spec{1, 1, 1};
+
+  static FoldedConv fold(const ConvSpec& spec, const torch::nn::Conv2dImpl& conv, const torch::nn::BatchNorm2dImpl& bn);
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+/// A Conv2d and the BatchNorm2d after it, registered in `parent` under the names
+/// torchvision gives them. Not a module itself, so checkpoint keys stay flat.
+class ConvBn {
+ public:
+  ConvBn() = default;
+  ConvBn(torch::nn::Module& parent, const std::string& conv_name, const std::string& bn_name, const ConvSpec& spec,
+         double bn_eps = 1e-5);
+
+  /// conv then BatchNorm, or the folded convolution once fold() ran.
+  at::Tensor operator()(const at::Tensor& x);
+  /// Folds BatchNorm into the convolution for inference (call in eval mode, after loading weights).
+  void fold();
+  bool folded() const { return folded_.has_value(); }
+
+  torch::nn::Conv2d conv{nullptr};
+  torch::nn::BatchNorm2d bn{nullptr};
+
+ private:
+  ConvSpec spec_{1, 1, 1};
+  std::optional<FoldedConv> folded_;
+};
+
+/// A module whose BatchNorms can be folded into the convolutions before them.
+class FoldsBatchNorm {
+ public:
+  virtual ~FoldsBatchNorm() = default;
+  virtual void fold_batch_norm() = 0;
+};
+
+/// Folds every BatchNorm in the module tree that follows a convolution (inference only).
+void fold_batch_norms(torch::nn::Module& model);
+
+/// torchvision's Conv2dNormActivation: Sequential(conv "0", BatchNorm "1", activation).
+struct ConvNormActOptions {
+  ConvNormActOptions(int64_t in_channels, int64_t out_channels, int64_t kernel_size)
+      : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size) {}
+  TORCH_ARG(int64_t, in_channels);
+  TORCH_ARG(int64_t, out_channels);
+  TORCH_ARG(int64_t, kernel_size);
+  TORCH_ARG(int64_t, stride) = 1;
+  TORCH_ARG(int64_t, dilation) = 1;
+  TORCH_ARG(int64_t, groups) = 1;
+  /// Padding is dilation * (kernel_size - 1) / 2, as torchvision's.
+  TORCH_ARG(Activation, activation) = Activation::kReLU;
+  TORCH_ARG(double, bn_eps) = 1e-5;
+};
+
+class ConvNormActImpl : public torch::nn::Module, public FoldsBatchNorm {
+ public:
+  explicit ConvNormActImpl(const ConvNormActOptions& options);
+  at::Tensor forward(const at::Tensor& x);
+  void fold_batch_norm() override { conv_bn_.fold(); }
+
+  ConvNormActOptions options;
+
+ private:
+  ConvBn conv_bn_;
+};
+TORCH_MODULE(ConvNormAct);
+
+}  // namespace segkit

@@ -1,0 +1,60 @@
+#include "segkit/infer/predictor.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <map>
+
+#include "segkit/layers/conv_bn.h"
+
+namespace segkit {
+
+std::pair<int64_t, int64_t> Preprocess::input_size(int64_t height, int64_t width) const {
+  if (resize <= 0) return {height, width};
+  // torchvision's F.resize(img, [size]): the short side becomes size, the long side int(size * long / short).
+  if (height <= width) return {resize, static_cast<int64_t>(static_cast<double>(resize) * width / height)};
+  return {static_cast<int64_t>(static_cast<double>(resize) * height / width), resize};
+}
+
+at::Tensor Preprocess::operator()(const at::Tensor& pixels) const {
+  const auto [h, w] = input_size(pixels.size(0), pixels.size(1));
+  const at::Tensor resized = resize_image(pixels, h, w);
+  const at::Tensor m = at::tensor({mean[0], mean[1], mean[2]}, at::kFloat).view({3, 1, 1});
+  const at::Tensor s = at::tensor({std[0], std[1], std[2]}, at::kFloat).view({3, 1, 1});
+  return (resized.permute({2, 0, 1}).to(at::kFloat).div_(255.0) - m).div_(s);
+}
+
+Predictor::Predictor(EncoderDecoder model, Preprocess preprocess, c10::Device device)
+    : model_(std::move(model)), preprocess_(preprocess), device_(device) {
+  model_->eval();
+  fold_batch_norms(*model_);
+  model_->to(device_);
+}
+
+at::Tensor Predictor::forward(const at::Tensor& batch) {
+  c10::InferenceMode guard;
+  return model_->forward(batch.to(device_)).out;
+}
+
+std::vector<Prediction> Predictor::predict(const std::vector<Image>& images) {
+  std::vector<Prediction> predictions(images.size());
+  std::map<std::pair<int64_t, int64_t>, std::vector<size_t>> groups;
+  for (size_t i = 0; i < images.size(); ++i) {
+    groups[preprocess_.input_size(images[i].height(), images[i].width())].push_back(i);
+  }
+  c10::InferenceMode guard;
+  for (const auto& [size, members] : groups) {
+    std::vector<at::Tensor> inputs;
+    for (size_t i : members) inputs.push_back(preprocess_(images[i].pixels));
+    const at::Tensor logits = forward(at::stack(inputs));
+    for (size_t k = 0; k < members.size(); ++k) {
+      const Image& image = images[members[k]];
+      at::Tensor one = logits[k];
+      at::Tensor full = resize_bilinear(one.unsqueeze(0), image.height(), image.width())[0];
+      predictions[members[k]] = {one.to(at::kCPU, at::kFloat), full.argmax(0).to(at::kCPU)};
+    }
+  }
+  return predictions;
+}
+
+}  // namespace segkit

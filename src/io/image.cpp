@@ -1,0 +1,105 @@
+#include "segkit/io/image.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "segkit/core/atomic_file.h"
+#include "segkit/core/errors.h"
+
+namespace segkit {
+namespace {
+
+at::Tensor to_tensor(const cv::Mat& rgb) {
+  return at::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, at::kByte).clone();
+}
+
+cv::Mat to_mat(const at::Tensor& pixels) {
+  TORCH_CHECK(pixels.dim() == 3 && pixels.size(2) == 3 && pixels.scalar_type() == at::kByte,
+              "expected an H x W x 3 uint8 image, got ", pixels.sizes());
+  at::Tensor c = pixels.contiguous();
+  return cv::Mat(static_cast<int>(c.size(0)), static_cast<int>(c.size(1)), CV_8UC3, c.data_ptr()).clone();
+}
+
+void write_png(const cv::Mat& mat, const std::string& path) {
+  std::vector<uchar> bytes;
+  if (!cv::imencode(".png", mat, bytes)) fail(path, ": cannot encode PNG");
+  write_file_atomically(path, std::string(bytes.begin(), bytes.end()));
+}
+
+}  // namespace
+
+bool is_image_file(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* known : {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}) {
+    if (ext == known) return true;
+  }
+  return false;
+}
+
+Image read_image(const std::string& path, int64_t max_pixels) {
+  cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+  const std::string bytes = read_file(path);
+  if (bytes.empty()) fail(path, ": image file is empty");
+  cv::Mat raw;
+  try {
+    raw = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data())),
+                       cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception& e) {
+    fail(path, ": cannot decode image (", first_line(e.what()), ")");
+  }
+  if (raw.empty()) fail(path, ": not a readable image (corrupt, truncated or of an unsupported format)");
+  const int64_t pixels = static_cast<int64_t>(raw.rows) * raw.cols;
+  if (max_pixels > 0 && pixels > max_pixels) {
+    fail(path, ": image is ", raw.cols, "x", raw.rows, " pixels, over the limit of ", max_pixels,
+         " pixels (--max-pixels raises it)");
+  }
+  if (raw.depth() == CV_16U) raw.convertTo(raw, CV_8U, 1.0 / 257.0);
+  else if (raw.depth() == CV_32F || raw.depth() == CV_64F) raw.convertTo(raw, CV_8U, 255.0);
+  else if (raw.depth() != CV_8U) fail(path, ": unsupported pixel depth");
+  cv::Mat rgb;
+  switch (raw.channels()) {
+    case 1: cv::cvtColor(raw, rgb, cv::COLOR_GRAY2RGB); break;
+    case 3: cv::cvtColor(raw, rgb, cv::COLOR_BGR2RGB); break;
+    case 4: cv::cvtColor(raw, rgb, cv::COLOR_BGRA2RGB); break;
+    default: fail(path, ": unsupported channel count ", raw.channels());
+  }
+  return {to_tensor(rgb), path};
+}
+
+at::Tensor resize_image(const at::Tensor& pixels, int64_t height, int64_t width) {
+  if (pixels.size(0) == height && pixels.size(1) == width) return pixels;
+  const cv::Mat src = to_mat(pixels);
+  cv::Mat dst;
+  const bool shrinking = height < pixels.size(0) && width < pixels.size(1);
+  cv::resize(src, dst, cv::Size(static_cast<int>(width), static_cast<int>(height)), 0, 0,
+             shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return to_tensor(dst);
+}
+
+void write_label_png(const at::Tensor& labels, const std::string& path) {
+  TORCH_CHECK(labels.dim() == 2, "expected an H x W label map, got ", labels.sizes());
+  const bool wide = labels.max().item<int64_t>() > 255;
+  const at::Tensor c = labels.to(wide ? at::kInt : at::kByte).contiguous();
+  cv::Mat mat;
+  if (wide) {
+    cv::Mat(static_cast<int>(c.size(0)), static_cast<int>(c.size(1)), CV_32SC1, c.data_ptr()).convertTo(mat, CV_16U);
+  } else {
+    mat = cv::Mat(static_cast<int>(c.size(0)), static_cast<int>(c.size(1)), CV_8UC1, c.data_ptr());
+  }
+  write_png(mat, path);
+}
+
+void write_rgb_png(const at::Tensor& pixels, const std::string& path) {
+  cv::Mat bgr;
+  cv::cvtColor(to_mat(pixels), bgr, cv::COLOR_RGB2BGR);
+  write_png(bgr, path);
+}
+
+}  // namespace segkit

@@ -1,0 +1,79 @@
+#include "segkit/layers/conv_bn.h"
+
+#include <ATen/ATen.h>
+
+namespace segkit {
+
+at::Tensor activate(at::Tensor x, Activation activation) {
+  const bool in_place = !at::GradMode::is_enabled();
+  switch (activation) {
+    case Activation::kNone: return x;
+    case Activation::kReLU: return in_place ? x.relu_() : x.relu();
+    case Activation::kHardswish: return in_place ? at::hardswish_(x) : at::hardswish(x);
+  }
+  return x;
+}
+
+torch::nn::Conv2dOptions ConvSpec::to_options() const {
+  return torch::nn::Conv2dOptions(in_channels(), out_channels(), kernel_size())
+      .stride(stride())
+      .padding(padding())
+      .dilation(dilation())
+      .groups(groups())
+      .bias(bias());
+}
+
+FoldedConv FoldedConv::fold(const ConvSpec& spec, const torch::nn::Conv2dImpl& conv,
+                            const torch::nn::BatchNorm2dImpl& bn) {
+  at::NoGradGuard no_grad;
+  const at::Tensor scale = bn.weight / (bn.running_var + bn.options.eps()).sqrt();
+  FoldedConv folded;
+  folded.spec = spec;
+  folded.weight = (conv.weight * scale.reshape({-1, 1, 1, 1})).contiguous();
+  const at::Tensor conv_bias = conv.bias.defined() ? conv.bias : at::zeros_like(bn.running_mean);
+  folded.bias = (conv_bias - bn.running_mean) * scale + bn.bias;
+  return folded;
+}
+
+at::Tensor FoldedConv::operator()(const at::Tensor& x) const {
+  const auto& s = spec;
+  return at::conv2d(x, weight, bias, {s.stride(), s.stride()}, {s.padding(), s.padding()}, {s.dilation(), s.dilation()},
+                    s.groups());
+}
+
+ConvBn::ConvBn(torch::nn::Module& parent, const std::string& conv_name, const std::string& bn_name,
+               const ConvSpec& spec, double bn_eps)
+    : conv(parent.register_module(conv_name, torch::nn::Conv2d(spec.to_options()))),
+      bn(parent.register_module(bn_name,
+                                torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(spec.out_channels()).eps(bn_eps)))),
+      spec_(spec) {}
+
+at::Tensor ConvBn::operator()(const at::Tensor& x) {
+  if (folded_) return (*folded_)(x);
+  return bn->forward(conv->forward(x));
+}
+
+void ConvBn::fold() {
+  if (!folded_) folded_ = FoldedConv::fold(spec_, *conv, *bn);
+}
+
+void fold_batch_norms(torch::nn::Module& model) {
+  for (const auto& module : model.modules(/*include_self=*/true)) {
+    if (auto* foldable = dynamic_cast<FoldsBatchNorm*>(module.get())) foldable->fold_batch_norm();
+  }
+}
+
+ConvNormActImpl::ConvNormActImpl(const ConvNormActOptions& options_) : options(options_) {
+  const auto& o = options;
+  conv_bn_ = ConvBn(*this, "0", "1",
+                    ConvSpec(o.in_channels(), o.out_channels(), o.kernel_size())
+                        .stride(o.stride())
+                        .padding(o.dilation() * (o.kernel_size() - 1) / 2)
+                        .dilation(o.dilation())
+                        .groups(o.groups()),
+                    o.bn_eps());
+}
+
+at::Tensor ConvNormActImpl::forward(const at::Tensor& x) { return activate(conv_bn_(x), options.activation()); }
+
+}  // namespace segkit

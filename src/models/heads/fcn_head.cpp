@@ -1,0 +1,34 @@
+#include "segkit/models/heads/fcn_head.h"
+
+#include <ATen/ATen.h>
+
+#include "segkit/core/errors.h"
+
+namespace segkit {
+
+const at::Tensor& feature(const FeatureMap& features, const std::string& name) {
+  auto it = features.find(name);
+  if (it == features.end()) fail("the backbone did not return feature \"", name, "\"");
+  return it->second;
+}
+
+at::Tensor resize_bilinear(const at::Tensor& x, int64_t height, int64_t width) {
+  if (x.size(-2) == height && x.size(-1) == width) return x;
+  return at::upsample_bilinear2d(x, {height, width}, /*align_corners=*/false);
+}
+
+FCNHeadImpl::FCNHeadImpl(std::string in_feature, int64_t in_channels, int64_t num_classes)
+    : in_feature_(std::move(in_feature)) {
+  const int64_t inter_channels = in_channels / 4;
+  conv_bn_ = ConvBn(*this, "0", "1", ConvSpec(in_channels, inter_channels, 3).padding(1));
+  classifier_ = register_module(
+      "4", torch::nn::Conv2d(torch::nn::Conv2dOptions(inter_channels, num_classes, 1)));
+}
+
+at::Tensor FCNHeadImpl::forward(const FeatureMap& features) {
+  at::Tensor x = activate(conv_bn_(feature(features, in_feature_)), Activation::kReLU);
+  x = at::dropout(x, /*p=*/0.1, is_training());
+  return classifier_->forward(x);
+}
+
+}  // namespace segkit
