@@ -4,6 +4,7 @@
 #include <caffe2/serialize/inline_container.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -143,6 +144,8 @@ bool all_tensors(const Value& dict) {
 }  // namespace
 
 CheckpointFormat detect_checkpoint_format(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail(path, ": no such file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, ": cannot open checkpoint");
   char head[10] = {};

@@ -52,8 +52,8 @@ StateDict module_state_dict(const torch::nn::Module& module) {
 
 LoadReport load_state_dict_into(torch::nn::Module& module, const StateDict& state, bool strict,
                                 const std::string& source) {
-  std::map<std::string, at::Tensor> targets;
-  for (auto& [name, tensor] : module_state_dict(module)) targets.emplace(name, tensor);
+  const StateDict own = module_state_dict(module);
+  std::map<std::string, at::Tensor> targets(own.begin(), own.end());
 
   LoadReport report;
   std::set<std::string> seen;
@@ -72,7 +72,7 @@ LoadReport load_state_dict_into(torch::nn::Module& module, const StateDict& stat
     }
     copies.emplace_back(it->second, tensor);
   }
-  for (const auto& [name, tensor] : targets) {
+  for (const auto& [name, tensor] : own) {  // in the model's order, so the first names are the first layers
     if (!seen.count(name) && !is_optional(name)) report.missing.push_back(name);
   }
   if (strict && !report.empty()) {

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "segkit/io/npy.h"
+
+namespace segkit::testing {
+
+/// Where tools/make_parity_fixtures.py wrote torchvision's reference outputs.
+inline std::string fixture(const std::string& relative) {
+  const std::string path = std::string(SEGKIT_FIXTURE_DIR) + "/" + relative;
+  if (!std::filesystem::exists(path)) {
+    ADD_FAILURE() << "reference output " << path << " is missing: run ctest (its make_reference_outputs test makes it)";
+  }
+  return path;
+}
+
+/// A fresh, empty temporary folder for one test.
+inline std::string temp_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("segkit_test_" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  ///< stdout and stderr together
+};
+
+/// Runs a shell command and captures its output.
+inline CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  std::FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof(buffer), pipe)) result.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+/// Largest absolute difference relative to the reference's largest magnitude.
+inline double relative_max_error(const at::Tensor& actual, const at::Tensor& expected) {
+  const double scale = expected.abs().max().item<double>();
+  return (actual.to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>() / std::max(scale, 1e-12);
+}
+
+/// Fraction of positions where the class argmax (dim 1 of N x C x H x W) agrees.
+inline double argmax_agreement(const at::Tensor& actual, const at::Tensor& expected) {
+  return actual.argmax(1).eq(expected.argmax(1)).to(at::kDouble).mean().item<double>();
+}
+
+}  // namespace segkit::testing

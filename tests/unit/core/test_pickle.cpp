@@ -1,0 +1,126 @@
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "segkit/core/errors.h"
+#include "segkit/core/pickle.h"
+
+namespace segkit::pickle {
+namespace {
+
+ValuePtr sample() {
+  auto dict = Value::of_kind(Kind::kDict);
+  dict->set("int_small", Value::of_int(7));
+  dict->set("int_mid", Value::of_int(40000));
+  dict->set("int_negative", Value::of_int(-123456));
+  dict->set("int_wide", Value::of_int(int64_t{1} << 40));
+  dict->set("int_most_negative", Value::of_int(INT64_MIN));
+  dict->set("real", Value::of_float(-2.5e-3));
+  dict->set("text", Value::of_string("héllo"));
+  dict->set("flag", Value::of_bool(true));
+  dict->set("nothing", Value::none());
+  auto list = Value::of_kind(Kind::kList);
+  list->items = {Value::of_int(1), Value::of_string("two")};
+  dict->set("list", list);
+  auto tuple = Value::of_kind(Kind::kTuple);
+  tuple->items = {Value::of_int(3), Value::of_float(4.0)};
+  dict->set("tuple", tuple);
+  auto bytes = Value::of_kind(Kind::kBytes);
+  bytes->text = std::string("\x00\x7f\x80\xff", 4);
+  dict->set("bytes", bytes);
+  return dict;
+}
+
+ValuePtr roundtrip(const Value& value) {
+  const std::string bytes = pickle(value, nullptr);
+  size_t offset = 0;
+  ValuePtr back = unpickle(bytes.data(), bytes.size(), offset, nullptr, "memory");
+  EXPECT_EQ(offset, bytes.size());
+  return back;
+}
+
+TEST(Pickle, RoundTripsPlainValues) {
+  const ValuePtr original = sample();
+  const ValuePtr back = roundtrip(*original);
+  ASSERT_EQ(back->kind, Kind::kDict);
+  ASSERT_EQ(back->entries.size(), original->entries.size());
+  EXPECT_EQ(back->get("int_small")->integer, 7);
+  EXPECT_EQ(back->get("int_mid")->integer, 40000);
+  EXPECT_EQ(back->get("int_negative")->integer, -123456);
+  EXPECT_EQ(back->get("int_wide")->integer, int64_t{1} << 40);
+  EXPECT_EQ(back->get("int_most_negative")->integer, INT64_MIN);
+  EXPECT_DOUBLE_EQ(back->get("real")->real, -2.5e-3);
+  EXPECT_EQ(back->get("text")->text, "héllo");
+  EXPECT_TRUE(back->get("flag")->boolean);
+  EXPECT_EQ(back->get("nothing")->kind, Kind::kNone);
+  EXPECT_EQ(back->get("list")->items.at(1)->text, "two");
+  EXPECT_EQ(back->get("tuple")->kind, Kind::kTuple);
+  EXPECT_DOUBLE_EQ(back->get("tuple")->items.at(1)->real, 4.0);
+  EXPECT_EQ(back->get("bytes")->kind, Kind::kBytes);
+  EXPECT_EQ(back->get("bytes")->text, std::string("\x00\x7f\x80\xff", 4));
+  EXPECT_EQ(back->entries.front().first->text, "int_small");  // insertion order kept
+}
+
+TEST(Pickle, RoundTripsTensorsThroughPersistentIds) {
+  std::vector<at::Tensor> saved;
+  auto save = [&](const at::Tensor& t) {
+    saved.push_back(t);
+    auto pid = Value::of_kind(Kind::kTuple);
+    auto type = Value::of_kind(Kind::kGlobal);
+    type->text = "torch." + storage_type_name(t.scalar_type());
+    pid->items = {Value::of_string("storage"), type, Value::of_string(std::to_string(saved.size() - 1)),
+                  Value::of_string("cpu"), Value::of_int(t.numel())};
+    return pid;
+  };
+  auto load = [&](const ValuePtr& pid) {
+    EXPECT_EQ(storage_dtype(pid->items.at(1)->text, "memory"), at::kHalf);
+    return Value::of_tensor(saved.at(std::stoul(pid->items.at(2)->text)).flatten());
+  };
+  const at::Tensor t = at::arange(12, at::kHalf).reshape({3, 4});
+  auto dict = Value::of_kind(Kind::kDict);
+  dict->set("w", Value::of_tensor(t));
+  const std::string bytes = pickle(*dict, save);
+  size_t offset = 0;
+  const ValuePtr back = unpickle(bytes.data(), bytes.size(), offset, load, "memory");
+  const at::Tensor w = back->get("w")->tensor;
+  EXPECT_EQ(w.sizes(), t.sizes());
+  EXPECT_TRUE(w.equal(t));
+}
+
+TEST(Pickle, EveryTruncationIsAnInputError) {
+  const std::string bytes = pickle(*sample(), nullptr);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    size_t offset = 0;
+    EXPECT_THROW(unpickle(bytes.data(), cut, offset, nullptr, "cut.pkl"), InputError) << "cut at " << cut;
+  }
+}
+
+TEST(Pickle, ReportsUnsupportedOpcodeWithItsName) {
+  const std::string bytes("\x80\x02\xff.", 4);
+  size_t offset = 0;
+  try {
+    unpickle(bytes.data(), bytes.size(), offset, nullptr, "odd.pkl");
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("odd.pkl"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("0xff"), std::string::npos);
+  }
+}
+
+TEST(Pickle, RejectsStackUnderflowAndBadMemo) {
+  for (const std::string& bytes : {std::string("\x80\x02s.", 4), std::string("\x80\x02h\x05.", 5),
+                                  std::string("\x80\x02Q.", 4), std::string("\x80\x02" "0.", 4)}) {
+    size_t offset = 0;
+    EXPECT_THROW(unpickle(bytes.data(), bytes.size(), offset, nullptr, "bad.pkl"), InputError);
+  }
+}
+
+TEST(Pickle, StorageNamesMapToDtypes) {
+  for (auto dtype : {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16, at::kLong, at::kInt, at::kShort, at::kChar,
+                     at::kByte, at::kBool}) {
+    EXPECT_EQ(storage_dtype("torch." + storage_type_name(dtype), "x"), dtype);
+  }
+  EXPECT_THROW(storage_dtype("torch.QInt8Storage", "x"), InputError);
+}
+
+}  // namespace
+}  // namespace segkit::pickle
