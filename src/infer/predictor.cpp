@@ -24,16 +24,32 @@ at::Tensor Preprocess::operator()(const at::Tensor& pixels) const {
   return (resized.permute({2, 0, 1}).to(at::kFloat).div_(255.0) - m).div_(s);
 }
 
+namespace {
+
+InferenceOptions default_options(c10::Device device) {
+  InferenceOptions options;
+  options.mkldnn = device.is_cpu() && at::hasMKLDNN();
+  return options;
+}
+
+}  // namespace
+
 Predictor::Predictor(EncoderDecoder model, Preprocess preprocess, c10::Device device)
+    : Predictor(std::move(model), preprocess, device, default_options(device)) {}
+
+Predictor::Predictor(EncoderDecoder model, Preprocess preprocess, c10::Device device, const InferenceOptions& options)
     : model_(std::move(model)), preprocess_(preprocess), device_(device) {
   model_->eval();
-  fold_batch_norms(*model_);
   model_->to(device_);
+  optimize_for_inference(*model_, options);
 }
 
 at::Tensor Predictor::forward(const at::Tensor& batch) {
   c10::InferenceMode guard;
-  return model_->forward(batch.to(device_)).out;
+  at::Tensor input = batch.to(device_);
+  // Channels-last is oneDNN's fast layout for the convolutions that run on ordinary tensors.
+  if (device_.is_cpu()) input = input.contiguous(at::MemoryFormat::ChannelsLast);
+  return model_->forward(input).out;
 }
 
 std::vector<Prediction> Predictor::predict(const std::vector<Image>& images) {

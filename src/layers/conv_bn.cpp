@@ -24,21 +24,40 @@ torch::nn::Conv2dOptions ConvSpec::to_options() const {
 }
 
 FoldedConv FoldedConv::fold(const ConvSpec& spec, const torch::nn::Conv2dImpl& conv,
-                            const torch::nn::BatchNorm2dImpl& bn) {
+                            const torch::nn::BatchNorm2dImpl* bn, const InferenceOptions& options) {
   at::NoGradGuard no_grad;
-  const at::Tensor scale = bn.weight / (bn.running_var + bn.options.eps()).sqrt();
   FoldedConv folded;
   folded.spec = spec;
-  folded.weight = (conv.weight * scale.reshape({-1, 1, 1, 1})).contiguous();
-  const at::Tensor conv_bias = conv.bias.defined() ? conv.bias : at::zeros_like(bn.running_mean);
-  folded.bias = (conv_bias - bn.running_mean) * scale + bn.bias;
+  const at::Tensor conv_bias = conv.bias.defined() ? conv.bias : at::zeros({spec.out_channels()}, conv.weight.options());
+  if (bn != nullptr) {
+    const at::Tensor scale = bn->weight / (bn->running_var + bn->options.eps()).sqrt();
+    folded.weight = (conv.weight * scale.reshape({-1, 1, 1, 1})).contiguous();
+    folded.bias = (conv_bias - bn->running_mean) * scale + bn->bias;
+  } else {
+    folded.weight = conv.weight.detach().clone();
+    folded.bias = conv_bias.detach().clone();
+  }
+  if (options.mkldnn && folded.weight.device().is_cpu() && folded.weight.scalar_type() == at::kFloat) {
+    const int64_t p = spec.padding(), s = spec.stride(), d = spec.dilation();
+    folded.mkldnn_weight = at::mkldnn_reorder_conv2d_weight(folded.weight.to_mkldnn(), {p, p}, {s, s}, {d, d},
+                                                            spec.groups());
+    folded.mkldnn_bias = folded.bias.to_mkldnn();
+    folded.weight = at::Tensor();  // operator() converts dense inputs instead
+  }
   return folded;
 }
 
 at::Tensor FoldedConv::operator()(const at::Tensor& x) const {
   const auto& s = spec;
-  return at::conv2d(x, weight, bias, {s.stride(), s.stride()}, {s.padding(), s.padding()}, {s.dilation(), s.dilation()},
-                    s.groups());
+  if (mkldnn_weight.defined()) {
+    const at::Tensor in = x.is_mkldnn() ? x : x.to_mkldnn();
+    at::Tensor out = at::mkldnn_convolution(in, mkldnn_weight, mkldnn_bias, {s.padding(), s.padding()},
+                                            {s.stride(), s.stride()}, {s.dilation(), s.dilation()}, s.groups());
+    return x.is_mkldnn() ? out : out.to_dense();
+  }
+  const at::Tensor in = x.is_mkldnn() ? x.to_dense() : x;
+  return at::conv2d(in, weight, bias, {s.stride(), s.stride()}, {s.padding(), s.padding()},
+                    {s.dilation(), s.dilation()}, s.groups());
 }
 
 ConvBn::ConvBn(torch::nn::Module& parent, const std::string& conv_name, const std::string& bn_name,
@@ -53,13 +72,21 @@ at::Tensor ConvBn::operator()(const at::Tensor& x) {
   return bn->forward(conv->forward(x));
 }
 
-void ConvBn::fold() {
-  if (!folded_) folded_ = FoldedConv::fold(spec_, *conv, *bn);
+void ConvBn::fold(const InferenceOptions& options) {
+  if (folded_) return;
+  folded_ = FoldedConv::fold(spec_, *conv, bn.get(), options);
+  // Only the folded copy is used from now on; keeping the originals would double the memory.
+  at::NoGradGuard no_grad;
+  for (at::Tensor* t : {&conv->weight, &conv->bias, &bn->weight, &bn->bias, &bn->running_mean, &bn->running_var}) {
+    if (t->defined()) t->set_data(at::empty({0}, t->options()));
+  }
 }
 
-void fold_batch_norms(torch::nn::Module& model) {
+void optimize_for_inference(torch::nn::Module& model, const InferenceOptions& options) {
   for (const auto& module : model.modules(/*include_self=*/true)) {
-    if (auto* foldable = dynamic_cast<FoldsBatchNorm*>(module.get())) foldable->fold_batch_norm();
+    if (auto* optimizable = dynamic_cast<InferenceOptimizable*>(module.get())) {
+      optimizable->optimize_for_inference(options);
+    }
   }
 }
 

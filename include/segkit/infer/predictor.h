@@ -6,6 +6,7 @@
 #include <c10/core/Device.h>
 
 #include "segkit/io/image.h"
+#include "segkit/layers/conv_bn.h"
 #include "segkit/models/segmentors/encoder_decoder.h"
 
 namespace segkit {
@@ -33,6 +34,8 @@ struct Prediction {
 class Predictor {
  public:
   Predictor(EncoderDecoder model, Preprocess preprocess, c10::Device device = c10::Device("cpu"));
+  /// With explicit inference rewrites (default: oneDNN on CPUs that have it).
+  Predictor(EncoderDecoder model, Preprocess preprocess, c10::Device device, const InferenceOptions& options);
 
   /// One prediction per image. Images whose input sizes match run as one batch.
   std::vector<Prediction> predict(const std::vector<Image>& images);

@@ -32,13 +32,30 @@ struct ConvSpec {
   torch::nn::Conv2dOptions to_options() const;
 };
 
-/// A convolution with the BatchNorm after it folded into its weight and bias.
+/// How to rewrite a model for inference once its weights are loaded.
+struct InferenceOptions {
+  /// Prepack convolution weights for oneDNN (CPU). A model whose backbone keeps oneDNN's
+  /// blocked layout (ResNet) then runs on it, leaving it only for ops oneDNN lacks. Others
+  /// (MobileNetV3: hard-swish, depthwise) ignore it: switching layouts at every block
+  /// costs more than it saves, and oneDNN's dilated convolutions on converted inputs are slow.
+  bool mkldnn = false;
+};
+
+/// An ordinary (dense) tensor: converts from oneDNN's layout if needed.
+inline at::Tensor dense(const at::Tensor& x) { return x.is_mkldnn() ? x.to_dense() : x; }
+
+/// A convolution with the BatchNorm after it folded into its weight and bias,
+/// optionally prepacked for oneDNN. Takes and returns dense or oneDNN tensors alike.
 struct FoldedConv {
   at::Tensor weight;
   at::Tensor bias;
+  at::Tensor mkldnn_weight;  ///< defined when prepacked
+  at::Tensor mkldnn_bias;
   ConvSpec spec{1, 1, 1};
 
-  static FoldedConv fold(const ConvSpec& spec, const torch::nn::Conv2dImpl& conv, const torch::nn::BatchNorm2dImpl& bn);
+  /// `bn` may be null: a plain convolution, only prepacked.
+  static FoldedConv fold(const ConvSpec& spec, const torch::nn::Conv2dImpl& conv,
+                         const torch::nn::BatchNorm2dImpl* bn, const InferenceOptions& options);
   at::Tensor operator()(const at::Tensor& x) const;
 };
 
@@ -52,8 +69,10 @@ class ConvBn {
 
   /// conv then BatchNorm, or the folded convolution once fold() ran.
   at::Tensor operator()(const at::Tensor& x);
-  /// Folds BatchNorm into the convolution for inference (call in eval mode, after loading weights).
-  void fold();
+  /// Folds BatchNorm into the convolution for inference (call in eval mode, after loading
+  /// weights), prepacked for oneDNN if asked. Releases the unfolded weights: from then on
+  /// the module's state dict is empty.
+  void fold(const InferenceOptions& options = {});
   bool folded() const { return folded_.has_value(); }
 
   torch::nn::Conv2d conv{nullptr};
@@ -64,15 +83,16 @@ class ConvBn {
   std::optional<FoldedConv> folded_;
 };
 
-/// A module whose BatchNorms can be folded into the convolutions before them.
-class FoldsBatchNorm {
+/// A module that can rewrite itself for inference: BatchNorm folded into the
+/// convolutions before it, weights prepacked. Its children are rewritten separately.
+class InferenceOptimizable {
  public:
-  virtual ~FoldsBatchNorm() = default;
-  virtual void fold_batch_norm() = 0;
+  virtual ~InferenceOptimizable() = default;
+  virtual void optimize_for_inference(const InferenceOptions& options) = 0;
 };
 
-/// Folds every BatchNorm in the module tree that follows a convolution (inference only).
-void fold_batch_norms(torch::nn::Module& model);
+/// Rewrites every module of the tree for inference (eval mode, weights loaded). Irreversible.
+void optimize_for_inference(torch::nn::Module& model, const InferenceOptions& options = {});
 
 /// torchvision's Conv2dNormActivation: Sequential(conv "0", BatchNorm "1", activation).
 struct ConvNormActOptions {
@@ -89,11 +109,11 @@ struct ConvNormActOptions {
   TORCH_ARG(double, bn_eps) = 1e-5;
 };
 
-class ConvNormActImpl : public torch::nn::Module, public FoldsBatchNorm {
+class ConvNormActImpl : public torch::nn::Module, public InferenceOptimizable {
  public:
   explicit ConvNormActImpl(const ConvNormActOptions& options);
   at::Tensor forward(const at::Tensor& x);
-  void fold_batch_norm() override { conv_bn_.fold(); }
+  void optimize_for_inference(const InferenceOptions& o) override { conv_bn_.fold(o); }
 
   ConvNormActOptions options;
 

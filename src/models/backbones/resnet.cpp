@@ -53,11 +53,11 @@ at::Tensor BottleneckImpl::forward(const at::Tensor& x) {
   return activate(out, Activation::kReLU);
 }
 
-void BottleneckImpl::fold_batch_norm() {
-  conv_bn1_.fold();
-  conv_bn2_.fold();
-  conv_bn3_.fold();
-  if (has_downsample_) downsample_.fold();
+void BottleneckImpl::optimize_for_inference(const InferenceOptions& options) {
+  conv_bn1_.fold(options);
+  conv_bn2_.fold(options);
+  conv_bn3_.fold(options);
+  if (has_downsample_) downsample_.fold(options);
 }
 
 ResNetImpl::ResNetImpl(const ResNetOptions& options_) : options(options_) {
@@ -95,8 +95,11 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options_) : options(options_) {
 FeatureMap ResNetImpl::forward(const at::Tensor& x) {
   const auto& wanted = options.out_features();
   auto keep = [&](const std::string& name) { return std::find(wanted.begin(), wanted.end(), name) != wanted.end(); };
+  // On oneDNN's layout every op here (convolution, ReLU, addition, max pooling)
+  // stays there, and so do the features handed to the heads.
   FeatureMap features;
-  at::Tensor out = at::max_pool2d(activate(stem_(x), Activation::kReLU), {3, 3}, {2, 2}, {1, 1});
+  at::Tensor out = stem_(mkldnn_ ? x.to_mkldnn() : x);
+  out = at::max_pool2d(activate(out, Activation::kReLU), {3, 3}, {2, 2}, {1, 1});
   if (keep("stem")) features["stem"] = out;
   for (int i = 0; i < last_layer_; ++i) {
     out = layers_[i]->forward(out);

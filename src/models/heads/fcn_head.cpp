@@ -27,8 +27,8 @@ FCNHeadImpl::FCNHeadImpl(std::string in_feature, int64_t in_channels, int64_t nu
 
 at::Tensor FCNHeadImpl::forward(const FeatureMap& features) {
   at::Tensor x = activate(conv_bn_(feature(features, in_feature_)), Activation::kReLU);
-  x = at::dropout(x, /*p=*/0.1, is_training());
-  return classifier_->forward(x);
+  if (is_training()) x = at::dropout(x, /*p=*/0.1, /*train=*/true);
+  return classifier_->forward(dense(x));
 }
 
 }  // namespace segkit

@@ -40,7 +40,7 @@ TEST_P(FoldBatchNorm, MatchesConvThenBatchNorm) {
   at::NoGradGuard no_grad;
   const at::Tensor x = at::randn({2, c.in, 23, 17});
   const at::Tensor reference = block->forward(x);
-  fold_batch_norms(*block);
+  optimize_for_inference(*block);
   const at::Tensor folded = block->forward(x);
   ASSERT_EQ(folded.sizes(), reference.sizes());
   EXPECT_LT((folded - reference).abs().max().item<double>(), 1e-5 * (1 + reference.abs().max().item<double>()))
@@ -63,7 +63,7 @@ TEST(ASPP, FoldingKeepsOutputsAndPoolingBroadcasts) {
   const at::Tensor x = at::randn({1, 8, 9, 11});
   const at::Tensor reference = aspp->forward(x);
   EXPECT_EQ(reference.sizes(), (std::vector<int64_t>{1, 6, 9, 11}));
-  fold_batch_norms(*aspp);
+  optimize_for_inference(*aspp);
   EXPECT_TRUE(at::allclose(aspp->forward(x), reference, 1e-4, 1e-5));
 }
 

@@ -23,12 +23,12 @@ struct ResNetOptions {
   TORCH_ARG(std::vector<std::string>, out_features) = {"layer4"};
 };
 
-class BottleneckImpl : public torch::nn::Module, public FoldsBatchNorm {
+class BottleneckImpl : public torch::nn::Module, public InferenceOptimizable {
  public:
   static constexpr int64_t kExpansion = 4;
   BottleneckImpl(int64_t in_channels, int64_t planes, int64_t stride, int64_t dilation, bool downsample);
   at::Tensor forward(const at::Tensor& x);
-  void fold_batch_norm() override;
+  void optimize_for_inference(const InferenceOptions& options) override;
 
  private:
   ConvBn conv_bn1_, conv_bn2_, conv_bn3_, downsample_;
@@ -36,12 +36,18 @@ class BottleneckImpl : public torch::nn::Module, public FoldsBatchNorm {
 };
 TORCH_MODULE(Bottleneck);
 
-class ResNetImpl : public BackboneImpl, public FoldsBatchNorm {
+class ResNetImpl : public BackboneImpl, public InferenceOptimizable {
  public:
   explicit ResNetImpl(const ResNetOptions& options);
   FeatureMap forward(const at::Tensor& x) override;
   std::map<std::string, ShapeSpec> output_shape() const override { return shapes_; }
-  void fold_batch_norm() override { stem_.fold(); }
+  bool keeps_mkldnn_layout() const override { return true; }
+  /// Folds the stem; with oneDNN, the whole backbone then runs on oneDNN's layout.
+  void optimize_for_inference(const InferenceOptions& o) override {
+    if (stem_.folded()) return;  // already done, maybe by a parent with other options
+    stem_.fold(o);
+    mkldnn_ = o.mkldnn;
+  }
 
   ResNetOptions options;
 
@@ -50,6 +56,7 @@ class ResNetImpl : public BackboneImpl, public FoldsBatchNorm {
   std::array<torch::nn::Sequential, 4> layers_;
   std::map<std::string, ShapeSpec> shapes_;
   int last_layer_ = 0;  // the deepest layer any requested feature needs
+  bool mkldnn_ = false;
 };
 TORCH_MODULE(ResNet);
 

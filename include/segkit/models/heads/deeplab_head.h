@@ -6,12 +6,12 @@
 namespace segkit {
 
 /// torchvision's DeepLabHead: ASPP ("0"), 3x3 conv ("1"), BatchNorm ("2"), ReLU, 1x1 conv ("4").
-class DeepLabHeadImpl : public HeadImpl, public FoldsBatchNorm {
+class DeepLabHeadImpl : public HeadImpl, public InferenceOptimizable {
  public:
   DeepLabHeadImpl(std::string in_feature, int64_t in_channels, int64_t num_classes,
                   const std::vector<int64_t>& atrous_rates = {12, 24, 36});
   at::Tensor forward(const FeatureMap& features) override;
-  void fold_batch_norm() override { conv_bn_.fold(); }
+  void optimize_for_inference(const InferenceOptions& o) override { conv_bn_.fold(o); }
 
  private:
   std::string in_feature_;

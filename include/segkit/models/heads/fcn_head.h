@@ -7,11 +7,11 @@ namespace segkit {
 
 /// torchvision's FCNHead: 3x3 conv to in/4 channels, BatchNorm, ReLU, dropout 0.1,
 /// 1x1 conv to the classes (modules "0", "1", "4").
-class FCNHeadImpl : public HeadImpl, public FoldsBatchNorm {
+class FCNHeadImpl : public HeadImpl, public InferenceOptimizable {
  public:
   FCNHeadImpl(std::string in_feature, int64_t in_channels, int64_t num_classes);
   at::Tensor forward(const FeatureMap& features) override;
-  void fold_batch_norm() override { conv_bn_.fold(); }
+  void optimize_for_inference(const InferenceOptions& o) override { conv_bn_.fold(o); }
 
  private:
   std::string in_feature_;

@@ -8,12 +8,12 @@ namespace segkit {
 /// torchvision's LRASPPHead (Lite R-ASPP, MobileNetV3 paper): the high-level feature
 /// through 1x1 conv+BN+ReLU ("cbr"), gated by a pooled 1x1 conv and sigmoid ("scale"),
 /// upsampled to the low-level feature and the two classifiers' outputs summed.
-class LRASPPHeadImpl : public HeadImpl, public FoldsBatchNorm {
+class LRASPPHeadImpl : public HeadImpl, public InferenceOptimizable {
  public:
   LRASPPHeadImpl(std::string low_feature, int64_t low_channels, std::string high_feature, int64_t high_channels,
                  int64_t num_classes, int64_t inter_channels = 128);
   at::Tensor forward(const FeatureMap& features) override;
-  void fold_batch_norm() override { cbr_.fold(); }
+  void optimize_for_inference(const InferenceOptions&) override { cbr_.fold(); }
 
  private:
   std::string low_feature_, high_feature_;

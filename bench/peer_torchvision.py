@@ -1,0 +1,59 @@
+#!/usr/bin/python3
+"""torchvision eager inference, measured exactly as bench_inference measures segkit.
+Prints one JSON line. Usage: peer_torchvision.py MODEL WEIGHTS [--aux] [--runs N] [--threads N] [--size N]"""
+import argparse
+import json
+import time
+
+import torch
+from torchvision.models import segmentation
+
+
+def status_kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return -1
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("model")
+    p.add_argument("weights")
+    p.add_argument("--aux", action="store_true", help="keep the aux head, as loading an official checkpoint does")
+    p.add_argument("--runs", type=int, default=7)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--size", type=int, default=520)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    state = torch.load(a.weights)
+    classes = state["classifier.low_classifier.weight" if a.model.startswith("lraspp") else "classifier.4.weight"].shape[0]
+    kwargs = {} if a.model.startswith("lraspp") else {"aux_loss": a.aux}
+    model = getattr(segmentation, a.model)(weights=None, weights_backbone=None, num_classes=classes, **kwargs)
+    if not a.aux:
+        state = {k: v for k, v in state.items() if not k.startswith("aux_classifier.")}
+    model.load_state_dict(state)
+    model.eval()
+    x = torch.randn(1, 3, a.size, a.size)
+    base = status_kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    times = []
+    with torch.inference_mode():
+        for _ in range(a.warmup):
+            model(x)
+        for _ in range(a.runs):
+            start = time.perf_counter()
+            model(x)["out"]
+            times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    peak = status_kib("VmHWM")
+    print(json.dumps({"impl": "torchvision" + ("+aux" if a.aux else ""), "model": a.model,
+                      "median_ms": times[len(times) // 2], "min_ms": times[0], "peak_rss_mib": peak / 1024,
+                      "inference_peak_mib": (peak - base) / 1024}))
+
+
+if __name__ == "__main__":
+    main()
