@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The README's first command: sets up a fresh machine, builds segkit and segments
+# the bundled held-out ISBI 2012 slice with the bundled model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install_deps.sh
+bash scripts/build.sh
+build/segkit predict \
+  --model lraspp_mobilenet_v3_large \
+  --weights assets/models/lraspp_isbi2012_membranes.pth \
+  --output out \
+  assets/images/isbi2012_slice29.png
+echo "see out/isbi2012_slice29_overlay.png (membranes in red) and out/isbi2012_slice29_mask.png"

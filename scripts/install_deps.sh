@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what segkit needs from Debian's packages, skipping what is already there.
+set -euo pipefail
+
+packages=(
+  build-essential cmake
+  libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libbenchmark-dev
+  # Without it Debian's libtorch runs BLAS on the netlib reference library, 2-7x slower.
+  libopenblas0-openmp
+  # Reference outputs for the parity tests and the benchmarks' peer (tools only).
+  python3-torch python3-torchvision python3-numpy python3-pil
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install_deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "install_deps: installing ${missing[*]}"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

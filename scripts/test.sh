@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The README's second command: sets up what is missing, builds, and runs every test
+# (unit, torchvision parity, command line) through ctest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install_deps.sh
+bash scripts/build.sh
+cd build
+ctest --output-on-failure -j "${SEGKIT_JOBS:-2}"
