@@ -129,8 +129,7 @@ Run add_predict_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("predict", "Segment images with a zoo model and a checkpoint");
   cmd->add_option("inputs", args->inputs, "Image files or folders of images")->required();
   cmd->add_option("-m,--model", args->model, "Model name (see `segkit models`)")->required();
-  cmd->add_option("-w,--weights", args->weights, "Checkpoint: torch.save file (.pth/.pt) or .safetensors")
-      ->required();
+  cmd->add_option("-w,--weights", args->weights, "Checkpoint: torch.save file (.pth/.pt) or .safetensors")->required();
   cmd->add_option("--num-classes", args->num_classes, "Class count (default: read from the checkpoint)");
   cmd->add_option("--resize", args->resize, "Short side in pixels, or \"none\" to keep the size (default: 520)");
   cmd->add_option("--batch", args->batch, "Images per forward pass")->capture_default_str();

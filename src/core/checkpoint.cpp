@@ -63,9 +63,10 @@ ValuePtr load_zip(const std::string& path) {
       }
       const size_t need = static_cast<size_t>(id.numel) * at::elementSize(id.dtype);
       if (size < need) fail(path, ": record ", record, " is truncated (", size, " of ", need, " bytes)");
-      at::Tensor storage = id.numel == 0 ? at::empty({0}, at::TensorOptions().dtype(id.dtype))
-                                         : at::from_blob(data->get(), {id.numel}, [data](void*) {},
-                                                         at::TensorOptions().dtype(id.dtype));
+      at::Tensor storage = id.numel == 0
+                               ? at::empty({0}, at::TensorOptions().dtype(id.dtype))
+                               : at::from_blob(
+                                     data->get(), {id.numel}, [data](void*) {}, at::TensorOptions().dtype(id.dtype));
       found = storages.emplace(id.key, storage).first;
     }
     return Value::of_tensor(found->second);
@@ -213,11 +214,10 @@ void save_torch_file(const Value& value, const std::string& path) {
 
   AtomicFile file(path);
   {
-    caffe2::serialize::PyTorchStreamWriter writer(
-        [&file](const void* data, size_t size) -> size_t {
-          file.write(data, size);
-          return size;
-        });
+    caffe2::serialize::PyTorchStreamWriter writer([&file](const void* data, size_t size) -> size_t {
+      file.write(data, size);
+      return size;
+    });
     writer.writeRecord("data.pkl", data_pkl.data(), data_pkl.size());
     writer.writeRecord("byteorder", "little", 6);
     for (size_t i = 0; i < storages.size(); ++i) {

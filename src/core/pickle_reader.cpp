@@ -57,8 +57,7 @@ class Reader {
     if (marks_.empty()) bad("no mark");
     const size_t mark = marks_.back();
     marks_.pop_back();
-    std::vector<ValuePtr> items(std::make_move_iterator(stack_.begin() + mark),
-                                std::make_move_iterator(stack_.end()));
+    std::vector<ValuePtr> items(std::make_move_iterator(stack_.begin() + mark), std::make_move_iterator(stack_.end()));
     stack_.resize(mark);
     return items;
   }
@@ -177,9 +176,9 @@ ValuePtr Reader::run() {
   while (true) {
     const auto op = static_cast<unsigned char>(*take(1));
     switch (op) {
-      case 0x80: take(1); break;     // PROTO
-      case 0x95: take(8); break;     // FRAME
-      case '.': return pop();         // STOP
+      case 0x80: take(1); break;  // PROTO
+      case 0x95: take(8); break;  // FRAME
+      case '.': return pop();     // STOP
       case '(': marks_.push_back(stack_.size()); break;
       case '0': pop(); break;
       case '1': pop_mark(); break;
@@ -190,7 +189,8 @@ ValuePtr Reader::run() {
       case 'J': stack_.push_back(Value::of_int(read_le<int32_t>())); break;
       case 'K': stack_.push_back(Value::of_int(read_le<uint8_t>())); break;
       case 'M': stack_.push_back(Value::of_int(read_le<uint16_t>())); break;
-      case 0x8a: case 0x8b: {  // LONG1, LONG4: little-endian two's complement
+      case 0x8a:
+      case 0x8b: {  // LONG1, LONG4: little-endian two's complement
         const uint32_t n = op == 0x8a ? read_le<uint8_t>() : read_le<uint32_t>();
         const char* p = take(n);
         if (n > 8) {  // wider than 64 bits (legacy files' magic number): keep the raw bytes
@@ -205,7 +205,8 @@ ValuePtr Reader::run() {
         stack_.push_back(Value::of_int(static_cast<int64_t>(v)));
         break;
       }
-      case 'I': case 'L': {  // INT, LONG (text)
+      case 'I':
+      case 'L': {  // INT, LONG (text)
         std::string line = read_line();
         if (!line.empty() && line.back() == 'L') line.pop_back();
         if (line == "01" || line == "00") {
@@ -228,11 +229,22 @@ ValuePtr Reader::run() {
         stack_.push_back(Value::of_float(d));
         break;
       }
-      case 'X': case 0x8c: case 0x8d: case 'T': case 'U': case 'B': case 'C': case 0x8e: case 0x96: {
+      case 'X':
+      case 0x8c:
+      case 0x8d:
+      case 'T':
+      case 'U':
+      case 'B':
+      case 'C':
+      case 0x8e:
+      case 0x96: {
         uint64_t n = 0;
-        if (op == 0x8c || op == 'U' || op == 'C') n = read_le<uint8_t>();
-        else if (op == 0x8d || op == 0x8e || op == 0x96) n = read_le<uint64_t>();
-        else n = read_le<uint32_t>();
+        if (op == 0x8c || op == 'U' || op == 'C')
+          n = read_le<uint8_t>();
+        else if (op == 0x8d || op == 0x8e || op == 0x96)
+          n = read_le<uint64_t>();
+        else
+          n = read_le<uint32_t>();
         const char* p = take(n);
         const bool is_bytes = op == 'B' || op == 'C' || op == 0x8e || op == 0x96;
         auto v = is_bytes ? Value::of_kind(Kind::kBytes) : Value::of_string({});
@@ -264,14 +276,17 @@ ValuePtr Reader::run() {
         stack_.push_back(dict);
         break;
       }
-      case 'l': case 0x91: {
+      case 'l':
+      case 0x91: {
         auto list = Value::of_kind(Kind::kList);
         list->items = pop_mark();
         stack_.push_back(list);
         break;
       }
       case 't': stack_.push_back(make_tuple(pop_mark())); break;
-      case 0x85: case 0x86: case 0x87: {
+      case 0x85:
+      case 0x86:
+      case 0x87: {
         std::vector<ValuePtr> items(op - 0x84);
         for (auto it = items.rbegin(); it != items.rend(); ++it) *it = pop();
         stack_.push_back(make_tuple(std::move(items)));
@@ -284,7 +299,8 @@ ValuePtr Reader::run() {
         list->items.push_back(std::move(v));
         break;
       }
-      case 'e': case 0x90: {
+      case 'e':
+      case 0x90: {
         auto items = pop_mark();
         ValuePtr& list = top();
         if (list->kind != Kind::kList) bad("APPENDS to a " + kind_name(list->kind));
@@ -336,8 +352,7 @@ ValuePtr Reader::run() {
         stack_.push_back(persistent_load_(pid));
         break;
       }
-      default:
-        bad(str_cat("unsupported opcode 0x", std::hex, static_cast<int>(op)));
+      default: bad(str_cat("unsupported opcode 0x", std::hex, static_cast<int>(op)));
     }
   }
 }

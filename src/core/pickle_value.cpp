@@ -70,10 +70,17 @@ struct StorageName {
   const char* name;
 };
 constexpr StorageName kStorageNames[] = {
-    {at::kFloat, "FloatStorage"},   {at::kDouble, "DoubleStorage"}, {at::kHalf, "HalfStorage"},
-    {at::kBFloat16, "BFloat16Storage"}, {at::kLong, "LongStorage"}, {at::kInt, "IntStorage"},
-    {at::kShort, "ShortStorage"},   {at::kChar, "CharStorage"},     {at::kByte, "ByteStorage"},
-    {at::kBool, "BoolStorage"},     {at::kComplexFloat, "ComplexFloatStorage"},
+    {at::kFloat, "FloatStorage"},
+    {at::kDouble, "DoubleStorage"},
+    {at::kHalf, "HalfStorage"},
+    {at::kBFloat16, "BFloat16Storage"},
+    {at::kLong, "LongStorage"},
+    {at::kInt, "IntStorage"},
+    {at::kShort, "ShortStorage"},
+    {at::kChar, "CharStorage"},
+    {at::kByte, "ByteStorage"},
+    {at::kBool, "BoolStorage"},
+    {at::kComplexFloat, "ComplexFloatStorage"},
     {at::kComplexDouble, "ComplexDoubleStorage"},
 };
 }  // namespace

@@ -28,7 +28,7 @@ namespace {
 
 InferenceOptions default_options(c10::Device device) {
   InferenceOptions options;
-  options.mkldnn = device.is_cpu() && at::hasMKLDNN();
+  options.channels_last = device.is_cpu();
   return options;
 }
 
@@ -47,7 +47,7 @@ Predictor::Predictor(EncoderDecoder model, Preprocess preprocess, c10::Device de
 at::Tensor Predictor::forward(const at::Tensor& batch) {
   c10::InferenceMode guard;
   at::Tensor input = batch.to(device_);
-  // Channels-last is oneDNN's fast layout for the convolutions that run on ordinary tensors.
+  // Channels-last is oneDNN's fast layout for CPU convolutions.
   if (device_.is_cpu()) input = input.contiguous(at::MemoryFormat::ChannelsLast);
   return model_->forward(input).out;
 }

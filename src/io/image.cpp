@@ -15,9 +15,7 @@
 namespace segkit {
 namespace {
 
-at::Tensor to_tensor(const cv::Mat& rgb) {
-  return at::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, at::kByte).clone();
-}
+at::Tensor to_tensor(const cv::Mat& rgb) { return at::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, at::kByte).clone(); }
 
 cv::Mat to_mat(const at::Tensor& pixels) {
   TORCH_CHECK(pixels.dim() == 3 && pixels.size(2) == 3 && pixels.scalar_type() == at::kByte,
@@ -60,9 +58,12 @@ Image read_image(const std::string& path, int64_t max_pixels) {
     fail(path, ": image is ", raw.cols, "x", raw.rows, " pixels, over the limit of ", max_pixels,
          " pixels (--max-pixels raises it)");
   }
-  if (raw.depth() == CV_16U) raw.convertTo(raw, CV_8U, 1.0 / 257.0);
-  else if (raw.depth() == CV_32F || raw.depth() == CV_64F) raw.convertTo(raw, CV_8U, 255.0);
-  else if (raw.depth() != CV_8U) fail(path, ": unsupported pixel depth");
+  if (raw.depth() == CV_16U)
+    raw.convertTo(raw, CV_8U, 1.0 / 257.0);
+  else if (raw.depth() == CV_32F || raw.depth() == CV_64F)
+    raw.convertTo(raw, CV_8U, 255.0);
+  else if (raw.depth() != CV_8U)
+    fail(path, ": unsupported pixel depth");
   cv::Mat rgb;
   switch (raw.channels()) {
     case 1: cv::cvtColor(raw, rgb, cv::COLOR_GRAY2RGB); break;

@@ -28,7 +28,8 @@ FoldedConv FoldedConv::fold(const ConvSpec& spec, const torch::nn::Conv2dImpl& c
   at::NoGradGuard no_grad;
   FoldedConv folded;
   folded.spec = spec;
-  const at::Tensor conv_bias = conv.bias.defined() ? conv.bias : at::zeros({spec.out_channels()}, conv.weight.options());
+  const at::Tensor conv_bias =
+      conv.bias.defined() ? conv.bias : at::zeros({spec.out_channels()}, conv.weight.options());
   if (bn != nullptr) {
     const at::Tensor scale = bn->weight / (bn->running_var + bn->options.eps()).sqrt();
     folded.weight = (conv.weight * scale.reshape({-1, 1, 1, 1})).contiguous();
@@ -37,34 +38,21 @@ FoldedConv FoldedConv::fold(const ConvSpec& spec, const torch::nn::Conv2dImpl& c
     folded.weight = conv.weight.detach().clone();
     folded.bias = conv_bias.detach().clone();
   }
-  if (options.mkldnn && folded.weight.device().is_cpu() && folded.weight.scalar_type() == at::kFloat) {
-    const int64_t p = spec.padding(), s = spec.stride(), d = spec.dilation();
-    folded.mkldnn_weight = at::mkldnn_reorder_conv2d_weight(folded.weight.to_mkldnn(), {p, p}, {s, s}, {d, d},
-                                                            spec.groups());
-    folded.mkldnn_bias = folded.bias.to_mkldnn();
-    folded.weight = at::Tensor();  // operator() converts dense inputs instead
-  }
+  if (options.channels_last) folded.weight = folded.weight.contiguous(at::MemoryFormat::ChannelsLast);
   return folded;
 }
 
 at::Tensor FoldedConv::operator()(const at::Tensor& x) const {
   const auto& s = spec;
-  if (mkldnn_weight.defined()) {
-    const at::Tensor in = x.is_mkldnn() ? x : x.to_mkldnn();
-    at::Tensor out = at::mkldnn_convolution(in, mkldnn_weight, mkldnn_bias, {s.padding(), s.padding()},
-                                            {s.stride(), s.stride()}, {s.dilation(), s.dilation()}, s.groups());
-    return x.is_mkldnn() ? out : out.to_dense();
-  }
-  const at::Tensor in = x.is_mkldnn() ? x.to_dense() : x;
-  return at::conv2d(in, weight, bias, {s.stride(), s.stride()}, {s.padding(), s.padding()},
+  return at::conv2d(x, weight, bias, {s.stride(), s.stride()}, {s.padding(), s.padding()},
                     {s.dilation(), s.dilation()}, s.groups());
 }
 
 ConvBn::ConvBn(torch::nn::Module& parent, const std::string& conv_name, const std::string& bn_name,
                const ConvSpec& spec, double bn_eps)
     : conv(parent.register_module(conv_name, torch::nn::Conv2d(spec.to_options()))),
-      bn(parent.register_module(bn_name,
-                                torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(spec.out_channels()).eps(bn_eps)))),
+      bn(parent.register_module(
+          bn_name, torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(spec.out_channels()).eps(bn_eps)))),
       spec_(spec) {}
 
 at::Tensor ConvBn::operator()(const at::Tensor& x) {

@@ -79,8 +79,8 @@ const std::vector<ZooEntry>& model_zoo() {
        "classifier.4.weight", true, resnet_model(50, HeadKind::kDeepLabV3)},
       {"deeplabv3_resnet101", "DeepLabV3 (ASPP), ResNet-101 backbone (dilated, output stride 8)", 520,
        "classifier.4.weight", true, resnet_model(101, HeadKind::kDeepLabV3)},
-      {"deeplabv3_mobilenet_v3_large", "DeepLabV3 (ASPP), MobileNetV3-Large backbone (dilated, output stride 16)",
-       520, "classifier.4.weight", true, deeplabv3_mobilenet},
+      {"deeplabv3_mobilenet_v3_large", "DeepLabV3 (ASPP), MobileNetV3-Large backbone (dilated, output stride 16)", 520,
+       "classifier.4.weight", true, deeplabv3_mobilenet},
       {"lraspp_mobilenet_v3_large", "Lite R-ASPP, MobileNetV3-Large backbone (dilated, output stride 16)", 520,
        "classifier.low_classifier.weight", false, lraspp_mobilenet},
   };

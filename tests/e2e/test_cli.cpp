@@ -72,12 +72,14 @@ TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {
   std::ofstream(dir + "/cut.pth", std::ios::binary) << zip.substr(0, zip.size() / 2);
   const std::vector<BadInput> cases = {
       {"missing image", "-m " + kLraspp + " -w " + weights + " " + dir + "/nope.png", dir + "/nope.png: no such file"},
-      {"corrupt image", "-m " + kLraspp + " -w " + weights + " " + dir + "/corrupt.png", "corrupt.png: not a readable image"},
+      {"corrupt image", "-m " + kLraspp + " -w " + weights + " " + dir + "/corrupt.png",
+       "corrupt.png: not a readable image"},
       {"unknown model", "-m fcn_vgg99 -w " + weights + " " + image, "known: fcn_resnet50"},
       {"truncated checkpoint", "-m " + kLraspp + " -w " + dir + "/cut.pth " + image, "cut.pth"},
       {"other model's checkpoint", "-m deeplabv3_mobilenet_v3_large -w " + weights + " " + image,
        "weights.pth: checkpoint has no classifier.4.weight"},
-      {"other model's keys", "-m fcn_resnet50 --num-classes 7 -w " + weights + " " + image, "missing (backbone.conv1.weight"},
+      {"other model's keys", "-m fcn_resnet50 --num-classes 7 -w " + weights + " " + image,
+       "missing (backbone.conv1.weight"},
       {"wrong class count", "-m " + kLraspp + " --num-classes 5 -w " + weights + " " + image,
        "checkpoint has 7 classes but 5 were asked for"},
       {"image over the memory cap", "-m " + kLraspp + " --max-pixels 1000 -w " + weights + " " + image,
@@ -96,9 +98,9 @@ TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {
 
 TEST(Cli, NonStrictLoadsAnotherClassCountAndSaysWhatItSkipped) {
   const std::string out = temp_dir("cli_non_strict");
-  const auto result = run_command(predict("-m " + kLraspp + " --num-classes 2 --non-strict -w " +
-                                          fixture(kLraspp + "/weights.pth") + " -o " + out + " " +
-                                          fixture("cli/image.png")));
+  const auto result =
+      run_command(predict("-m " + kLraspp + " --num-classes 2 --non-strict -w " + fixture(kLraspp + "/weights.pth") +
+                          " -o " + out + " " + fixture("cli/image.png")));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("skipped 4 of another shape (classifier.low_classifier.weight"), std::string::npos)
       << result.output;

@@ -34,26 +34,19 @@ struct ConvSpec {
 
 /// How to rewrite a model for inference once its weights are loaded.
 struct InferenceOptions {
-  /// Prepack convolution weights for oneDNN (CPU). A model whose backbone keeps oneDNN's
-  /// blocked layout (ResNet) then runs on it, leaving it only for ops oneDNN lacks. Others
-  /// (MobileNetV3: hard-swish, depthwise) ignore it: switching layouts at every block
-  /// costs more than it saves, and oneDNN's dilated convolutions on converted inputs are slow.
-  bool mkldnn = false;
+  /// Store folded weights channels-last, oneDNN's fast layout on CPUs (feed it
+  /// channels-last inputs too). Measured against its blocked layout with prepacked
+  /// weights, channels-last was faster on the ResNet backbones: see bench/RESULTS.md.
+  bool channels_last = false;
 };
 
-/// An ordinary (dense) tensor: converts from oneDNN's layout if needed.
-inline at::Tensor dense(const at::Tensor& x) { return x.is_mkldnn() ? x.to_dense() : x; }
-
-/// A convolution with the BatchNorm after it folded into its weight and bias,
-/// optionally prepacked for oneDNN. Takes and returns dense or oneDNN tensors alike.
+/// A convolution with the BatchNorm after it folded into its weight and bias.
 struct FoldedConv {
   at::Tensor weight;
   at::Tensor bias;
-  at::Tensor mkldnn_weight;  ///< defined when prepacked
-  at::Tensor mkldnn_bias;
   ConvSpec spec{1, 1, 1};
 
-  /// `bn` may be null: a plain convolution, only prepacked.
+  /// `bn` may be null: a plain convolution, copied.
   static FoldedConv fold(const ConvSpec& spec, const torch::nn::Conv2dImpl& conv,
                          const torch::nn::BatchNorm2dImpl* bn, const InferenceOptions& options);
   at::Tensor operator()(const at::Tensor& x) const;
@@ -70,8 +63,7 @@ class ConvBn {
   /// conv then BatchNorm, or the folded convolution once fold() ran.
   at::Tensor operator()(const at::Tensor& x);
   /// Folds BatchNorm into the convolution for inference (call in eval mode, after loading
-  /// weights), prepacked for oneDNN if asked. Releases the unfolded weights: from then on
-  /// the module's state dict is empty.
+  /// weights). Releases the unfolded weights: from then on the module's state dict is empty.
   void fold(const InferenceOptions& options = {});
   bool folded() const { return folded_.has_value(); }
 

@@ -21,14 +21,11 @@ std::vector<InvertedResidualConfig> large_config(bool dilated) {
   constexpr auto HS = Activation::kHardswish;
   const int64_t d = dilated ? 2 : 1;
   return {
-      {16, 3, 16, 16, false, RE, 1, 1},     {16, 3, 64, 24, false, RE, 2, 1},
-      {24, 3, 72, 24, false, RE, 1, 1},     {24, 5, 72, 40, true, RE, 2, 1},
-      {40, 5, 120, 40, true, RE, 1, 1},     {40, 5, 120, 40, true, RE, 1, 1},
-      {40, 3, 240, 80, false, HS, 2, 1},    {80, 3, 200, 80, false, HS, 1, 1},
-      {80, 3, 184, 80, false, HS, 1, 1},    {80, 3, 184, 80, false, HS, 1, 1},
-      {80, 3, 480, 112, true, HS, 1, 1},    {112, 3, 672, 112, true, HS, 1, 1},
-      {112, 5, 672, 160, true, HS, 2, d},   {160, 5, 960, 160, true, HS, 1, d},
-      {160, 5, 960, 160, true, HS, 1, d},
+      {16, 3, 16, 16, false, RE, 1, 1},   {16, 3, 64, 24, false, RE, 2, 1},   {24, 3, 72, 24, false, RE, 1, 1},
+      {24, 5, 72, 40, true, RE, 2, 1},    {40, 5, 120, 40, true, RE, 1, 1},   {40, 5, 120, 40, true, RE, 1, 1},
+      {40, 3, 240, 80, false, HS, 2, 1},  {80, 3, 200, 80, false, HS, 1, 1},  {80, 3, 184, 80, false, HS, 1, 1},
+      {80, 3, 184, 80, false, HS, 1, 1},  {80, 3, 480, 112, true, HS, 1, 1},  {112, 3, 672, 112, true, HS, 1, 1},
+      {112, 5, 672, 160, true, HS, 2, d}, {160, 5, 960, 160, true, HS, 1, d}, {160, 5, 960, 160, true, HS, 1, d},
   };
 }
 
@@ -48,8 +45,8 @@ InvertedResidualImpl::InvertedResidualImpl(const InvertedResidualConfig& c)
     : use_residual_(c.stride == 1 && c.in_channels == c.out_channels) {
   torch::nn::Sequential block;
   if (c.expanded_channels != c.in_channels) {
-    block->push_back(ConvNormAct(
-        ConvNormActOptions(c.in_channels, c.expanded_channels, 1).activation(c.activation).bn_eps(kBnEps)));
+    block->push_back(
+        ConvNormAct(ConvNormActOptions(c.in_channels, c.expanded_channels, 1).activation(c.activation).bn_eps(kBnEps)));
   }
   block->push_back(ConvNormAct(ConvNormActOptions(c.expanded_channels, c.expanded_channels, c.kernel)
                                    .stride(c.dilation > 1 ? 1 : c.stride)

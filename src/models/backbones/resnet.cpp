@@ -35,8 +35,8 @@ BottleneckImpl::BottleneckImpl(int64_t in_channels, int64_t planes, int64_t stri
     : has_downsample_(downsample) {
   const int64_t out_channels = planes * kExpansion;
   conv_bn1_ = ConvBn(*this, "conv1", "bn1", ConvSpec(in_channels, planes, 1));
-  conv_bn2_ = ConvBn(*this, "conv2", "bn2",
-                     ConvSpec(planes, planes, 3).stride(stride).padding(dilation).dilation(dilation));
+  conv_bn2_ =
+      ConvBn(*this, "conv2", "bn2", ConvSpec(planes, planes, 3).stride(stride).padding(dilation).dilation(dilation));
   conv_bn3_ = ConvBn(*this, "conv3", "bn3", ConvSpec(planes, out_channels, 1));
   if (downsample) {
     auto seq = register_module("downsample", torch::nn::Sequential());
@@ -95,10 +95,8 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options_) : options(options_) {
 FeatureMap ResNetImpl::forward(const at::Tensor& x) {
   const auto& wanted = options.out_features();
   auto keep = [&](const std::string& name) { return std::find(wanted.begin(), wanted.end(), name) != wanted.end(); };
-  // On oneDNN's layout every op here (convolution, ReLU, addition, max pooling)
-  // stays there, and so do the features handed to the heads.
   FeatureMap features;
-  at::Tensor out = stem_(mkldnn_ ? x.to_mkldnn() : x);
+  at::Tensor out = stem_(x);
   out = at::max_pool2d(activate(out, Activation::kReLU), {3, 3}, {2, 2}, {1, 1});
   if (keep("stem")) features["stem"] = out;
   for (int i = 0; i < last_layer_; ++i) {

@@ -16,7 +16,7 @@ DeepLabHeadImpl::DeepLabHeadImpl(std::string in_feature, int64_t in_channels, in
 at::Tensor DeepLabHeadImpl::forward(const FeatureMap& features) {
   at::Tensor x = aspp_->forward(feature(features, in_feature_));
   x = activate(conv_bn_(x), Activation::kReLU);
-  return classifier_->forward(dense(x));
+  return classifier_->forward(x);
 }
 
 }  // namespace segkit

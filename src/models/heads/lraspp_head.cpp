@@ -10,8 +10,7 @@ LRASPPHeadImpl::LRASPPHeadImpl(std::string low_feature, int64_t low_channels, st
     : low_feature_(std::move(low_feature)), high_feature_(std::move(high_feature)) {
   using torch::nn::Conv2d;
   using torch::nn::Conv2dOptions;
-  cbr_ = ConvBn(*register_module("cbr", torch::nn::Sequential()), "0", "1",
-                ConvSpec(high_channels, inter_channels, 1));
+  cbr_ = ConvBn(*register_module("cbr", torch::nn::Sequential()), "0", "1", ConvSpec(high_channels, inter_channels, 1));
   scale_ = register_module("scale", torch::nn::Sequential())
                ->register_module("1", Conv2d(Conv2dOptions(high_channels, inter_channels, 1).bias(false)));
   low_classifier_ = register_module("low_classifier", Conv2d(Conv2dOptions(low_channels, num_classes, 1)));

@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 
 #include "segkit/core/errors.h"
-#include "segkit/layers/conv_bn.h"
 
 namespace segkit {
 
@@ -14,23 +13,14 @@ EncoderDecoderImpl::EncoderDecoderImpl(std::shared_ptr<BackboneImpl> backbone, s
   if (aux_classifier) aux_classifier_ = register_module("aux_classifier", std::move(aux_classifier));
 }
 
-void EncoderDecoderImpl::optimize_for_inference(const InferenceOptions& options) {
-  InferenceOptions chosen = options;
-  chosen.mkldnn = options.mkldnn && backbone_->keeps_mkldnn_layout();
-  // Parents come before children in the walk, so the children are done here, once.
-  for (const auto& child : children()) segkit::optimize_for_inference(*child, chosen);
-}
-
 SegmentationOutput EncoderDecoderImpl::forward(const at::Tensor& x, bool with_aux) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == 3, "expected an N x 3 x H x W batch, got ", x.sizes());
   const int64_t height = x.size(2);
   const int64_t width = x.size(3);
   const FeatureMap features = backbone_->forward(x);
   SegmentationOutput result;
-  result.out = resize_bilinear(dense(classifier_->forward(features)), height, width);
-  if (with_aux && aux_classifier_) {
-    result.aux = resize_bilinear(dense(aux_classifier_->forward(features)), height, width);
-  }
+  result.out = resize_bilinear(classifier_->forward(features), height, width);
+  if (with_aux && aux_classifier_) result.aux = resize_bilinear(aux_classifier_->forward(features), height, width);
   return result;
 }
 

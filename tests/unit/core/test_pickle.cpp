@@ -107,8 +107,11 @@ TEST(Pickle, ReportsUnsupportedOpcodeWithItsName) {
 }
 
 TEST(Pickle, RejectsStackUnderflowAndBadMemo) {
-  for (const std::string& bytes : {std::string("\x80\x02s.", 4), std::string("\x80\x02h\x05.", 5),
-                                  std::string("\x80\x02Q.", 4), std::string("\x80\x02" "0.", 4)}) {
+  for (const std::string& bytes :
+       {std::string("\x80\x02s.", 4), std::string("\x80\x02h\x05.", 5), std::string("\x80\x02Q.", 4),
+        std::string("\x80\x02"
+                    "0.",
+                    4)}) {
     size_t offset = 0;
     EXPECT_THROW(unpickle(bytes.data(), bytes.size(), offset, nullptr, "bad.pkl"), InputError);
   }

@@ -37,7 +37,7 @@ TEST(StateDict, StrictLoadCopiesAndConvertsDtypes) {
 
 TEST(StateDict, StrictLoadNamesEveryProblemAndChangesNothing) {
   StateDict state = state_of(small_block());
-  state.erase(state.begin() + 1);                       // 1.weight missing
+  state.erase(state.begin() + 1);                      // 1.weight missing
   state.emplace_back("extra.weight", at::zeros({2}));  // unexpected
   state[0].second = at::zeros({5, 3, 1, 1});           // 0.weight of another shape
   ConvNormAct target = small_block();

@@ -39,12 +39,12 @@ TEST_P(ZooEntryTest, LogitsHaveTheInputSizeForOddInputs) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModels, ZooEntryTest,
-                         ::testing::Values("fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50",
-                                           "deeplabv3_resnet101", "deeplabv3_mobilenet_v3_large",
-                                           "lraspp_mobilenet_v3_large"));
+                         ::testing::Values("fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101",
+                                           "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"));
 
 TEST(Backbones, DescribeTheirOutputs) {
-  ResNet dilated(ResNetOptions(50).replace_stride_with_dilation({false, true, true}).out_features({"layer3", "layer4"}));
+  ResNet dilated(
+      ResNetOptions(50).replace_stride_with_dilation({false, true, true}).out_features({"layer3", "layer4"}));
   EXPECT_EQ(dilated->output_shape().at("layer4").channels, 2048);
   EXPECT_EQ(dilated->output_shape().at("layer4").stride, 8);
   const auto features = dilated->forward(at::randn({1, 3, 33, 35}));

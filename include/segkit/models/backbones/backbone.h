@@ -25,8 +25,6 @@ class BackboneImpl : public torch::nn::Module {
   virtual FeatureMap forward(const at::Tensor& x) = 0;
   /// Channels and stride of every feature this backbone can return.
   virtual std::map<std::string, ShapeSpec> output_shape() const = 0;
-  /// Whether, optimized for oneDNN, it runs wholly on oneDNN's layout and returns its features in it.
-  virtual bool keeps_mkldnn_layout() const { return false; }
 };
 
 /// Checks that every requested feature exists; throws naming the valid ones otherwise.

@@ -43,6 +43,7 @@ class InvertedResidualImpl : public torch::nn::Module {
  public:
   explicit InvertedResidualImpl(const InvertedResidualConfig& config);
   at::Tensor forward(const at::Tensor& x);
+
  private:
   torch::nn::Sequential block_{nullptr};
   bool use_residual_;

@@ -41,13 +41,7 @@ class ResNetImpl : public BackboneImpl, public InferenceOptimizable {
   explicit ResNetImpl(const ResNetOptions& options);
   FeatureMap forward(const at::Tensor& x) override;
   std::map<std::string, ShapeSpec> output_shape() const override { return shapes_; }
-  bool keeps_mkldnn_layout() const override { return true; }
-  /// Folds the stem; with oneDNN, the whole backbone then runs on oneDNN's layout.
-  void optimize_for_inference(const InferenceOptions& o) override {
-    if (stem_.folded()) return;  // already done, maybe by a parent with other options
-    stem_.fold(o);
-    mkldnn_ = o.mkldnn;
-  }
+  void optimize_for_inference(const InferenceOptions& o) override { stem_.fold(o); }
 
   ResNetOptions options;
 
@@ -56,7 +50,6 @@ class ResNetImpl : public BackboneImpl, public InferenceOptimizable {
   std::array<torch::nn::Sequential, 4> layers_;
   std::map<std::string, ShapeSpec> shapes_;
   int last_layer_ = 0;  // the deepest layer any requested feature needs
-  bool mkldnn_ = false;
 };
 TORCH_MODULE(ResNet);
 

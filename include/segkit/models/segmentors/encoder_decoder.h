@@ -2,7 +2,6 @@
 
 #include <memory>
 
-#include "segkit/layers/conv_bn.h"
 #include "segkit/models/backbones/backbone.h"
 #include "segkit/models/heads/head.h"
 
@@ -17,7 +16,7 @@ struct SegmentationOutput {
 /// Backbone, classifier head and optional aux head, as torchvision's
 /// _SimpleSegmentationModel (modules "backbone", "classifier", "aux_classifier").
 /// The one place where logits are resized back to the input size.
-class EncoderDecoderImpl : public torch::nn::Module, public InferenceOptimizable {
+class EncoderDecoderImpl : public torch::nn::Module {
  public:
   EncoderDecoderImpl(std::shared_ptr<BackboneImpl> backbone, std::shared_ptr<HeadImpl> classifier,
                      std::shared_ptr<HeadImpl> aux_classifier = nullptr);
@@ -25,8 +24,6 @@ class EncoderDecoderImpl : public torch::nn::Module, public InferenceOptimizable
   /// Runs the aux head only when `with_aux` is set (training asks for it); inference skips it.
   SegmentationOutput forward(const at::Tensor& x, bool with_aux = false);
   bool has_aux() const { return aux_classifier_ != nullptr; }
-  /// Rewrites backbone and heads, on oneDNN's layout only if the backbone keeps it.
-  void optimize_for_inference(const InferenceOptions& options) override;
 
  private:
   std::shared_ptr<BackboneImpl> backbone_;
