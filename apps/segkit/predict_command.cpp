@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 
 #include "commands.h"
@@ -56,6 +57,23 @@ std::vector<std::string> collect_images(const std::vector<std::string>& inputs) 
   return files;
 }
 
+// The name each input's outputs start with: its stem, or, where two inputs share a
+// stem (x.png and x.jpg), its file name; the same file name twice is an error.
+std::vector<std::string> output_names(const std::vector<std::string>& files) {
+  std::map<std::string, int> stems;
+  for (const auto& file : files) ++stems[fs::path(file).stem().string()];
+  std::map<std::string, std::string> taken;
+  std::vector<std::string> names;
+  for (const auto& file : files) {
+    const fs::path path(file);
+    std::string name = stems[path.stem().string()] > 1 ? path.filename().string() : path.stem().string();
+    auto [it, fresh] = taken.emplace(name, file);
+    if (!fresh) fail(file, ": would overwrite the outputs of ", it->second, " (same file name)");
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
 int64_t parse_resize(const std::string& text, int64_t model_default) {
   if (text == "default") return model_default;
   if (text == "none") return 0;
@@ -77,9 +95,9 @@ c10::Device parse_device(const std::string& text) {
   fail("--device must be cpu or cuda, got \"", text, "\"");
 }
 
-void write_outputs(const Image& image, const Prediction& prediction, const at::Tensor& palette,
+void write_outputs(const Image& image, const Prediction& prediction, const std::string& name, const at::Tensor& palette,
                    const PredictArgs& args) {
-  const std::string stem = (fs::path(args.output) / fs::path(image.path).stem()).string();
+  const std::string stem = (fs::path(args.output) / name).string();
   write_label_png(prediction.mask, stem + "_mask.png");
   write_rgb_png(overlay(image.pixels, prediction.mask, palette), stem + "_overlay.png");
   if (args.save_logits) write_npy(prediction.logits, stem + "_logits.npy");
@@ -93,6 +111,7 @@ void run_predict(const PredictArgs& args) {
   Preprocess preprocess;
   preprocess.resize = parse_resize(args.resize, entry.resize);
   const auto files = collect_images(args.inputs);
+  const auto names = output_names(files);
 
   LoadedModel loaded = load_model(args.model, args.weights, args.num_classes, !args.non_strict);
   if (!loaded.report.empty()) std::cerr << "segkit: --non-strict skipped " << loaded.report.summary() << "\n";
@@ -111,7 +130,9 @@ void run_predict(const PredictArgs& args) {
       images.push_back(read_image(files[i], args.max_pixels));
     }
     const auto predictions = predictor.predict(images);
-    for (size_t k = 0; k < images.size(); ++k) write_outputs(images[k], predictions[k], palette, args);
+    for (size_t k = 0; k < images.size(); ++k) {
+      write_outputs(images[k], predictions[k], names[start + k], palette, args);
+    }
     const size_t done = start + images.size();
     if (show_progress) {
       std::cerr << (tty ? "\r" : "") << "[" << done << "/" << files.size() << "] " << images.back().path

@@ -24,28 +24,23 @@ torch::nn::Conv2dOptions ConvSpec::to_options() const {
 }
 
 FoldedConv FoldedConv::fold(const ConvSpec& spec, const torch::nn::Conv2dImpl& conv,
-                            const torch::nn::BatchNorm2dImpl* bn, const InferenceOptions& options) {
+                            const torch::nn::BatchNorm2dImpl& bn, const InferenceOptions& options) {
   at::NoGradGuard no_grad;
+  const at::Tensor scale = bn.weight / (bn.running_var + bn.options.eps()).sqrt();
+  const at::Tensor conv_bias = conv.bias.defined() ? conv.bias : at::zeros_like(bn.running_mean);
   FoldedConv folded;
   folded.spec = spec;
-  const at::Tensor conv_bias =
-      conv.bias.defined() ? conv.bias : at::zeros({spec.out_channels()}, conv.weight.options());
-  if (bn != nullptr) {
-    const at::Tensor scale = bn->weight / (bn->running_var + bn->options.eps()).sqrt();
-    folded.weight = (conv.weight * scale.reshape({-1, 1, 1, 1})).contiguous();
-    folded.bias = (conv_bias - bn->running_mean) * scale + bn->bias;
-  } else {
-    folded.weight = conv.weight.detach().clone();
-    folded.bias = conv_bias.detach().clone();
-  }
-  if (options.channels_last) folded.weight = folded.weight.contiguous(at::MemoryFormat::ChannelsLast);
+  folded.weight = conv.weight * scale.reshape({-1, 1, 1, 1});
+  folded.weight =
+      folded.weight.contiguous(options.channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
+  folded.bias = (conv_bias - bn.running_mean) * scale + bn.bias;
   return folded;
 }
 
 at::Tensor FoldedConv::operator()(const at::Tensor& x) const {
   const auto& s = spec;
-  return at::conv2d(x, weight, bias, {s.stride(), s.stride()}, {s.padding(), s.padding()},
-                    {s.dilation(), s.dilation()}, s.groups());
+  return at::conv2d(x, weight, bias, {s.stride(), s.stride()}, {s.padding(), s.padding()}, {s.dilation(), s.dilation()},
+                    s.groups());
 }
 
 ConvBn::ConvBn(torch::nn::Module& parent, const std::string& conv_name, const std::string& bn_name,
@@ -62,7 +57,7 @@ at::Tensor ConvBn::operator()(const at::Tensor& x) {
 
 void ConvBn::fold(const InferenceOptions& options) {
   if (folded_) return;
-  folded_ = FoldedConv::fold(spec_, *conv, bn.get(), options);
+  folded_ = FoldedConv::fold(spec_, *conv, *bn, options);
   // Only the folded copy is used from now on; keeping the originals would double the memory.
   at::NoGradGuard no_grad;
   for (at::Tensor* t : {&conv->weight, &conv->bias, &bn->weight, &bn->bias, &bn->running_mean, &bn->running_var}) {

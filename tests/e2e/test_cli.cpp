@@ -43,7 +43,8 @@ TEST(Cli, PredictsFoldersInBatchesAtTheDefaultResize) {
   const auto result = run_command(predict("-m " + kLraspp + " -w " + fixture(kLraspp + "/weights_legacy.pth") +
                                           " --batch 3 -o " + out + " " + fixture("images")));
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  for (const char* stem : {"gray", "gray16", "rgb", "rgba"}) {
+  // rgb.png, rgb.jpg, rgb.bmp and rgb.tif share a stem, so their outputs keep the extension.
+  for (const char* stem : {"gray", "gray16", "rgb.png", "rgb.jpg", "rgb.bmp", "rgb.tif", "rgba"}) {
     const Image mask = read_image(out + "/" + stem + "_mask.png");
     EXPECT_EQ(mask.height(), 19) << stem;
     EXPECT_EQ(mask.width(), 27) << stem;
@@ -70,6 +71,7 @@ TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {
   std::ofstream(dir + "/corrupt.png") << "not a png";
   const std::string zip = read_file(weights);
   std::ofstream(dir + "/cut.pth", std::ios::binary) << zip.substr(0, zip.size() / 2);
+  std::filesystem::copy_file(image, dir + "/image.png");
   const std::vector<BadInput> cases = {
       {"missing image", "-m " + kLraspp + " -w " + weights + " " + dir + "/nope.png", dir + "/nope.png: no such file"},
       {"corrupt image", "-m " + kLraspp + " -w " + weights + " " + dir + "/corrupt.png",
@@ -85,6 +87,8 @@ TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {
       {"image over the memory cap", "-m " + kLraspp + " --max-pixels 1000 -w " + weights + " " + image,
        "over the limit of 1000 pixels"},
       {"bad resize", "-m " + kLraspp + " --resize big -w " + weights + " " + image, "--resize must be"},
+      {"same file name twice", "-m " + kLraspp + " -w " + weights + " " + image + " " + dir + "/image.png",
+       "would overwrite the outputs of"},
   };
   for (const auto& c : cases) {
     const std::string out = dir + "/out_" + std::to_string(&c - cases.data());

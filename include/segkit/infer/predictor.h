@@ -34,7 +34,7 @@ struct Prediction {
 class Predictor {
  public:
   Predictor(EncoderDecoder model, Preprocess preprocess, c10::Device device = c10::Device("cpu"));
-  /// With explicit inference rewrites (default: oneDNN on CPUs that have it).
+  /// With explicit inference rewrites (default: channels-last weights on CPU).
   Predictor(EncoderDecoder model, Preprocess preprocess, c10::Device device, const InferenceOptions& options);
 
   /// One prediction per image. Images whose input sizes match run as one batch.

@@ -35,8 +35,8 @@ struct ConvSpec {
 /// How to rewrite a model for inference once its weights are loaded.
 struct InferenceOptions {
   /// Store folded weights channels-last, oneDNN's fast layout on CPUs (feed it
-  /// channels-last inputs too). Measured against its blocked layout with prepacked
-  /// weights, channels-last was faster on the ResNet backbones: see bench/RESULTS.md.
+  /// channels-last inputs too). Measured against oneDNN's blocked layout with
+  /// prepacked weights, channels-last was faster: see bench/RESULTS.md.
   bool channels_last = false;
 };
 
@@ -46,9 +46,8 @@ struct FoldedConv {
   at::Tensor bias;
   ConvSpec spec{1, 1, 1};
 
-  /// `bn` may be null: a plain convolution, copied.
-  static FoldedConv fold(const ConvSpec& spec, const torch::nn::Conv2dImpl& conv,
-                         const torch::nn::BatchNorm2dImpl* bn, const InferenceOptions& options);
+  static FoldedConv fold(const ConvSpec& spec, const torch::nn::Conv2dImpl& conv, const torch::nn::BatchNorm2dImpl& bn,
+                         const InferenceOptions& options);
   at::Tensor operator()(const at::Tensor& x) const;
 };
 
@@ -76,7 +75,7 @@ class ConvBn {
 };
 
 /// A module that can rewrite itself for inference: BatchNorm folded into the
-/// convolutions before it, weights prepacked. Its children are rewritten separately.
+/// convolutions before it. Its children are rewritten separately.
 class InferenceOptimizable {
  public:
   virtual ~InferenceOptimizable() = default;
