@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake
   libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev
-  libgtest-dev libbenchmark-dev
+  libgtest-dev
   # Without it Debian's libtorch runs BLAS on the netlib reference library, 2-7x slower.
   libopenblas0-openmp
   # Reference outputs for the parity tests and the benchmarks' peer (tools only).

@@ -38,7 +38,7 @@ Predictor::Predictor(EncoderDecoder model, Preprocess preprocess, c10::Device de
     : Predictor(std::move(model), preprocess, device, default_options(device)) {}
 
 Predictor::Predictor(EncoderDecoder model, Preprocess preprocess, c10::Device device, const InferenceOptions& options)
-    : model_(std::move(model)), preprocess_(preprocess), device_(device) {
+    : model_(std::move(model)), preprocess_(preprocess), device_(device), channels_last_(options.channels_last) {
   model_->eval();
   model_->to(device_);
   optimize_for_inference(*model_, options);
@@ -47,8 +47,7 @@ Predictor::Predictor(EncoderDecoder model, Preprocess preprocess, c10::Device de
 at::Tensor Predictor::forward(const at::Tensor& batch) {
   c10::InferenceMode guard;
   at::Tensor input = batch.to(device_);
-  // Channels-last is oneDNN's fast layout for CPU convolutions.
-  if (device_.is_cpu()) input = input.contiguous(at::MemoryFormat::ChannelsLast);
+  if (channels_last_) input = input.contiguous(at::MemoryFormat::ChannelsLast);
   return model_->forward(input).out;
 }
 

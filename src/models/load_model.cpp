@@ -21,8 +21,8 @@ LoadedModel load_model(const std::string& name, const std::string& weights, std:
          " were asked for (--non-strict loads all but the classifier)");
   }
   if (!num_classes && !file_classes) {
-    fail(weights, ": checkpoint has no ", entry.classes_key, ", so it is not a ", name, " checkpoint; ",
-         strict ? "" : "give --num-classes to load it non-strictly");
+    if (strict) fail(weights, ": checkpoint has no ", entry.classes_key, ", so it is not a ", name, " checkpoint");
+    fail(weights, ": checkpoint has no ", entry.classes_key, "; give --num-classes to load it non-strictly");
   }
 
   ModelConfig config;

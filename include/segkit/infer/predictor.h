@@ -46,6 +46,7 @@ class Predictor {
   EncoderDecoder model_;
   Preprocess preprocess_;
   c10::Device device_;
+  bool channels_last_;
 };
 
 }  // namespace segkit
