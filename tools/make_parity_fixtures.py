@@ -134,6 +134,11 @@ def make_dtype_fixture(out_dir):
     torch.save(ordered, os.path.join(folder, "zip.pth"))
     torch.save(ordered, os.path.join(folder, "legacy.pth"), _use_new_zipfile_serialization=False)
     torch.save({"epoch": 3, "state_dict": ordered, "note": "wrapped"}, os.path.join(folder, "wrapped.pth"))
+    # Newer pickle protocols (FRAME, MEMOIZE, STACK_GLOBAL, SHORT_BINUNICODE), as pickle_protocol= writes them.
+    for protocol in (4, 5):
+        torch.save(ordered, os.path.join(folder, f"protocol{protocol}.pth"), pickle_protocol=protocol)
+        torch.save(ordered, os.path.join(folder, f"protocol{protocol}_legacy.pth"), pickle_protocol=protocol,
+                   _use_new_zipfile_serialization=False)
     write_safetensors(os.path.join(folder, "tensors.safetensors"), state)
 
 

@@ -153,9 +153,13 @@ CheckpointFormat detect_checkpoint_format(const std::string& path) {
   in.read(head, sizeof(head));
   const auto n = in.gcount();
   if (n >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0) return CheckpointFormat::kTorchZip;
-  if (n >= 9 && head[8] == '{') return CheckpointFormat::kSafetensors;
-  // PROTO 2, then the magic number as LONG1.
-  if (n >= 3 && static_cast<unsigned char>(head[0]) == 0x80 && static_cast<unsigned char>(head[2]) == 0x8a) {
+  uint64_t header_size = 0;
+  std::memcpy(&header_size, head, 8);
+  if (n >= 9 && head[8] == '{' && header_size <= std::filesystem::file_size(path, ec)) {
+    return CheckpointFormat::kSafetensors;
+  }
+  // A pickle's PROTO opcode (torch.save writes protocol 2 unless told otherwise).
+  if (n >= 2 && static_cast<unsigned char>(head[0]) == 0x80 && head[1] >= 2 && head[1] <= 5) {
     return CheckpointFormat::kTorchLegacy;
   }
   if (n == 0) fail(path, ": checkpoint file is empty");

@@ -58,6 +58,9 @@ TEST(Checkpoint, ReadsEveryDtypeFromZipLegacyWrappedAndSafetensors) {
   expect_same(load_state_dict(fixture("dtypes/legacy.pth")), expected, "legacy");
   expect_same(load_state_dict(fixture("dtypes/wrapped.pth")), expected, "wrapped");
   expect_same(load_state_dict(fixture("dtypes/tensors.safetensors")), expected, "safetensors");
+  for (const char* name : {"protocol4.pth", "protocol4_legacy.pth", "protocol5.pth", "protocol5_legacy.pth"}) {
+    expect_same(load_state_dict(fixture(std::string("dtypes/") + name)), expected, name);
+  }
 }
 
 TEST(Checkpoint, DetectsFormats) {
