@@ -166,14 +166,20 @@ CheckpointFormat detect_checkpoint_format(const std::string& path) {
   fail(path, ": not a checkpoint (neither torch.save's zip or legacy format nor safetensors)");
 }
 
-ValuePtr load_torch_file(const std::string& path) {
-  switch (detect_checkpoint_format(path)) {
+namespace {
+
+ValuePtr load_torch_file(const std::string& path, CheckpointFormat format) {
+  switch (format) {
     case CheckpointFormat::kTorchZip: return load_zip(path);
     case CheckpointFormat::kTorchLegacy: return load_legacy(path);
     case CheckpointFormat::kSafetensors: break;
   }
   fail(path, ": is a safetensors file, not a torch.save file");
 }
+
+}  // namespace
+
+ValuePtr load_torch_file(const std::string& path) { return load_torch_file(path, detect_checkpoint_format(path)); }
 
 StateDict state_dict_from_value(const ValuePtr& value, const std::string& path) {
   if (value->kind == Kind::kDict) {
@@ -193,8 +199,9 @@ StateDict state_dict_from_value(const ValuePtr& value, const std::string& path) 
 }
 
 StateDict load_state_dict(const std::string& path) {
-  if (detect_checkpoint_format(path) == CheckpointFormat::kSafetensors) return load_safetensors(path);
-  return state_dict_from_value(load_torch_file(path), path);
+  const CheckpointFormat format = detect_checkpoint_format(path);
+  if (format == CheckpointFormat::kSafetensors) return load_safetensors(path);
+  return state_dict_from_value(load_torch_file(path, format), path);
 }
 
 ValuePtr state_dict_to_value(const StateDict& state) {

@@ -21,16 +21,6 @@ std::array<int64_t, 4> blocks_for_depth(int64_t depth) {
 
 }  // namespace
 
-void check_out_features(const std::vector<std::string>& requested, const std::map<std::string, ShapeSpec>& available,
-                        const std::string& backbone) {
-  for (const auto& name : requested) {
-    if (available.count(name)) continue;
-    std::string valid;
-    for (const auto& [n, spec] : available) valid += (valid.empty() ? "" : ", ") + n;
-    fail(backbone, " has no feature \"", name, "\" (valid: ", valid, ")");
-  }
-}
-
 BottleneckImpl::BottleneckImpl(int64_t in_channels, int64_t planes, int64_t stride, int64_t dilation, bool downsample)
     : has_downsample_(downsample) {
   const int64_t out_channels = planes * kExpansion;
