@@ -5,11 +5,11 @@ set -euo pipefail
 packages=(
   build-essential cmake
   libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev
-  libgtest-dev
+  libgtest-dev libpng-dev
   # Without it Debian's libtorch runs BLAS on the netlib reference library, 2-7x slower.
   libopenblas0-openmp
   # Reference outputs for the parity tests and the benchmarks' peer (tools only).
-  python3-torch python3-torchvision python3-numpy python3-pil
+  python3-torch python3-torchvision python3-numpy python3-pil python3-sklearn
 )
 
 missing=()

@@ -81,6 +81,41 @@ def make_model_fixture(name, out_dir):
         save_npy(os.path.join(folder, "aux.npy"), result["aux"])
 
 
+# U-Net cases: (folder, zoo name, options, input shape). Odd sizes where the variant allows them.
+UNET_CASES = [
+    ("unet", "unet", dict(in_channels=1, depth=3, base_width=8, padding=False, batch_norm=False,
+                          upsampling="transposed"), (2, 1, 92, 108)),
+    ("unet_padded_bn_bilinear", "unet_padded", dict(in_channels=3, depth=4, base_width=6, padding=True,
+                                                    batch_norm=True, upsampling="bilinear"), (2, 3, 45, 59)),
+    ("unet_padded_nearest", "unet_padded", dict(in_channels=1, depth=3, base_width=5, padding=True,
+                                                batch_norm=False, upsampling="nearest"), (1, 1, 37, 30)),
+]
+
+
+def make_unet_fixture(folder_name, options, shape, out_dir):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from unet_reference import UNet
+
+    generator = torch.Generator().manual_seed(len(folder_name) * 7919)
+    model = UNet(num_classes=NUM_CLASSES, **options)
+    randomize(model, generator)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.ConvTranspose2d):
+                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * 0.3)
+                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
+    model.eval()
+    folder = os.path.join(out_dir, folder_name)
+    os.makedirs(folder, exist_ok=True)
+    torch.save(model.state_dict(), os.path.join(folder, "weights.pth"))
+    torch.save(model.state_dict(), os.path.join(folder, "weights_legacy.pth"), _use_new_zipfile_serialization=False)
+    x = torch.randn(shape, generator=generator)
+    with torch.no_grad():
+        out = model(x)
+    save_npy(os.path.join(folder, "input.npy"), x)
+    save_npy(os.path.join(folder, "out.npy"), out)
+
+
 def dtype_state():
     """Tensors of every dtype a state dict may hold; test_checkpoint rebuilds the same values."""
     base = torch.arange(24, dtype=torch.float64).reshape(2, 3, 4) / 7 - 1
@@ -194,6 +229,8 @@ def main():
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     for name in models:
         make_model_fixture(name, out_dir)
+    for folder_name, _, options, shape in UNET_CASES:
+        make_unet_fixture(folder_name, options, shape, out_dir)
     make_dtype_fixture(out_dir)
     make_image_fixture(out_dir)
     if "lraspp_mobilenet_v3_large" in models:

@@ -11,5 +11,7 @@ using Run = std::function<void()>;
 
 Run add_predict_command(CLI::App& app);
 Run add_models_command(CLI::App& app);
+Run add_train_command(CLI::App& app);
+Run add_eval_command(CLI::App& app);
 
 }  // namespace segkit::cli

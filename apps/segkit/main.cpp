@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "segkit 0.1.0");
   const auto predict = segkit::cli::add_predict_command(app);
   const auto models = segkit::cli::add_models_command(app);
+  const auto train = segkit::cli::add_train_command(app);
+  const auto eval = segkit::cli::add_eval_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -22,6 +24,8 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("predict")) predict();
     if (app.got_subcommand("models")) models();
+    if (app.got_subcommand("train")) train();
+    if (app.got_subcommand("eval")) eval();
   } catch (const segkit::InputError& e) {
     std::cerr << "segkit: error: " << e.what() << "\n";
     return 1;

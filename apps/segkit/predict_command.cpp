@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "commands.h"
+#include "options.h"
 #include "segkit/core/errors.h"
 #include "segkit/core/runtime.h"
 #include "segkit/infer/predictor.h"
@@ -86,15 +87,6 @@ int64_t parse_resize(const std::string& text, int64_t model_default) {
   fail("--resize must be a positive pixel count or \"none\", got \"", text, "\"");
 }
 
-c10::Device parse_device(const std::string& text) {
-  if (text == "cpu") return c10::Device("cpu");
-  if (text == "cuda") {
-    if (!torch::cuda::is_available()) fail("--device cuda: no CUDA device is available to this build");
-    return c10::Device("cuda");
-  }
-  fail("--device must be cpu or cuda, got \"", text, "\"");
-}
-
 void write_outputs(const Image& image, const Prediction& prediction, const std::string& name, const at::Tensor& palette,
                    const PredictArgs& args) {
   const std::string stem = (fs::path(args.output) / name).string();
@@ -108,8 +100,8 @@ void run_predict(const PredictArgs& args) {
   if (args.batch < 1) fail("--batch must be at least 1, got ", args.batch);
   const c10::Device device = parse_device(args.device);
   const ZooEntry& entry = find_model(args.model);
-  Preprocess preprocess;
-  preprocess.resize = parse_resize(args.resize, entry.resize);
+  Preprocess preprocess = entry.preprocess;
+  preprocess.resize = parse_resize(args.resize, entry.preprocess.resize);
   const auto files = collect_images(args.inputs);
   const auto names = output_names(files);
 

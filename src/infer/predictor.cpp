@@ -6,23 +6,9 @@
 #include <map>
 
 #include "segkit/layers/conv_bn.h"
+#include "segkit/models/heads/head.h"
 
 namespace segkit {
-
-std::pair<int64_t, int64_t> Preprocess::input_size(int64_t height, int64_t width) const {
-  if (resize <= 0) return {height, width};
-  // torchvision's F.resize(img, [size]): the short side becomes size, the long side int(size * long / short).
-  if (height <= width) return {resize, static_cast<int64_t>(static_cast<double>(resize) * width / height)};
-  return {static_cast<int64_t>(static_cast<double>(resize) * height / width), resize};
-}
-
-at::Tensor Preprocess::operator()(const at::Tensor& pixels) const {
-  const auto [h, w] = input_size(pixels.size(0), pixels.size(1));
-  const at::Tensor resized = resize_image(pixels, h, w);
-  const at::Tensor m = at::tensor({mean[0], mean[1], mean[2]}, at::kFloat).view({3, 1, 1});
-  const at::Tensor s = at::tensor({std[0], std[1], std[2]}, at::kFloat).view({3, 1, 1});
-  return (resized.permute({2, 0, 1}).to(at::kFloat).div_(255.0) - m).div_(s);
-}
 
 namespace {
 
@@ -34,14 +20,14 @@ InferenceOptions default_options(c10::Device device) {
 
 }  // namespace
 
-Predictor::Predictor(EncoderDecoder model, Preprocess preprocess, c10::Device device)
+Predictor::Predictor(Segmentor model, Preprocess preprocess, c10::Device device)
     : Predictor(std::move(model), preprocess, device, default_options(device)) {}
 
-Predictor::Predictor(EncoderDecoder model, Preprocess preprocess, c10::Device device, const InferenceOptions& options)
+Predictor::Predictor(Segmentor model, Preprocess preprocess, c10::Device device, const InferenceOptions& options)
     : model_(std::move(model)), preprocess_(preprocess), device_(device), channels_last_(options.channels_last) {
   model_->eval();
   model_->to(device_);
-  optimize_for_inference(*model_, options);
+  if (options.rewrite) optimize_for_inference(*model_, options);
 }
 
 at::Tensor Predictor::forward(const at::Tensor& batch) {

@@ -5,7 +5,7 @@
 namespace segkit {
 
 LoadedModel load_model(const std::string& name, const std::string& weights, std::optional<int64_t> num_classes,
-                       bool strict) {
+                       bool strict, const UNetOptions& unet) {
   const ZooEntry& entry = find_model(name);
   const StateDict state = load_state_dict(weights);
 
@@ -28,6 +28,8 @@ LoadedModel load_model(const std::string& name, const std::string& weights, std:
   ModelConfig config;
   config.num_classes = num_classes.value_or(file_classes.value_or(0));
   config.aux = file_has_aux && entry.has_aux_head;
+  config.unet = unet;
+  if (entry.configure) entry.configure(state, config);
   LoadedModel loaded;
   loaded.model = entry.build(config);
   loaded.num_classes = config.num_classes;

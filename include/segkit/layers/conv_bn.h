@@ -38,6 +38,8 @@ struct InferenceOptions {
   /// channels-last inputs too). Measured against oneDNN's blocked layout with
   /// prepacked weights, channels-last was faster: see bench/RESULTS.md.
   bool channels_last = false;
+  /// false: leave the model as it is (eval mode only), e.g. for validation during training.
+  bool rewrite = true;
 };
 
 /// A convolution with the BatchNorm after it folded into its weight and bias.

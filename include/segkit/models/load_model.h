@@ -9,7 +9,7 @@
 namespace segkit {
 
 struct LoadedModel {
-  EncoderDecoder model{nullptr};
+  Segmentor model;
   int64_t num_classes = 0;
   LoadReport report;  ///< what a non-strict load skipped
 };
@@ -18,7 +18,8 @@ struct LoadedModel {
 /// head come from the checkpoint unless `num_classes` is given; a checkpoint of another
 /// class count is an error naming both counts unless `strict` is false, in which case
 /// everything else is loaded and the classifier keeps its fresh initialization.
+/// `unet` holds the U-Net choices a checkpoint cannot show (nearest vs bilinear upsampling).
 LoadedModel load_model(const std::string& name, const std::string& weights, std::optional<int64_t> num_classes,
-                       bool strict);
+                       bool strict, const UNetOptions& unet = {});
 
 }  // namespace segkit

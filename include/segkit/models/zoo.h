@@ -7,7 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "segkit/models/segmentors/encoder_decoder.h"
+#include "segkit/core/checkpoint.h"
+#include "segkit/data/preprocess.h"
+#include "segkit/models/segmentors/segmentor.h"
+#include "segkit/models/segmentors/unet.h"
 
 namespace segkit {
 
@@ -15,18 +18,22 @@ struct ModelConfig {
   int64_t num_classes = 21;
   /// Build the aux head (the official checkpoints have one; inference never runs it).
   bool aux = false;
+  /// The U-Net's architecture (its class count is num_classes; padding comes from the entry).
+  UNetOptions unet;
 };
 
 struct ZooEntry {
   std::string name;
   std::string summary;
-  /// Short side the published weights were evaluated at (torchvision's resize_size).
-  int64_t resize = 520;
+  /// What the weights expect of an image (torchvision: short side 520, ImageNet statistics).
+  Preprocess preprocess;
   /// The state-dict key whose first dimension is the class count.
   std::string classes_key;
   /// Whether torchvision's published checkpoint carries an aux head.
   bool has_aux_head = false;
-  std::function<EncoderDecoder(const ModelConfig&)> build;
+  std::function<Segmentor(const ModelConfig&)> build;
+  /// Reads architecture choices a checkpoint implies (U-Net: depth, width, channels); may be empty.
+  std::function<void(const StateDict&, ModelConfig&)> configure = nullptr;
 };
 
 /// Every model segkit can build, in a stable order.

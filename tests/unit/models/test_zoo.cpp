@@ -28,19 +28,27 @@ TEST_P(ZooEntryTest, LogitsHaveTheInputSizeForOddInputs) {
   ModelConfig config;
   config.num_classes = 3;
   config.aux = entry.has_aux_head;
-  EncoderDecoder model = entry.build(config);
+  config.unet.depth(3).base_width(8);
+  Segmentor model = entry.build(config);
   model->eval();
   at::NoGradGuard no_grad;
-  const auto result = model->forward(at::randn({1, 3, 45, 51}), /*with_aux=*/true);
-  EXPECT_EQ(result.out.sizes(), (std::vector<int64_t>{1, 3, 45, 51}));
+  int64_t height = 45, width = 51;
+  if (auto* unet = dynamic_cast<UNetImpl*>(model.get())) {
+    height = unet->valid_input_size(height);
+    width = unet->valid_input_size(width);
+  }
+  const at::Tensor input = at::randn({1, model->in_channels(), height, width});
+  const auto result = model->forward(input, /*with_aux=*/true);
+  const auto [out_h, out_w] = model->output_size(height, width);
+  EXPECT_EQ(result.out.sizes(), (std::vector<int64_t>{1, 3, out_h, out_w}));
   EXPECT_TRUE(at::isfinite(result.out).all().item<bool>());
   EXPECT_EQ(result.aux.defined(), entry.has_aux_head);
-  EXPECT_FALSE(model->forward(at::randn({1, 3, 45, 51})).aux.defined()) << "inference skips the aux head";
+  EXPECT_FALSE(model->forward(input).aux.defined()) << "inference skips the aux head";
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModels, ZooEntryTest,
                          ::testing::Values("fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101",
-                                           "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"));
+                                           "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large", "unet", "unet_padded"));
 
 TEST(Backbones, DescribeTheirOutputs) {
   ResNet dilated(

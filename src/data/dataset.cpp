@@ -1,0 +1,149 @@
+#include "segkit/data/dataset.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "segkit/core/errors.h"
+#include "segkit/io/image.h"
+#include "segkit/io/label_image.h"
+
+namespace segkit {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<fs::path> list_images(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) fail(dir, ": no such folder");
+  std::vector<fs::path> files;
+  for (const auto& item : fs::directory_iterator(dir, ec)) {
+    if (item.is_regular_file() && is_image_file(item.path().string())) files.push_back(item.path());
+  }
+  if (ec) fail(dir, ": cannot list folder (", ec.message(), ")");
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+bool only_0_and_255(const at::Tensor& mask) { return mask.eq(0).logical_or(mask.eq(255)).all().item<bool>(); }
+
+}  // namespace
+
+std::vector<SamplePaths> pair_folders(const std::string& images_dir, const std::string& masks_dir) {
+  const auto images = list_images(images_dir);
+  if (images.empty()) fail(images_dir, ": folder holds no images (PNG, JPEG, BMP, TIFF)");
+  std::map<std::string, fs::path> masks;
+  for (const auto& m : list_images(masks_dir)) masks.emplace(m.stem().string(), m);
+  std::vector<SamplePaths> samples;
+  for (const auto& image : images) {
+    auto it = masks.find(image.stem().string());
+    if (it == masks.end()) fail(image.string(), ": no mask of the same name in ", masks_dir);
+    samples.push_back({image.string(), it->second.string()});
+  }
+  return samples;
+}
+
+std::vector<SamplePaths> read_list_file(const std::string& list_path) {
+  std::ifstream in(list_path);
+  if (!in) fail(list_path, ": cannot open list file");
+  const fs::path root = fs::path(list_path).parent_path();
+  std::vector<SamplePaths> samples;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    std::istringstream fields(line);
+    std::string image, mask, extra;
+    if (!(fields >> image)) continue;  // blank line
+    if (!(fields >> mask) || (fields >> extra)) {
+      fail(list_path, ":", number, ": expected \"image mask\", got \"", line, "\"");
+    }
+    auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? p : (root / p).string(); };
+    samples.push_back({resolve(image), resolve(mask)});
+  }
+  if (samples.empty()) fail(list_path, ": list file names no samples");
+  return samples;
+}
+
+namespace {
+
+LabeledImage read_raw(const SamplePaths& paths) {
+  LabeledImage item;
+  item.paths = paths;
+  item.image = read_image(paths.image).pixels;
+  item.mask = read_label_image(paths.mask);
+  if (item.mask.size(0) != item.image.size(0) || item.mask.size(1) != item.image.size(1)) {
+    fail(paths.mask, ": mask is ", item.mask.size(1), "x", item.mask.size(0), " but its image ", paths.image, " is ",
+         item.image.size(1), "x", item.image.size(0));
+  }
+  return item;
+}
+
+// Binary masks to 0/1; class-index masks checked against the class count.
+void decode_mask(LabeledImage& item, const DatasetOptions& options, bool binary) {
+  at::Tensor& mask = item.mask;
+  if (binary) {
+    if (!only_0_and_255(mask)) {
+      const int64_t bad = mask.masked_select(mask.ne(0).logical_and(mask.ne(255))).min().item<int64_t>();
+      fail(item.paths.mask, ": binary mask holds the value ", bad, " (expected only 0 and 255)");
+    }
+    mask = mask.eq(255).to(at::kLong);
+    return;
+  }
+  const at::Tensor bad = mask.ge(options.num_classes).logical_and(mask.ne(options.ignore_index));
+  if (bad.any().item<bool>()) {
+    fail(item.paths.mask, ": mask value ", mask.masked_select(bad).max().item<int64_t>(), " is not a class (0 to ",
+         options.num_classes - 1, ")",
+         options.ignore_index >= 0 ? " nor the ignore index " + std::to_string(options.ignore_index) : "");
+  }
+}
+
+}  // namespace
+
+LabeledImage read_labeled_image(const SamplePaths& paths, const DatasetOptions& options, bool binary) {
+  LabeledImage item = read_raw(paths);
+  decode_mask(item, options, binary);
+  return item;
+}
+
+SegmentationDataset::SegmentationDataset(std::vector<SamplePaths> samples, const DatasetOptions& options)
+    : options_(options) {
+  if (samples.empty()) fail("the dataset is empty");
+  for (const auto& s : samples) {
+    try {
+      items_.push_back(read_raw(s));
+    } catch (const InputError& e) {
+      if (!options.skip_bad) throw;
+      std::cerr << "segkit: warning: skipping a sample: " << e.what() << "\n";
+    }
+  }
+  // Auto: binary when two classes are asked for and every mask holds only 0 and 255
+  // (and 255 somewhere); otherwise class indices, where 255 is usually the ignore index.
+  binary_ = options.encoding == MaskEncoding::kBinary;
+  if (options.encoding == MaskEncoding::kAuto && options.num_classes == 2) {
+    bool any_255 = false;
+    binary_ = true;
+    for (const auto& item : items_) {
+      binary_ = binary_ && only_0_and_255(item.mask);
+      any_255 = any_255 || item.mask.eq(255).any().item<bool>();
+    }
+    binary_ = binary_ && any_255;
+  }
+  std::vector<LabeledImage> good;
+  for (auto& item : items_) {
+    try {
+      decode_mask(item, options, binary_);
+      good.push_back(std::move(item));
+    } catch (const InputError& e) {
+      if (!options.skip_bad) throw;
+      std::cerr << "segkit: warning: skipping a sample: " << e.what() << "\n";
+    }
+  }
+  items_ = std::move(good);
+  if (items_.empty()) fail("the dataset is empty: every sample was skipped");
+}
+
+}  // namespace segkit

@@ -1,0 +1,45 @@
+#include "segkit/data/preprocess.h"
+
+#include <ATen/ATen.h>
+
+#include "segkit/io/image.h"
+
+namespace segkit {
+
+Preprocess Preprocess::gray() {
+  Preprocess p;
+  p.resize = 0;
+  p.channels = 1;
+  p.mean = {0.5, 0.5, 0.5};
+  p.std = {0.5, 0.5, 0.5};
+  return p;
+}
+
+std::pair<int64_t, int64_t> Preprocess::input_size(int64_t height, int64_t width) const {
+  if (resize <= 0) return {height, width};
+  // torchvision's F.resize(img, [size]): the short side becomes size, the long side int(size * long / short).
+  if (height <= width) return {resize, static_cast<int64_t>(static_cast<double>(resize) * width / height)};
+  return {static_cast<int64_t>(static_cast<double>(resize) * height / width), resize};
+}
+
+at::Tensor Preprocess::normalize(const at::Tensor& pixels) const {
+  at::Tensor x = pixels.permute({2, 0, 1}).to(at::kFloat).div_(255.0);
+  if (channels == 1) {
+    const at::Tensor w = at::tensor({0.299, 0.587, 0.114}, at::kFloat).view({3, 1, 1});
+    // Gray images have three equal channels: take one, so that they stay exact.
+    const bool gray = pixels.select(2, 0).equal(pixels.select(2, 1)) && pixels.select(2, 0).equal(pixels.select(2, 2));
+    x = gray ? x.slice(0, 0, 1).contiguous() : (x * w).sum(0, /*keepdim=*/true);
+    return x.sub_(mean[0]).div_(std[0]);
+  }
+  const at::Tensor m = at::tensor({mean[0], mean[1], mean[2]}, at::kFloat).view({3, 1, 1});
+  const at::Tensor s = at::tensor({std[0], std[1], std[2]}, at::kFloat).view({3, 1, 1});
+  return (x - m).div_(s);
+}
+
+at::Tensor Preprocess::operator()(const at::Tensor& pixels) const {
+  const auto [h, w] = input_size(pixels.size(0), pixels.size(1));
+  if (h == pixels.size(0) && w == pixels.size(1)) return normalize(pixels);
+  return normalize(resize_image(pixels, h, w));
+}
+
+}  // namespace segkit

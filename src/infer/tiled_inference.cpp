@@ -1,0 +1,140 @@
+#include "segkit/infer/tiled_inference.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include "segkit/core/errors.h"
+
+namespace segkit {
+namespace {
+
+// Index i mirrored into [0, size) (reflection without repeating the edge pixel).
+int64_t mirror(int64_t i, int64_t size) {
+  if (size == 1) return 0;
+  const int64_t period = 2 * (size - 1);
+  int64_t m = i % period;
+  if (m < 0) m += period;
+  return m < size ? m : period - m;
+}
+
+at::Tensor mirrored_indices(int64_t start, int64_t length, int64_t size) {
+  std::vector<int64_t> indices(static_cast<size_t>(length));
+  for (int64_t k = 0; k < length; ++k) indices[static_cast<size_t>(k)] = mirror(start + k, size);
+  return at::tensor(indices, at::kLong);
+}
+
+// Blending weight along one axis of an output tile: 1 inside, falling linearly to
+// near 0 over `ramp` pixels at either end.
+at::Tensor edge_ramp(int64_t length, int64_t ramp) {
+  at::Tensor i = at::arange(length, at::kFloat).add_(0.5);
+  if (ramp <= 0) return at::ones({length}, at::kFloat);
+  return at::minimum(at::minimum(i / ramp, (length - i) / ramp), at::ones_like(i));
+}
+
+// Tile geometry along one axis.
+struct Axis {
+  int64_t in = 0;      // input tile side
+  int64_t out = 0;     // output tile side
+  int64_t stride = 0;  // distance between tile starts, a multiple of the model's alignment
+  int64_t count = 0;   // tiles
+};
+
+Axis plan_axis(const SegmentorImpl& model, int64_t size, const TileOptions& o) {
+  const int64_t border = model.border();
+  Axis axis;
+  axis.in = model.valid_input_size(o.tile > 0 ? o.tile : size + 2 * border);
+  axis.out = axis.in - 2 * border;
+  if (axis.out <= 0) fail("--tile ", o.tile, " leaves no output after the model's border of ", border, " pixels");
+  if (o.tile <= 0 || axis.out >= size) {
+    axis.stride = axis.out;
+    axis.count = 1;
+    return axis;
+  }
+  const int64_t a = model.alignment();
+  axis.stride = (axis.out - o.overlap) / a * a;
+  if (axis.stride <= 0) {
+    fail("--overlap ", o.overlap, " leaves no stride for tiles of ", axis.out, " output pixels (the model needs ",
+         "tile starts on multiples of ", a, ")");
+  }
+  axis.count = (size - axis.out + axis.stride - 1) / axis.stride + 1;
+  return axis;
+}
+
+}  // namespace
+
+TiledInference::TiledInference(Predictor& predictor, const TileOptions& options)
+    : predictor_(predictor), options_(options) {
+  if (options.tile < 0 || options.overlap < 0 || options.batch < 1) {
+    fail("--tile and --overlap must not be negative and the batch positive");
+  }
+}
+
+void TiledInference::run(const at::Tensor& pixels, const BandSink& sink) {
+  TORCH_CHECK(pixels.dim() == 3 && pixels.size(2) == 3, "expected an H x W x 3 image, got ", pixels.sizes());
+  const SegmentorImpl& model = predictor_.model();
+  Preprocess preprocess = predictor_.preprocess();
+  preprocess.resize = 0;
+  const int64_t height = pixels.size(0), width = pixels.size(1);
+  const int64_t border = model.border();
+  const Axis ay = plan_axis(model, height, options_);
+  const Axis ax = plan_axis(model, width, options_);
+  const int64_t ramp = options_.tile > 0 ? options_.overlap : 0;
+  const at::Tensor window = edge_ramp(ay.out, ramp).view({ay.out, 1}) * edge_ramp(ax.out, ramp).view({1, ax.out});
+
+  c10::InferenceMode guard;
+  at::Tensor acc, weight;  // one row of tiles: C x ay.out x W, and ay.out x W
+  for (int64_t ty = 0; ty < ay.count; ++ty) {
+    const int64_t y = ty * ay.stride;
+    if (ty > 0) {
+      // Rows above this tile row are final: hand them over and shift the band up.
+      const int64_t done = std::min(ay.stride, height - (y - ay.stride));
+      sink(y - ay.stride, acc.slice(1, 0, done) / weight.slice(0, 0, done));
+      const int64_t keep = ay.out - ay.stride;
+      acc.slice(1, 0, keep).copy_(acc.slice(1, ay.stride, ay.out).clone());
+      acc.slice(1, keep, ay.out).zero_();
+      weight.slice(0, 0, keep).copy_(weight.slice(0, ay.stride, ay.out).clone());
+      weight.slice(0, keep, ay.out).zero_();
+    }
+    const at::Tensor rows = mirrored_indices(y - border, ay.in, height);
+    const at::Tensor strip = pixels.index_select(0, rows);
+    for (int64_t tx0 = 0; tx0 < ax.count; tx0 += options_.batch) {
+      const int64_t n = std::min(options_.batch, ax.count - tx0);
+      std::vector<at::Tensor> inputs;
+      for (int64_t tx = tx0; tx < tx0 + n; ++tx) {
+        const at::Tensor cols = mirrored_indices(tx * ax.stride - border, ax.in, width);
+        inputs.push_back(preprocess.normalize(strip.index_select(1, cols)));
+      }
+      const at::Tensor out = predictor_.forward(at::stack(inputs)).to(at::kCPU, at::kFloat);
+      TORCH_CHECK(out.size(2) == ay.out && out.size(3) == ax.out, "model returned ", out.sizes(), " for a ", ay.in,
+                  " x ", ax.in, " tile, expected ", ay.out, " x ", ax.out);
+      if (!acc.defined()) {
+        acc = at::zeros({out.size(1), ay.out, width}, at::kFloat);
+        weight = at::zeros({ay.out, width}, at::kFloat);
+      }
+      for (int64_t k = 0; k < n; ++k) {
+        const int64_t x = (tx0 + k) * ax.stride;
+        const int64_t w = std::min(ax.out, width - x);
+        acc.slice(2, x, x + w).add_(out[k].slice(2, 0, w) * window.slice(1, 0, w));
+        weight.slice(1, x, x + w).add_(window.slice(1, 0, w));
+      }
+    }
+  }
+  const int64_t y = (ay.count - 1) * ay.stride;
+  const int64_t rest = height - y;
+  sink(y, acc.slice(1, 0, rest) / weight.slice(0, 0, rest));
+}
+
+at::Tensor TiledInference::logits(const at::Tensor& pixels) {
+  at::Tensor result;
+  run(pixels, [&](int64_t first_row, const at::Tensor& band) {
+    if (!result.defined()) result = at::empty({band.size(0), pixels.size(0), pixels.size(1)}, at::kFloat);
+    result.slice(1, first_row, first_row + band.size(1)).copy_(band);
+  });
+  return result;
+}
+
+void TiledInference::masks(const at::Tensor& pixels, const std::function<void(const at::Tensor& rows)>& sink) {
+  run(pixels, [&](int64_t, const at::Tensor& band) { sink(band.argmax(0)); });
+}
+
+}  // namespace segkit
