@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 bash scripts/build.sh
 build/segkit predict \
-  --model lraspp_mobilenet_v3_large \
-  --weights assets/models/lraspp_isbi2012_membranes.pth \
+  --model unet_padded \
+  --weights assets/models/unet_isbi2012_membranes.pth \
   --output out \
   assets/images/isbi2012_slice29.png
 echo "see out/isbi2012_slice29_overlay.png (membranes in red) and out/isbi2012_slice29_mask.png"

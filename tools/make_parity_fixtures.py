@@ -223,6 +223,48 @@ def make_image_fixture(out_dir):
             np.repeat(np.round(wide / 257.0).astype(np.uint8)[:, :, None], 3, axis=2))
 
 
+def make_metrics_fixture(out_dir):
+    """Random label maps and scikit-learn's measures of them: the confusion matrix,
+    per-class IoU (jaccard_score) and Dice (f1_score), accuracy, and the ISBI adapted
+    Rand error computed from sklearn's contingency matrix."""
+    from sklearn import metrics
+    from sklearn.metrics.cluster import contingency_matrix
+
+    folder = os.path.join(out_dir, "metrics")
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(5)
+    classes = 5
+    truth = rng.integers(0, classes, size=(3, 37, 41))
+    pred = np.where(rng.random(truth.shape) < 0.6, truth, rng.integers(0, classes - 1, size=truth.shape))
+    t, p = truth.ravel(), pred.ravel()
+    labels = list(range(classes))
+    result = {
+        "confusion": metrics.confusion_matrix(t, p, labels=labels).tolist(),
+        "iou": metrics.jaccard_score(t, p, labels=labels, average=None, zero_division=0).tolist(),
+        "dice": metrics.f1_score(t, p, labels=labels, average=None, zero_division=0).tolist(),
+        "accuracy": metrics.accuracy_score(t, p),
+    }
+    np.save(os.path.join(folder, "truth.npy"), truth.astype(np.int64))
+    np.save(os.path.join(folder, "pred.npy"), pred.astype(np.int64))
+    # Object label maps (0 = boundary) for the adapted Rand error.
+    seg_truth = rng.integers(0, 6, size=(29, 31))
+    seg_pred = np.where(rng.random(seg_truth.shape) < 0.7, seg_truth, rng.integers(0, 9, size=seg_truth.shape))
+    np.save(os.path.join(folder, "seg_truth.npy"), seg_truth.astype(np.int64))
+    np.save(os.path.join(folder, "seg_pred.npy"), seg_pred.astype(np.int64))
+    cont = contingency_matrix(seg_truth.ravel(), seg_pred.ravel()).astype(np.float64)  # rows: truth ids, sorted
+    n = seg_truth.size
+    a = cont[1:, :]  # truth foreground (id 0 is the first row: ids 0..5 all occur)
+    b = cont[1:, 1:]
+    c = cont[1:, 0]
+    sum_a = (a.sum(1) ** 2).sum()
+    sum_b = (b.sum(0) ** 2).sum() + c.sum() / n
+    sum_ab = (b ** 2).sum() + c.sum() / n
+    precision, recall = sum_ab / sum_b, sum_ab / sum_a
+    result["adapted_rand_error"] = 1 - 2 * precision * recall / (precision + recall)
+    with open(os.path.join(folder, "sklearn.json"), "w") as f:
+        json.dump(result, f)
+
+
 def main():
     out_dir = sys.argv[1]
     models = sys.argv[2:] or MODELS
@@ -233,6 +275,7 @@ def main():
         make_unet_fixture(folder_name, options, shape, out_dir)
     make_dtype_fixture(out_dir)
     make_image_fixture(out_dir)
+    make_metrics_fixture(out_dir)
     if "lraspp_mobilenet_v3_large" in models:
         make_cli_fixture(out_dir)
     print("fixtures written to", out_dir, "with torch", torch.__version__, "torchvision", torchvision.__version__)

@@ -12,6 +12,9 @@ int main(int argc, char** argv) {
   CLI::App app{"segkit: semantic segmentation with PyTorch checkpoints, natively in C++"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "segkit 0.1.0");
+  app.set_config("--config", "",
+                 "Options from a TOML/INI file: a [train] section whose keys are the long flag names (flags given "
+                 "on the command line win)");
   const auto predict = segkit::cli::add_predict_command(app);
   const auto models = segkit::cli::add_models_command(app);
   const auto train = segkit::cli::add_train_command(app);

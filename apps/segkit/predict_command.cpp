@@ -11,6 +11,8 @@
 #include "segkit/core/errors.h"
 #include "segkit/core/runtime.h"
 #include "segkit/infer/predictor.h"
+#include "segkit/infer/tiled_inference.h"
+#include "segkit/io/label_image.h"
 #include "segkit/io/image.h"
 #include "segkit/io/npy.h"
 #include "segkit/io/overlay.h"
@@ -34,6 +36,8 @@ struct PredictArgs {
   bool save_logits = false;
   bool non_strict = false;
   int64_t max_pixels = 100'000'000;
+  std::string upsampling = "bilinear";
+  TileOptions tiles;
 };
 
 std::vector<std::string> collect_images(const std::vector<std::string>& inputs) {
@@ -95,6 +99,31 @@ void write_outputs(const Image& image, const Prediction& prediction, const std::
   if (args.save_logits) write_npy(prediction.logits, stem + "_logits.npy");
 }
 
+// Tiles at the image's own resolution; mask and overlay are written band by band as the
+// tiles finish, so memory stays bounded by a row of tiles (plus the decoded image).
+void predict_tiled(TiledInference& tiler, const Image& image, const std::string& name, const at::Tensor& palette,
+                   const PredictArgs& args) {
+  const std::string stem = (fs::path(args.output) / name).string();
+  if (args.save_logits) {
+    const at::Tensor logits = tiler.logits(image.pixels);
+    const at::Tensor mask = logits.argmax(0);
+    write_label_png(mask, stem + "_mask.png");
+    write_rgb_png(overlay(image.pixels, mask, palette), stem + "_overlay.png");
+    write_npy(logits, stem + "_logits.npy");
+    return;
+  }
+  StreamingPng mask_png(stem + "_mask.png", image.height(), image.width());
+  StreamingPng overlay_png(stem + "_overlay.png", image.height(), image.width(), 3);
+  int64_t row = 0;
+  tiler.masks(image.pixels, [&](const at::Tensor& rows) {
+    mask_png.write_rows(rows);
+    overlay_png.write_rows(overlay(image.pixels.slice(0, row, row + rows.size(0)), rows, palette));
+    row += rows.size(0);
+  });
+  mask_png.finish();
+  overlay_png.finish();
+}
+
 void run_predict(const PredictArgs& args) {
   configure_runtime(args.threads);
   if (args.batch < 1) fail("--batch must be at least 1, got ", args.batch);
@@ -105,9 +134,15 @@ void run_predict(const PredictArgs& args) {
   const auto files = collect_images(args.inputs);
   const auto names = output_names(files);
 
-  LoadedModel loaded = load_model(args.model, args.weights, args.num_classes, !args.non_strict);
+  LoadedModel loaded = load_model(args.model, args.weights, args.num_classes, !args.non_strict,
+                                  UNetOptions().upsampling(parse_upsampling(args.upsampling)));
   if (!loaded.report.empty()) std::cerr << "segkit: --non-strict skipped " << loaded.report.summary() << "\n";
+  const bool tiled = args.tiles.tile > 0 || loaded.model->border() > 0;
+  if (tiled && args.resize != "default" && args.resize != "none") {
+    fail("--resize cannot be combined with tiles: tiles are taken at the image's own resolution");
+  }
   Predictor predictor(loaded.model, preprocess, device);
+  TiledInference tiler(predictor, args.tiles);
   const at::Tensor palette = voc_palette(std::max<int64_t>(loaded.num_classes, 256));
 
   std::error_code ec;
@@ -116,14 +151,18 @@ void run_predict(const PredictArgs& args) {
 
   const bool show_progress = files.size() > 1;
   const bool tty = ::isatty(STDERR_FILENO);
-  for (size_t start = 0; start < files.size(); start += args.batch) {
+  for (size_t start = 0; start < files.size(); start += tiled ? 1 : args.batch) {
     std::vector<Image> images;
-    for (size_t i = start; i < std::min(files.size(), start + args.batch); ++i) {
+    for (size_t i = start; i < std::min(files.size(), start + (tiled ? 1 : args.batch)); ++i) {
       images.push_back(read_image(files[i], args.max_pixels));
     }
-    const auto predictions = predictor.predict(images);
-    for (size_t k = 0; k < images.size(); ++k) {
-      write_outputs(images[k], predictions[k], names[start + k], palette, args);
+    if (tiled) {
+      predict_tiled(tiler, images[0], names[start], palette, args);
+    } else {
+      const auto predictions = predictor.predict(images);
+      for (size_t k = 0; k < images.size(); ++k) {
+        write_outputs(images[k], predictions[k], names[start + k], palette, args);
+      }
     }
     const size_t done = start + images.size();
     if (show_progress) {
@@ -152,6 +191,13 @@ Run add_predict_command(CLI::App& app) {
   cmd->add_flag("--save-logits", args->save_logits, "Also write <stem>_logits.npy (float32, C x H x W)");
   cmd->add_flag("--non-strict", args->non_strict, "Load the checkpoint's matching keys, skip the rest");
   cmd->add_option("--max-pixels", args->max_pixels, "Refuse larger images (memory cap)")->capture_default_str();
+  cmd->add_option("--tile", args->tiles.tile,
+                  "Overlap-tile inference with tiles of this side, at the image's own resolution (any image size)");
+  cmd->add_option("--overlap", args->tiles.overlap, "Overlap of neighbouring tiles, pixels (blended)")
+      ->capture_default_str();
+  cmd->add_option("--tile-batch", args->tiles.batch, "Tiles per forward pass")->capture_default_str();
+  cmd->add_option("--upsampling", args->upsampling, "U-Net with resize upsampling: nearest or bilinear")
+      ->capture_default_str();
   return [args] { run_predict(*args); };
 }
 

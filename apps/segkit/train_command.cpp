@@ -34,6 +34,7 @@ struct TrainArgs {
   TrainOptions options;
   std::string optimizer = "adam", schedule = "poly", loss = "ce";
   std::string mask_encoding = "auto";
+  std::string class_weights;
   bool skip_bad = false;
   double time_limit_min = 0;
   int threads = 0;
@@ -116,6 +117,14 @@ void run_train(TrainArgs& args, CLI::App& cmd) {
       {{"ce", LossKind::kCrossEntropy}, {"dice", LossKind::kDice}, {"focal", LossKind::kFocal},
        {"ce+dice", LossKind::kCrossEntropyDice}});
   o.time_limit_s = args.time_limit_min * 60;
+  std::stringstream weights(args.class_weights);
+  for (std::string item; std::getline(weights, item, ',');) {
+    try {
+      o.loss.class_weights.push_back(std::stod(item));
+    } catch (const std::exception&) {
+      fail("--class-weights must be numbers separated by commas, got \"", args.class_weights, "\"");
+    }
+  }
   if (!o.loss.class_weights.empty() && static_cast<int64_t>(o.loss.class_weights.size()) != args.num_classes) {
     fail("--class-weights has ", o.loss.class_weights.size(), " values for ", args.num_classes, " classes");
   }
@@ -127,6 +136,7 @@ void run_train(TrainArgs& args, CLI::App& cmd) {
   config.aux = entry.has_aux_head;
   config.unet.depth(args.depth).base_width(args.width).batch_norm(args.batch_norm).upsampling(
       parse_upsampling(args.upsampling));
+  at::manual_seed(o.seed);  // the initial weights, too, follow --seed
   Segmentor model = entry.build(config);
   if (!args.weights.empty()) {
     const LoadReport report = load_state_dict_into(*model, load_state_dict(args.weights), /*strict=*/false, args.weights);
@@ -153,7 +163,8 @@ void run_train(TrainArgs& args, CLI::App& cmd) {
   fs::create_directories(o.output_dir, ec);
   if (ec || !fs::is_directory(o.output_dir)) fail(o.output_dir, ": cannot create output folder");
   write_file_atomically((fs::path(o.output_dir) / "config.toml").string(),
-                        "# segkit train: resolved configuration (pass back with --config)\n" +
+                        "# segkit train: resolved configuration; repeat the run with\n"
+                        "#   segkit --config config.toml [train -o OTHER_DIR ...]\n[train]\n" +
                             cmd.config_to_str(/*default_also=*/true, /*write_description=*/false));
 
   std::cerr << "segkit: training " << args.model << " on " << train.size() << " images"
@@ -175,7 +186,6 @@ Run add_train_command(CLI::App& app) {
   TrainArgs& a = *args;
   TrainOptions& o = a.options;
   CLI::App* cmd = app.add_subcommand("train", "Train a zoo model on images and masks");
-  cmd->set_config("--config", "", "Read options from a TOML/INI file (keys are the long flag names)");
   cmd->add_option("-m,--model", a.model, "Model name (see `segkit models`)")->required();
   cmd->add_option("-w,--weights", a.weights, "Initial weights (loaded non-strictly)");
   cmd->add_option("--num-classes", a.num_classes, "Classes")->capture_default_str();
@@ -207,11 +217,13 @@ Run add_train_command(CLI::App& app) {
   cmd->add_option("--cutmix", g.cutmix, "CutMix probability per sample")->capture_default_str();
   // Loss
   cmd->add_option("--loss", a.loss, "ce, dice, focal or ce+dice")->capture_default_str();
-  cmd->add_option("--class-weights", o.loss.class_weights, "One weight per class")->delimiter(',');
+  cmd->add_option("--class-weights", a.class_weights, "One weight per class, comma-separated");
   cmd->add_option("--weight-map", o.weight_map, "U-Net weight map as pixel weights (true/false)")
       ->capture_default_str();
   cmd->add_option("--w0", o.weight_map_options.w0, "Weight map: border weight")->capture_default_str();
   cmd->add_option("--sigma", o.weight_map_options.sigma, "Weight map: border width, px")->capture_default_str();
+  cmd->add_option("--class-balance", o.weight_map_options.balance, "Weight map: inverse class-frequency term w_c")
+      ->capture_default_str();
   cmd->add_option("--focal-gamma", o.loss.focal_gamma, "Focal loss gamma")->capture_default_str();
   cmd->add_option("--aux-weight", o.aux_weight, "Aux-head loss weight")->capture_default_str();
   // Optimization

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <vector>
 
 #include "segkit/io/label_image.h"
 
@@ -35,15 +36,19 @@ at::Tensor unet_weight_map(const at::Tensor& mask, int64_t num_classes, int64_t 
     at::Tensor d1 = at::full({height, width}, far, at::kFloat);
     at::Tensor d2 = at::full({height, width}, far, at::kFloat);
     // Bounding boxes of every component in one pass.
-    const at::Tensor flat = components.flatten();
-    const at::Tensor rows = at::arange(height, at::kLong).view({height, 1}).expand({height, width}).flatten();
-    const at::Tensor cols = at::arange(width, at::kLong).view({1, width}).expand({height, width}).flatten();
-    const at::Tensor y_min = at::full({objects + 1}, height, at::kLong).scatter_reduce(0, flat, rows, "amin");
-    const at::Tensor y_max = at::full({objects + 1}, -1, at::kLong).scatter_reduce(0, flat, rows, "amax");
-    const at::Tensor x_min = at::full({objects + 1}, width, at::kLong).scatter_reduce(0, flat, cols, "amin");
-    const at::Tensor x_max = at::full({objects + 1}, -1, at::kLong).scatter_reduce(0, flat, cols, "amax");
-    const auto ymin = y_min.accessor<int64_t, 1>(), ymax = y_max.accessor<int64_t, 1>();
-    const auto xmin = x_min.accessor<int64_t, 1>(), xmax = x_max.accessor<int64_t, 1>();
+    std::vector<int64_t> ymin(objects + 1, height), ymax(objects + 1, -1), xmin(objects + 1, width),
+        xmax(objects + 1, -1);
+    const at::Tensor labels = components.contiguous();
+    const int64_t* label = labels.data_ptr<int64_t>();
+    for (int64_t y = 0; y < height; ++y) {
+      for (int64_t x = 0; x < width; ++x) {
+        const int64_t k = label[y * width + x];
+        ymin[k] = std::min(ymin[k], y);
+        ymax[k] = std::max(ymax[k], y);
+        xmin[k] = std::min(xmin[k], x);
+        xmax[k] = std::max(xmax[k], x);
+      }
+    }
     for (int64_t k = 1; k <= objects; ++k) {
       const int64_t y0 = std::max<int64_t>(0, ymin[k] - r), y1 = std::min(height, ymax[k] + r + 1);
       const int64_t x0 = std::max<int64_t>(0, xmin[k] - r), x1 = std::min(width, xmax[k] + r + 1);

@@ -64,7 +64,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return info.param.folder; });
 
 TEST(UNet, PaperGeometry) {
-  UNet unet(UNetOptions());
+  UNet unet{UNetOptions()};
   EXPECT_EQ(unet->output_size(572, 572), (std::pair<int64_t, int64_t>{388, 388}));
   EXPECT_EQ(unet->border(), 92);
   EXPECT_EQ(unet->alignment(), 16);

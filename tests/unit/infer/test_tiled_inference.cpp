@@ -1,0 +1,72 @@
+#include "segkit/infer/tiled_inference.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "segkit/models/segmentors/unet.h"
+
+namespace segkit {
+namespace {
+
+at::Tensor random_image(int64_t h, int64_t w, uint64_t seed) {
+  at::manual_seed(seed);
+  return at::randint(0, 256, {h, w, 1}, at::kByte).expand({h, w, 3}).contiguous();
+}
+
+UNet random_unet(const UNetOptions& options) {
+  at::manual_seed(0);
+  UNet unet(options);
+  unet->eval();
+  return unet;
+}
+
+TEST(TiledInference, UnpaddedUNetTilesEqualTheWholeImage) {
+  UNet unet = random_unet(UNetOptions().depth(3).base_width(4));
+  Predictor predictor(unet.ptr(), Preprocess::gray());
+  const at::Tensor image = random_image(151, 133, 1);
+  const at::Tensor whole = TiledInference(predictor, TileOptions{}).logits(image);
+  ASSERT_EQ(whole.sizes(), (std::vector<int64_t>{2, 151, 133}));
+  for (int64_t tile : {92, 100, 120}) {
+    const at::Tensor tiled = TiledInference(predictor, TileOptions{tile, 0, 2}).logits(image);
+    const double error = (tiled - whole).abs().max().item<double>() / whole.abs().max().item<double>();
+    EXPECT_LT(error, 1e-5) << "tile " << tile;
+  }
+}
+
+TEST(TiledInference, StreamedMasksEqualArgmaxOfLogits) {
+  UNet unet = random_unet(UNetOptions().depth(3).base_width(4).padding(true).batch_norm(true));
+  Predictor predictor(unet.ptr(), Preprocess::gray());
+  const at::Tensor image = random_image(97, 61, 2);
+  TiledInference tiler(predictor, TileOptions{40, 8, 1});
+  const at::Tensor logits = tiler.logits(image);
+  std::vector<at::Tensor> bands;
+  tiler.masks(image, [&](const at::Tensor& rows) { bands.push_back(rows.clone()); });
+  EXPECT_GT(bands.size(), 1u);
+  EXPECT_TRUE(at::cat(bands, 0).equal(logits.argmax(0)));
+}
+
+TEST(TiledInference, BlendingShrinksSeams) {
+  // Padded convolutions see zeros at tile edges, so tiles differ from the whole image
+  // near their edges; overlapping and blending must bring them closer.
+  UNet unet = random_unet(UNetOptions().depth(3).base_width(4).padding(true).upsampling(Upsampling::kBilinear));
+  Predictor predictor(unet.ptr(), Preprocess::gray());
+  const at::Tensor image = random_image(128, 128, 3);
+  const at::Tensor whole = TiledInference(predictor, TileOptions{}).logits(image);
+  auto error = [&](int64_t overlap) {
+    const at::Tensor tiled = TiledInference(predictor, TileOptions{48, overlap, 1}).logits(image);
+    return (tiled - whole).abs().mean().item<double>();
+  };
+  const double hard_seams = error(0);
+  const double blended = error(16);
+  EXPECT_GT(hard_seams, 0.0);
+  EXPECT_LT(blended, 0.7 * hard_seams) << "no overlap " << hard_seams << ", 16 px overlap " << blended;
+}
+
+TEST(TiledInference, RefusesAnOverlapThatLeavesNoStride) {
+  UNet unet = random_unet(UNetOptions().depth(3).base_width(4));
+  Predictor predictor(unet.ptr(), Preprocess::gray());
+  EXPECT_THROW(TiledInference(predictor, TileOptions{92, 60, 1}).logits(random_image(200, 200, 4)), std::exception);
+}
+
+}  // namespace
+}  // namespace segkit
