@@ -34,9 +34,12 @@ void run_eval(const EvalArgs& args) {
   DatasetOptions data;
   data.num_classes = loaded.num_classes;
   data.ignore_index = args.ignore_index;
-  if (args.mask_encoding == "binary") data.encoding = MaskEncoding::kBinary;
-  else if (args.mask_encoding == "index") data.encoding = MaskEncoding::kIndex;
-  else if (args.mask_encoding != "auto") fail("--mask-encoding must be auto, index or binary");
+  if (args.mask_encoding == "binary")
+    data.encoding = MaskEncoding::kBinary;
+  else if (args.mask_encoding == "index")
+    data.encoding = MaskEncoding::kIndex;
+  else if (args.mask_encoding != "auto")
+    fail("--mask-encoding must be auto, index or binary");
   const SegmentationDataset dataset(collect_samples(args.data, "--images/--masks or --list"), data);
 
   Predictor predictor(loaded.model, entry.preprocess, parse_device(args.device));

@@ -2,8 +2,8 @@
 
 // Command-line pieces shared by the subcommands.
 
-#include <CLI/CLI.hpp>
 #include <c10/core/Device.h>
+#include <CLI/CLI.hpp>
 
 #include <string>
 #include <vector>

@@ -15,8 +15,8 @@
 #include "segkit/core/errors.h"
 #include "segkit/core/runtime.h"
 #include "segkit/core/state_dict.h"
-#include "segkit/train/trainer.h"
 #include "segkit/models/zoo.h"
+#include "segkit/train/trainer.h"
 
 namespace segkit::cli {
 namespace {
@@ -82,7 +82,9 @@ class ProgressHooks : public TrainHooks {
     std::cerr << (tty_ ? "\r\033[K" : "") << line.str() << "\n";
   }
 
-  void on_message(const std::string& text) override { std::cerr << (tty_ ? "\r\033[K" : "") << "segkit: " << text << "\n"; }
+  void on_message(const std::string& text) override {
+    std::cerr << (tty_ ? "\r\033[K" : "") << "segkit: " << text << "\n";
+  }
 
   void set_batch(int64_t batch) { batch_ = batch; }
 
@@ -112,10 +114,11 @@ void run_train(TrainArgs& args, CLI::App& cmd) {
                                                 {"poly", ScheduleKind::kPoly},
                                                 {"cosine", ScheduleKind::kCosine},
                                                 {"step", ScheduleKind::kStep}});
-  o.loss.kind = parse_choice<LossKind>(
-      "--loss", args.loss,
-      {{"ce", LossKind::kCrossEntropy}, {"dice", LossKind::kDice}, {"focal", LossKind::kFocal},
-       {"ce+dice", LossKind::kCrossEntropyDice}});
+  o.loss.kind = parse_choice<LossKind>("--loss", args.loss,
+                                       {{"ce", LossKind::kCrossEntropy},
+                                        {"dice", LossKind::kDice},
+                                        {"focal", LossKind::kFocal},
+                                        {"ce+dice", LossKind::kCrossEntropyDice}});
   o.time_limit_s = args.time_limit_min * 60;
   std::stringstream weights(args.class_weights);
   for (std::string item; std::getline(weights, item, ',');) {
@@ -134,12 +137,15 @@ void run_train(TrainArgs& args, CLI::App& cmd) {
   ModelConfig config;
   config.num_classes = args.num_classes;
   config.aux = entry.has_aux_head;
-  config.unet.depth(args.depth).base_width(args.width).batch_norm(args.batch_norm).upsampling(
-      parse_upsampling(args.upsampling));
+  config.unet.depth(args.depth)
+      .base_width(args.width)
+      .batch_norm(args.batch_norm)
+      .upsampling(parse_upsampling(args.upsampling));
   at::manual_seed(o.seed);  // the initial weights, too, follow --seed
   Segmentor model = entry.build(config);
   if (!args.weights.empty()) {
-    const LoadReport report = load_state_dict_into(*model, load_state_dict(args.weights), /*strict=*/false, args.weights);
+    const LoadReport report =
+        load_state_dict_into(*model, load_state_dict(args.weights), /*strict=*/false, args.weights);
     if (!report.empty()) std::cerr << "segkit: initial weights: skipped " << report.summary() << "\n";
   }
   o.augment.target_border = model->border();
@@ -246,8 +252,7 @@ Run add_train_command(CLI::App& app) {
   cmd->add_option("--best-metric", o.best_metric, "miou, pixel_error or rand_error")->capture_default_str();
   cmd->add_option("--time-limit", a.time_limit_min, "Stop after the epoch that passes this many minutes (0: none)")
       ->capture_default_str();
-  cmd->add_option("-o,--output", o.output_dir, "Folder for checkpoints, log and configuration")
-      ->capture_default_str();
+  cmd->add_option("-o,--output", o.output_dir, "Folder for checkpoints, log and configuration")->capture_default_str();
   cmd->add_flag("--resume", o.resume, "Continue from OUTPUT/resume.pt if it exists");
   cmd->add_option("--threads", a.threads, "Threads (default: all cores)");
   cmd->add_option("--device", a.device, "cpu or cuda")->capture_default_str();

@@ -23,9 +23,7 @@ struct Mat2 {
   }
 };
 
-Mat2 rotation(double radians) {
-  return {std::cos(radians), -std::sin(radians), std::sin(radians), std::cos(radians)};
-}
+Mat2 rotation(double radians) { return {std::cos(radians), -std::sin(radians), std::sin(radians), std::cos(radians)}; }
 
 // A center in [half, size - half] when the crop fits, the image's middle otherwise.
 double random_center(std::mt19937_64& rng, int64_t size, int64_t crop) {
@@ -97,7 +95,8 @@ TrainingSample augment(const at::Tensor& image, const at::Tensor& mask, const at
   const int64_t b = o.target_border;
   if (b > 0) {
     sample.mask = sample.mask.slice(0, b, out_h - b).slice(1, b, out_w - b).contiguous();
-    if (sample.weight.defined()) sample.weight = sample.weight.slice(0, b, out_h - b).slice(1, b, out_w - b).contiguous();
+    if (sample.weight.defined())
+      sample.weight = sample.weight.slice(0, b, out_h - b).slice(1, b, out_w - b).contiguous();
   }
   return sample;
 }
@@ -116,7 +115,10 @@ void cutmix(std::vector<TrainingSample>& batch, double probability, int64_t bord
     const int64_t bh = static_cast<int64_t>(h * cut), bw = static_cast<int64_t>(w * cut);
     const int64_t y0 = std::uniform_int_distribution<int64_t>(0, h - bh)(rng);
     const int64_t x0 = std::uniform_int_distribution<int64_t>(0, w - bw)(rng);
-    batch[i].image.slice(1, y0, y0 + bh).slice(2, x0, x0 + bw).copy_(other.image.slice(1, y0, y0 + bh).slice(2, x0, x0 + bw));
+    batch[i]
+        .image.slice(1, y0, y0 + bh)
+        .slice(2, x0, x0 + bw)
+        .copy_(other.image.slice(1, y0, y0 + bh).slice(2, x0, x0 + bw));
     // The same box in the (smaller, by `border`) target's coordinates.
     const int64_t th = batch[i].mask.size(0), tw = batch[i].mask.size(1);
     const int64_t ty0 = std::clamp<int64_t>(y0 - border, 0, th), ty1 = std::clamp<int64_t>(y0 + bh - border, 0, th);

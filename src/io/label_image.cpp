@@ -91,7 +91,8 @@ StreamingPng::StreamingPng(const std::string& path, int64_t height, int64_t widt
   state_->info = png_create_info_struct(state_->png);
   png_set_write_fn(state_->png, state_->file.get(), png_write_to_file, png_flush_nothing);
   png_set_IHDR(state_->png, state_->info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height), 8,
-               channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+               channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_set_compression_level(state_->png, 1);
   png_write_info(state_->png, state_->info);
 }

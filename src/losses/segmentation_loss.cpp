@@ -26,7 +26,8 @@ at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& target, con
     // PyTorch's own weighted mean: sum(w_y * l) / sum(w_y) over the valid pixels.
     return at::cross_entropy_loss(logits, target, class_weight, at::Reduction::Mean, o.ignore_index);
   }
-  const at::Tensor per_pixel = at::cross_entropy_loss(logits, target, class_weight, at::Reduction::None, o.ignore_index);
+  const at::Tensor per_pixel =
+      at::cross_entropy_loss(logits, target, class_weight, at::Reduction::None, o.ignore_index);
   return weighted_mean(per_pixel, valid, pixel_weight);
 }
 

@@ -60,8 +60,7 @@ at::Tensor unet_weight_map(const at::Tensor& mask, int64_t num_classes, int64_t 
       w2.copy_(at::where(nearer, w1, at::minimum(w2, distance)));
       w1.copy_(at::minimum(w1, distance));
     }
-    const at::Tensor border =
-        (d1 + d2).pow_(2).div_(-2 * options.sigma * options.sigma).exp_().mul_(options.w0);
+    const at::Tensor border = (d1 + d2).pow_(2).div_(-2 * options.sigma * options.sigma).exp_().mul_(options.w0);
     weight = weight + at::where(components.eq(0), border, at::zeros_like(border));
   }
   return at::where(valid, weight, at::zeros_like(weight));

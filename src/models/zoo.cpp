@@ -109,13 +109,13 @@ void configure_unet(const StateDict& state, ModelConfig& config) {
 
 ZooEntry torchvision_entry(std::string name, std::string summary, std::string classes_key, bool has_aux_head,
                            std::function<Segmentor(const ModelConfig&)> build) {
-  return ZooEntry{std::move(name), std::move(summary), Preprocess{}, std::move(classes_key), has_aux_head,
-                  std::move(build)};
+  return ZooEntry{std::move(name),        std::move(summary), Preprocess{},
+                  std::move(classes_key), has_aux_head,       std::move(build)};
 }
 
 ZooEntry unet_entry(std::string name, std::string summary, bool padding) {
-  return ZooEntry{std::move(name), std::move(summary), Preprocess::gray(), "head.weight", false, unet_model(padding),
-                  configure_unet};
+  return ZooEntry{std::move(name), std::move(summary),  Preprocess::gray(), "head.weight",
+                  false,           unet_model(padding), configure_unet};
 }
 
 }  // namespace

@@ -233,7 +233,8 @@ struct Trainer::Impl {
     const at::Tensor masks = batch.masks.to(o.device);
     const at::Tensor weights = batch.weights.defined() ? batch.weights.to(o.device) : at::Tensor();
     at::Tensor loss = segmentation_loss(out.out, masks, weights, o.loss);
-    if (out.aux.defined() && o.aux_weight > 0) loss = loss + o.aux_weight * segmentation_loss(out.aux, masks, weights, o.loss);
+    if (out.aux.defined() && o.aux_weight > 0)
+      loss = loss + o.aux_weight * segmentation_loss(out.aux, masks, weights, o.loss);
     return loss;
   }
 
@@ -289,8 +290,9 @@ struct Trainer::Impl {
         const double value = loss.item<double>();
         if (!std::isfinite(value)) {
           fail("the loss became ", value, " at epoch ", epoch + 1, " step ", step + 1, " (learning rate ", lr,
-               "); stopped, ", fs::exists(path("last.pth")) ? "the last good checkpoint is " + path("last.pth")
-                                                              : std::string("no checkpoint was written yet"),
+               "); stopped, ",
+               fs::exists(path("last.pth")) ? "the last good checkpoint is " + path("last.pth")
+                                            : std::string("no checkpoint was written yet"),
                ". Try a lower --lr");
         }
         optimizer->zero_grad();

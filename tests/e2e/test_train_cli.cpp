@@ -34,7 +34,8 @@ std::string make_dataset(const std::string& dir, int count, int64_t size = 40) {
       mask.slice(1, k, k + 2).zero_();
     }
     at::Tensor gray = (mask.to(at::kFloat) * 0.6 + 40 + at::randn({size, size}) * 15).clamp(0, 255).to(at::kByte);
-    write_rgb_png(gray.unsqueeze(2).expand({size, size, 3}).contiguous(), dir + "/images/" + std::to_string(i) + ".png");
+    write_rgb_png(gray.unsqueeze(2).expand({size, size, 3}).contiguous(),
+                  dir + "/images/" + std::to_string(i) + ".png");
     write_label_png(mask, dir + "/masks/" + std::to_string(i) + ".png");
   }
   return dir;
@@ -79,10 +80,9 @@ TEST_F(TrainCli, ResumeAfterKillMinus9MatchesAnUninterruptedRun) {
   for (const char* delay : {"0", "0.15", "0.4"}) {
     SCOPED_TRACE(std::string("killed ") + delay + " s after the first epoch");
     const std::string out = dir + "/killed" + delay;
-    const auto killed = run_command("bash -c '" + train_command(data_, out, epochs) +
-                                    " >/dev/null 2>&1 & pid=$!; until grep -q epoch " + out +
-                                    "/metrics.jsonl 2>/dev/null; do sleep 0.02; done; sleep " + delay +
-                                    "; kill -9 $pid; wait $pid; echo killed'");
+    const auto killed = run_command(
+        "bash -c '" + train_command(data_, out, epochs) + " >/dev/null 2>&1 & pid=$!; until grep -q epoch " + out +
+        "/metrics.jsonl 2>/dev/null; do sleep 0.02; done; sleep " + delay + "; kill -9 $pid; wait $pid; echo killed'");
     ASSERT_NE(killed.output.find("killed"), std::string::npos) << killed.output;
     ASSERT_LT(count_lines(out + "/metrics.jsonl"), 6) << "the kill came too late to test anything";
     const auto resumed = run_command(train_command(data_, out, epochs + " --resume"));
@@ -168,8 +168,8 @@ TEST_F(TrainCli, BadInputsFailWithOneLineNamingTheFile) {
 TEST_F(TrainCli, NanLossStopsAndKeepsTheLastGoodCheckpoint) {
   const std::string dir = temp_dir("train_nan");
   // Epoch 1 trains normally; from epoch 2 the step schedule multiplies the rate by 1e36.
-  const auto r = run_command(train_command(
-      data_, dir, "--epochs 3 --optimizer sgd --schedule step --step-epochs 1 --gamma 1e36"));
+  const auto r =
+      run_command(train_command(data_, dir, "--epochs 3 --optimizer sgd --schedule step --step-epochs 1 --gamma 1e36"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("the loss became"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("the last good checkpoint is " + dir + "/last.pth"), std::string::npos) << r.output;
@@ -187,8 +187,8 @@ TEST_F(TrainCli, FullDiskKeepsThePreviousCheckpoint) {
   const std::string last = read_file(dir + "/last.pth"), best = read_file(dir + "/best.pth");
   const std::string resume = read_file(dir + "/resume.pt");
   // Files may not grow past 8 KiB: every checkpoint write fails as on a full disk.
-  const auto r = run_command("bash -c 'trap \"\" XFSZ; ulimit -f 8; " + train_command(data_, dir, "--epochs 2 --resume") +
-                             "'");
+  const auto r =
+      run_command("bash -c 'trap \"\" XFSZ; ulimit -f 8; " + train_command(data_, dir, "--epochs 2 --resume") + "'");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("segkit: error: "), std::string::npos) << r.output;
   EXPECT_EQ(read_file(dir + "/last.pth"), last);

@@ -25,11 +25,11 @@ enum class ScheduleKind { kConstant, kPoly, kCosine, kStep };
 
 struct ScheduleOptions {
   ScheduleKind kind = ScheduleKind::kPoly;
-  double power = 0.9;         ///< poly: (1 - t/T)^power
-  int64_t step_epochs = 30;   ///< step: multiply by gamma every step_epochs epochs
-  double gamma = 0.1;         ///< step
-  double min_lr_ratio = 0;    ///< cosine: floor as a fraction of the base rate
-  int64_t warmup_iters = 0;   ///< linear warm-up from warmup_factor * lr
+  double power = 0.9;        ///< poly: (1 - t/T)^power
+  int64_t step_epochs = 30;  ///< step: multiply by gamma every step_epochs epochs
+  double gamma = 0.1;        ///< step
+  double min_lr_ratio = 0;   ///< cosine: floor as a fraction of the base rate
+  int64_t warmup_iters = 0;  ///< linear warm-up from warmup_factor * lr
   double warmup_factor = 1e-3;
 };
 

@@ -44,8 +44,10 @@ UNetBlockImpl::UNetBlockImpl(int64_t in_channels, int64_t out_channels, bool pad
     conv_bn1_ = ConvBn(*this, "conv1", "bn1", conv3x3(in_channels, out_channels, padding, /*bias=*/false));
     conv_bn2_ = ConvBn(*this, "conv2", "bn2", conv3x3(out_channels, out_channels, padding, /*bias=*/false));
   } else {
-    conv1_ = register_module("conv1", torch::nn::Conv2d(conv3x3(in_channels, out_channels, padding, true).to_options()));
-    conv2_ = register_module("conv2", torch::nn::Conv2d(conv3x3(out_channels, out_channels, padding, true).to_options()));
+    conv1_ =
+        register_module("conv1", torch::nn::Conv2d(conv3x3(in_channels, out_channels, padding, true).to_options()));
+    conv2_ =
+        register_module("conv2", torch::nn::Conv2d(conv3x3(out_channels, out_channels, padding, true).to_options()));
   }
 }
 
@@ -146,9 +148,8 @@ at::Tensor UNetImpl::forward_valid(const at::Tensor& x) {
       y = up_[i]->as<torch::nn::ConvTranspose2dImpl>()->forward(y);
     } else {
       const std::vector<int64_t> size{y.size(2) * 2, y.size(3) * 2};
-      y = options.upsampling() == Upsampling::kNearest
-              ? at::upsample_nearest2d(y, size)
-              : at::upsample_bilinear2d(y, size, /*align_corners=*/false);
+      y = options.upsampling() == Upsampling::kNearest ? at::upsample_nearest2d(y, size)
+                                                       : at::upsample_bilinear2d(y, size, /*align_corners=*/false);
       y = up_[i]->as<torch::nn::Conv2dImpl>()->forward(y);
     }
     const at::Tensor& skip = skips[skips.size() - 1 - i];
@@ -170,9 +171,7 @@ SegmentationOutput UNetImpl::forward(const at::Tensor& x, bool /*with_aux*/) {
   const int64_t a = alignment();
   const int64_t height = (x.size(2) + a - 1) / a * a;
   const int64_t width = (x.size(3) + a - 1) / a * a;
-  result.out = forward_valid(pad_to(x, height, width))
-                   .slice(2, 0, x.size(2))
-                   .slice(3, 0, x.size(3));
+  result.out = forward_valid(pad_to(x, height, width)).slice(2, 0, x.size(2)).slice(3, 0, x.size(3));
   return result;
 }
 

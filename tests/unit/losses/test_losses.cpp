@@ -9,7 +9,6 @@
 namespace segkit {
 namespace {
 
-
 double nll(double own, double other) { return -own + std::log(std::exp(own) + std::exp(other)); }
 
 TEST(Losses, CrossEntropyWithIgnoreAndClassWeights) {

@@ -48,7 +48,8 @@ TEST_P(ZooEntryTest, LogitsHaveTheInputSizeForOddInputs) {
 
 INSTANTIATE_TEST_SUITE_P(AllModels, ZooEntryTest,
                          ::testing::Values("fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101",
-                                           "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large", "unet", "unet_padded"));
+                                           "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large", "unet",
+                                           "unet_padded"));
 
 TEST(Backbones, DescribeTheirOutputs) {
   ResNet dilated(

@@ -5,8 +5,8 @@
 // up-convolution halving the channels, concatenation with the cropped skip
 // features and two 3x3 convolutions, and a final 1x1 convolution.
 
-#include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/conv.h>
 
 #include <optional>
 #include <vector>
