@@ -10,4 +10,4 @@ build/segkit predict \
   --weights assets/models/unet_isbi2012_membranes.pth \
   --output out \
   assets/images/isbi2012_slice29.png
-echo "see out/isbi2012_slice29_overlay.png (membranes in red) and out/isbi2012_slice29_mask.png"
+echo "see out/isbi2012_slice29_overlay.png (cell interiors in red, membranes left bare) and out/isbi2012_slice29_mask.png"
