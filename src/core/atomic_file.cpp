@@ -36,7 +36,18 @@ void AtomicFile::write(const void* data, size_t size) {
   if (size > 0 && std::fwrite(data, 1, size, file_) != size) fail_io("write");
 }
 
+size_t AtomicFile::write_deferring_errors(const void* data, size_t size) {
+  if (deferred_error_) return size;
+  try {
+    write(data, size);
+  } catch (...) {
+    deferred_error_ = std::current_exception();
+  }
+  return size;
+}
+
 void AtomicFile::commit() {
+  if (deferred_error_) std::rethrow_exception(deferred_error_);
   if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0) fail_io("write");
   if (std::fclose(file_) != 0) {
     file_ = std::fopen(temp_path_.c_str(), "rb");  // so fail_io has something to close

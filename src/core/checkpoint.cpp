@@ -1,7 +1,5 @@
 #include "segkit/core/checkpoint.h"
 
-#include <exception>
-
 #include <ATen/ATen.h>
 #include <caffe2/serialize/inline_container.h>
 
@@ -226,20 +224,9 @@ void save_torch_file(const Value& value, const std::string& path) {
   const std::string data_pkl = pickle::pickle(value, persistent_save);
 
   AtomicFile file(path);
-  // A failed write (a full disk) must not throw through the zip writer: its destructor
-  // would finish the archive and throw again, which aborts. Keep the first error and
-  // raise it once the writer is done; the temporary file is then removed.
-  std::exception_ptr write_error;
   {
-    caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t size) -> size_t {
-      if (write_error) return size;
-      try {
-        file.write(data, size);
-      } catch (...) {
-        write_error = std::current_exception();
-      }
-      return size;
-    });
+    caffe2::serialize::PyTorchStreamWriter writer(
+        [&](const void* data, size_t size) { return file.write_deferring_errors(data, size); });
     writer.writeRecord("data.pkl", data_pkl.data(), data_pkl.size());
     writer.writeRecord("byteorder", "little", 6);
     for (size_t i = 0; i < storages.size(); ++i) {
@@ -248,7 +235,6 @@ void save_torch_file(const Value& value, const std::string& path) {
     }
     writer.writeEndOfFile();
   }
-  if (write_error) std::rethrow_exception(write_error);
   file.commit();
 }
 

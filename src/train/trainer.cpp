@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <deque>
-#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -152,17 +151,7 @@ struct Trainer::Impl {
     archive.write("best", at::tensor(best, at::kDouble));
     archive.write("seed", at::tensor(static_cast<int64_t>(o.seed)));
     AtomicFile file(path("resume.pt"));
-    std::exception_ptr write_error;  // kept, not thrown through the zip writer (see save_torch_file)
-    archive.save_to([&](const void* data, size_t size) {
-      if (write_error) return size;
-      try {
-        file.write(data, size);
-      } catch (...) {
-        write_error = std::current_exception();
-      }
-      return size;
-    });
-    if (write_error) std::rethrow_exception(write_error);
+    archive.save_to([&](const void* data, size_t size) { return file.write_deferring_errors(data, size); });
     file.commit();
   }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdio>
+#include <exception>
 #include <string>
 
 namespace segkit {
@@ -16,6 +17,10 @@ class AtomicFile {
   AtomicFile& operator=(const AtomicFile&) = delete;
 
   void write(const void* data, size_t size);
+  /// As write(), but for callbacks of writers that must not see an exception (LibTorch's
+  /// zip writer aborts if one passes through it): the first failure is kept, later data
+  /// dropped, and commit() raises it. Returns `size` for the writer's sake.
+  size_t write_deferring_errors(const void* data, size_t size);
   void commit();
   const std::string& path() const { return path_; }
 
@@ -25,6 +30,7 @@ class AtomicFile {
   std::string path_;
   std::string temp_path_;
   std::FILE* file_ = nullptr;
+  std::exception_ptr deferred_error_;
 };
 
 /// Writes a whole buffer atomically.
