@@ -9,7 +9,7 @@ packages=(
   # Without it Debian's libtorch runs BLAS on the netlib reference library, 2-7x slower.
   libopenblas0-openmp
   # Reference outputs for the parity tests and the benchmarks' peer (tools only).
-  python3-torch python3-torchvision python3-numpy python3-pil python3-sklearn
+  python3-torch python3-torchvision python3-numpy python3-pil python3-sklearn python3-skimage
 )
 
 missing=()

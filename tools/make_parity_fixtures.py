@@ -1,33 +1,31 @@
 #!/usr/bin/python3
-"""Reference outputs for segkit's parity and checkpoint tests, made with Debian's
-torch and torchvision (run with /usr/bin/python3, not a pyenv python).
+"""Reference outputs shared by segkit's tests, made with Debian's torch, torchvision,
+scikit-learn and scikit-image (run with /usr/bin/python3, not a pyenv python). The zoo's
+golden test makes each model's reference itself (tools/zoo_reference.py).
 
-For each zoo model: random weights *and randomized BatchNorm statistics*, saved as
-torch.save's zip format and its legacy (pre-1.6) format, a fixed odd-sized input,
-and torchvision's eval-mode logits ("out" and "aux"). Also a state dict of every
-dtype in zip, legacy and safetensors form, and a PNG image with torchvision's
-logits for it (for the command-line test).
+- Grad-CAM and CAM with autograd hooks (tools/gradcam_reference.py);
+- lraspp_mobilenet_v3_large with random weights and randomized BatchNorm statistics in
+  both torch.save formats, and torchvision's logits for a PNG (the command-line tests);
+- U-Net variants against tools/unet_reference.py;
+- a state dict of every dtype in zip, legacy and safetensors form;
+- pictures in every format segkit reads;
+- metrics: scikit-learn's confusion matrix, IoU, Dice, accuracy, top-k accuracy and
+  per-class recall; scikit-image's adapted Rand error and the ISBI challenge's.
 
-Usage: make_parity_fixtures.py OUT_DIR [MODEL ...]
+Every random choice comes from a fixed seed. Usage: make_parity_fixtures.py OUT_DIR
 """
 import json
 import os
 import struct
 import sys
+import zlib
 
 import numpy as np
 import torch
 import torchvision
 from torchvision.models import segmentation
 
-MODELS = [
-    "fcn_resnet50",
-    "fcn_resnet101",
-    "deeplabv3_resnet50",
-    "deeplabv3_resnet101",
-    "deeplabv3_mobilenet_v3_large",
-    "lraspp_mobilenet_v3_large",
-]
+CLI_MODEL = "lraspp_mobilenet_v3_large"
 NUM_CLASSES = 7
 INPUT_SHAPE = (2, 3, 97, 123)  # odd sizes on purpose
 
@@ -63,7 +61,7 @@ def save_npy(path, tensor):
 
 def make_model_fixture(name, out_dir):
     torch.manual_seed(0)
-    generator = torch.Generator().manual_seed(hash(name) % (2**31))
+    generator = torch.Generator().manual_seed(zlib.crc32(name.encode()))
     model = build(name)
     randomize(model, generator)
     model.eval()
@@ -96,7 +94,7 @@ def make_unet_fixture(folder_name, options, shape, out_dir):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from unet_reference import UNet
 
-    generator = torch.Generator().manual_seed(len(folder_name) * 7919)
+    generator = torch.Generator().manual_seed(zlib.crc32(folder_name.encode()))
     model = UNet(num_classes=NUM_CLASSES, **options)
     randomize(model, generator)
     with torch.no_grad():
@@ -225,10 +223,8 @@ def make_image_fixture(out_dir):
 
 def make_metrics_fixture(out_dir):
     """Random label maps and scikit-learn's measures of them: the confusion matrix,
-    per-class IoU (jaccard_score) and Dice (f1_score), accuracy, and the ISBI adapted
-    Rand error computed from sklearn's contingency matrix."""
+    per-class IoU (jaccard_score) and Dice (f1_score), accuracy."""
     from sklearn import metrics
-    from sklearn.metrics.cluster import contingency_matrix
 
     folder = os.path.join(out_dir, "metrics")
     os.makedirs(folder, exist_ok=True)
@@ -246,38 +242,105 @@ def make_metrics_fixture(out_dir):
     }
     np.save(os.path.join(folder, "truth.npy"), truth.astype(np.int64))
     np.save(os.path.join(folder, "pred.npy"), pred.astype(np.int64))
-    # Object label maps (0 = boundary) for the adapted Rand error.
-    seg_truth = rng.integers(0, 6, size=(29, 31))
-    seg_pred = np.where(rng.random(seg_truth.shape) < 0.7, seg_truth, rng.integers(0, 9, size=seg_truth.shape))
-    np.save(os.path.join(folder, "seg_truth.npy"), seg_truth.astype(np.int64))
-    np.save(os.path.join(folder, "seg_pred.npy"), seg_pred.astype(np.int64))
-    cont = contingency_matrix(seg_truth.ravel(), seg_pred.ravel()).astype(np.float64)  # rows: truth ids, sorted
-    n = seg_truth.size
-    a = cont[1:, :]  # truth foreground (id 0 is the first row: ids 0..5 all occur)
-    b = cont[1:, 1:]
-    c = cont[1:, 0]
-    sum_a = (a.sum(1) ** 2).sum()
-    sum_b = (b.sum(0) ** 2).sum() + c.sum() / n
-    sum_ab = (b ** 2).sum() + c.sum() / n
-    precision, recall = sum_ab / sum_b, sum_ab / sum_a
-    result["adapted_rand_error"] = 1 - 2 * precision * recall / (precision + recall)
     with open(os.path.join(folder, "sklearn.json"), "w") as f:
+        json.dump(result, f)
+
+
+def make_classification_metrics_fixture(out_dir):
+    """Random class scores and labels, and scikit-learn's top-1 and top-5 accuracy,
+    confusion matrix and per-class accuracy (recall)."""
+    from sklearn import metrics
+
+    folder = os.path.join(out_dir, "metrics")
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(9)
+    classes, n = 7, 83
+    labels = np.concatenate([np.arange(classes), rng.integers(0, classes, size=n - classes)])
+    scores = rng.normal(size=(n, classes)) + 1.5 * np.eye(classes)[labels]
+    predicted = scores.argmax(1)
+    result = {
+        "top1": metrics.accuracy_score(labels, predicted),
+        "top5": metrics.top_k_accuracy_score(labels, scores, k=5, labels=list(range(classes))),
+        "confusion": metrics.confusion_matrix(labels, predicted, labels=list(range(classes))).tolist(),
+        "class_accuracy": metrics.recall_score(labels, predicted, labels=list(range(classes)), average=None).tolist(),
+    }
+    np.save(os.path.join(folder, "class_scores.npy"), scores.astype(np.float32))
+    np.save(os.path.join(folder, "class_labels.npy"), labels.astype(np.int64))
+    with open(os.path.join(folder, "classification.json"), "w") as f:
+        json.dump(result, f)
+
+
+def membrane_maps(rng, size=64):
+    """A membrane grid with cells of varied sizes (1: interior, 0: membrane), and a
+    prediction of it with shifted, missing and spurious membrane pieces."""
+    truth = np.ones((size, size), dtype=np.int64)
+    for axis in (0, 1):
+        position = int(rng.integers(2, 6))
+        while position < size:
+            width = int(rng.integers(1, 3))
+            if axis == 0:
+                truth[position:position + width, :] = 0
+            else:
+                truth[:, position:position + width] = 0
+            position += int(rng.integers(7, 15))
+    pred = truth.copy()
+    for _ in range(6):  # shift a stretch of membrane by a pixel
+        r, c = rng.integers(0, size - 8, size=2)
+        pred[r:r + 8, c:c + 8] = np.roll(truth[r:r + 8, c:c + 8], 1, axis=int(rng.integers(0, 2)))
+    for _ in range(3):  # a gap in a membrane merges two cells
+        r, c = rng.integers(0, size - 3, size=2)
+        pred[r:r + 3, c:c + 3] = 1
+    for _ in range(3):  # a spurious membrane splits a cell
+        r, c = rng.integers(0, size - 6, size=2)
+        pred[r, c:c + 6] = 0
+    noise = rng.random((size, size)) < 0.02
+    pred[noise] = 1 - pred[noise]
+    return truth, pred
+
+
+def make_rand_fixture(out_dir):
+    """Binary membrane maps and both adapted Rand errors of their 4-connected cells:
+    scikit-image's adapted_rand_error and the ISBI/SNEMI3D challenges' definition."""
+    from scipy import ndimage
+    from skimage.metrics import adapted_rand_error
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from isbi_rand_reference import adapted_rand_error as challenge_rand_error
+
+    folder = os.path.join(out_dir, "metrics")
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(13)
+    truths, preds, result = [], [], {"skimage": [], "challenge": []}
+    for _ in range(4):
+        truth, pred = membrane_maps(rng)
+        truth_cells = ndimage.label(truth == 1)[0]  # 4-connected: scipy's default structure
+        pred_cells = ndimage.label(pred == 1)[0]
+        result["skimage"].append(float(adapted_rand_error(truth_cells, pred_cells)[0]))
+        result["challenge"].append(float(challenge_rand_error(pred_cells, truth_cells)))
+        truths.append(truth)
+        preds.append(pred)
+    np.save(os.path.join(folder, "membrane_truth.npy"), np.stack(truths))
+    np.save(os.path.join(folder, "membrane_pred.npy"), np.stack(preds))
+    with open(os.path.join(folder, "rand.json"), "w") as f:
         json.dump(result, f)
 
 
 def main():
     out_dir = sys.argv[1]
-    models = sys.argv[2:] or MODELS
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    for name in models:
-        make_model_fixture(name, out_dir)
+    make_model_fixture(CLI_MODEL, out_dir)
     for folder_name, _, options, shape in UNET_CASES:
         make_unet_fixture(folder_name, options, shape, out_dir)
     make_dtype_fixture(out_dir)
     make_image_fixture(out_dir)
     make_metrics_fixture(out_dir)
-    if "lraspp_mobilenet_v3_large" in models:
-        make_cli_fixture(out_dir)
+    make_classification_metrics_fixture(out_dir)
+    make_rand_fixture(out_dir)
+    make_cli_fixture(out_dir)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import gradcam_reference
+
+    gradcam_reference.make(out_dir)
     print("fixtures written to", out_dir, "with torch", torch.__version__, "torchvision", torchvision.__version__)
 
 

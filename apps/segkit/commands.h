@@ -10,8 +10,10 @@ namespace segkit::cli {
 using Run = std::function<void()>;
 
 Run add_predict_command(CLI::App& app);
+Run add_classify_command(CLI::App& app);
 Run add_models_command(CLI::App& app);
 Run add_train_command(CLI::App& app);
 Run add_eval_command(CLI::App& app);
+Run add_explain_command(CLI::App& app);
 
 }  // namespace segkit::cli

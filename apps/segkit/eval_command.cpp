@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -6,54 +7,174 @@
 #include "segkit/core/atomic_file.h"
 #include "segkit/core/errors.h"
 #include "segkit/core/runtime.h"
+#include "segkit/data/classification_dataset.h"
+#include "segkit/eval/classification_metrics.h"
 #include "segkit/eval/metrics.h"
+#include "segkit/infer/classification_predictor.h"
 #include "segkit/infer/tiled_inference.h"
+#include "segkit/io/label_image.h"
 #include "segkit/models/load_model.h"
 
 namespace segkit::cli {
 namespace {
 
 struct EvalArgs {
-  std::string model, weights;
+  std::string model, weights, task;
   std::optional<int64_t> num_classes;
   DataArgs data;
+  std::string predictions;
+  std::string folder;
   std::string mask_encoding = "auto";
   int64_t ignore_index = 255;
   std::string upsampling = "bilinear";
   TileOptions tiles;
+  std::string resize = "default";
+  int64_t crop = -1;
+  int64_t batch = 16;
+  std::string labels;
+  bool skip_bad = false;
   std::string report;
+  bool json = false;
   int threads = 0;
   std::string device = "cpu";
 };
 
-void run_eval(const EvalArgs& args) {
-  configure_runtime(args.threads);
-  const ZooEntry& entry = find_model(args.model);
-  LoadedModel loaded = load_model(args.model, args.weights, args.num_classes, /*strict=*/true,
-                                  UNetOptions().upsampling(parse_upsampling(args.upsampling)));
+DatasetOptions mask_options(const EvalArgs& args, int64_t num_classes) {
   DatasetOptions data;
-  data.num_classes = loaded.num_classes;
+  data.num_classes = num_classes;
   data.ignore_index = args.ignore_index;
   if (args.mask_encoding == "binary")
     data.encoding = MaskEncoding::kBinary;
   else if (args.mask_encoding == "index")
     data.encoding = MaskEncoding::kIndex;
   else if (args.mask_encoding != "auto")
-    fail("--mask-encoding must be auto, index or binary");
-  const SegmentationDataset dataset(collect_samples(args.data, "--images/--masks or --list"), data);
+    fail("--mask-encoding must be auto, index or binary, got \"", args.mask_encoding, "\"");
+  return data;
+}
 
-  Predictor predictor(loaded.model, entry.preprocess, parse_device(args.device));
-  TiledInference tiler(predictor, args.tiles);
+void print_report(const EvalArgs& args, const std::string& table, const std::string& json) {
+  std::cout << (args.json ? json + "\n" : table);
+  if (!args.report.empty()) {
+    write_file_atomically(args.report, json + "\n");
+    if (!args.json) std::cout << "report written to " << args.report << "\n";
+  }
+}
+
+std::vector<std::string> binary_names(bool binary) {
+  return binary ? std::vector<std::string>{"membrane", "cell interior"} : std::vector<std::string>{};
+}
+
+// Semantic: a model run on labelled images, tiled as predict does.
+void eval_semantic_model(const EvalArgs& args) {
+  const ZooEntry& entry = find_model_for(args.model, Task::kSemantic);
+  LoadOptions load;
+  load.num_classes = args.num_classes;
+  load.unet_upsampling = parse_upsampling(args.upsampling);
+  LoadedModel loaded = load_model(args.model, args.weights, load);
+  const SegmentationDataset dataset(collect_samples(args.data, "--images/--masks or --list"),
+                                    mask_options(args, loaded.num_classes));
   Evaluator evaluator(loaded.num_classes, args.ignore_index, dataset.binary());
+  Predictor predictor(take_as<SegmentorImpl>(loaded.model), entry.preprocess, parse_device(args.device));
+  TiledInference tiler(predictor, args.tiles);
+  Progress progress(dataset.size(), "eval");
   for (size_t i = 0; i < dataset.size(); ++i) {
     evaluator.add(tiler.logits(dataset[i].image).argmax(0), dataset[i].mask);
+    progress.update(i + 1, dataset[i].paths.image);
   }
+  progress.finish();
   const EvalReport report = evaluator.report();
-  std::cout << report.to_table(dataset.binary() ? std::vector<std::string>{"membrane", "cell interior"}
-                                                : std::vector<std::string>{});
-  if (!args.report.empty()) {
-    write_file_atomically(args.report, report.to_json() + "\n");
-    std::cout << "report written to " << args.report << "\n";
+  print_report(args, report.to_table(binary_names(dataset.binary())), report.to_json());
+}
+
+// Semantic without a model: predicted masks (class indices, as predict writes them) against the truth.
+void eval_semantic_predictions(const EvalArgs& args) {
+  if (!args.num_classes) fail("--predictions needs --num-classes");
+  if (args.data.masks.empty() || !args.data.images.empty() || !args.data.list.empty()) {
+    fail("--predictions DIR is scored against --masks DIR (files paired by name)");
+  }
+  const auto pairs = pair_folders(args.predictions, args.data.masks);
+  const DatasetOptions options = mask_options(args, *args.num_classes);
+  std::vector<at::Tensor> truths;
+  for (const auto& pair : pairs) truths.push_back(read_label_image(pair.mask));
+  const bool binary = masks_are_binary(truths, options);
+  Evaluator evaluator(*args.num_classes, args.ignore_index, binary);
+  DatasetOptions predicted = options;
+  predicted.ignore_index = -1;  // every predicted pixel must be a class
+  Progress progress(pairs.size(), "eval");
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const at::Tensor truth = decode_mask(truths[i], pairs[i].mask, options, binary);
+    at::Tensor prediction = read_label_image(pairs[i].image);
+    if (prediction.sizes() != truth.sizes()) {
+      fail(pairs[i].image, ": prediction is ", prediction.size(1), "x", prediction.size(0), " but its mask ",
+           pairs[i].mask, " is ", truth.size(1), "x", truth.size(0));
+    }
+    // A 0/255 prediction of a binary task is read as such; anything else must hold class indices.
+    const bool binary_prediction = binary && prediction.max().item<int64_t>() == 255;
+    evaluator.add(decode_mask(prediction, pairs[i].image, predicted, binary_prediction), truth);
+    progress.update(i + 1, pairs[i].image);
+  }
+  progress.finish();
+  const EvalReport report = evaluator.report();
+  print_report(args, report.to_table(binary_names(binary)), report.to_json());
+}
+
+void eval_classification(const EvalArgs& args) {
+  const ZooEntry& entry = find_model_for(args.model, Task::kClassification);
+  if (args.folder.empty() == args.data.list.empty()) fail("give --folder (one folder per class) or --list, not both");
+  std::vector<std::string> names = args.labels.empty() ? std::vector<std::string>{} : read_class_names(args.labels);
+  ClassSamples samples = args.folder.empty() ? read_class_list(args.data.list, names) : scan_image_folder(args.folder);
+  if (!names.empty()) samples.classes = names;
+  ClassificationDatasetOptions data;
+  data.skip_bad = args.skip_bad;
+  data.threads = at::get_num_threads();
+  LoadOptions load;
+  load.num_classes = args.num_classes;
+  LoadedModel loaded = load_model(args.model, args.weights, load);
+  Preprocess preprocess = entry.preprocess;
+  preprocess.resize = parse_resize(args.resize, entry.preprocess.resize);
+  if (args.crop >= 0) preprocess.crop = args.crop;
+  if (preprocess.crop <= 0) fail("classification eval needs a --crop (images of one size per batch)");
+  const ClassificationDataset dataset(std::move(samples), data);
+  for (const auto& message : dataset.skipped()) std::cerr << "segkit: warning: skipped " << message << "\n";
+  if (dataset.num_classes() != loaded.num_classes) {
+    fail("the data has ", dataset.num_classes(), " classes but ", args.weights, " has ", loaded.num_classes);
+  }
+  ClassificationPredictor predictor(take_as<ClassifierImpl>(loaded.model), preprocess, parse_device(args.device));
+  ClassificationEvaluator evaluator(dataset.num_classes());
+  Progress progress(dataset.size(), "eval");
+  const size_t batch = static_cast<size_t>(std::max<int64_t>(1, args.batch));
+  for (size_t start = 0; start < dataset.size(); start += batch) {
+    std::vector<at::Tensor> inputs;
+    std::vector<int64_t> labels;
+    const size_t end = std::min(dataset.size(), start + batch);
+    for (size_t i = start; i < end; ++i) {
+      inputs.push_back(preprocess(dataset.image(i)));
+      labels.push_back(dataset.label(i));
+    }
+    evaluator.add(predictor.forward(at::stack(inputs)), at::tensor(labels, at::kLong));
+    progress.update(end, dataset.path(end - 1));
+  }
+  progress.finish();
+  const ClassificationReport report = evaluator.report();
+  print_report(args, report.to_table(dataset.classes()), report.to_json(dataset.classes()));
+}
+
+void run_eval(const EvalArgs& args) {
+  configure_runtime(args.threads);
+  if (!args.predictions.empty()) {
+    if (!args.model.empty() || !args.weights.empty()) fail("--predictions scores masks already made: no --model");
+    eval_semantic_predictions(args);
+    return;
+  }
+  if (args.model.empty() || args.weights.empty()) fail("give --model and --weights, or --predictions");
+  const Task task = find_model(args.model).task;
+  if (!args.task.empty() && args.task != task_name(task)) {
+    fail("--task ", args.task, " does not fit ", args.model, ", a ", task_name(task), " model");
+  }
+  if (task == Task::kClassification) {
+    eval_classification(args);
+  } else {
+    eval_semantic_model(args);
   }
 }
 
@@ -61,18 +182,30 @@ void run_eval(const EvalArgs& args) {
 
 Run add_eval_command(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
-  CLI::App* cmd = app.add_subcommand("eval", "Measure a model on images with masks: IoU, Dice, accuracy, ISBI errors");
-  cmd->add_option("-m,--model", args->model, "Model name (see `segkit models`)")->required();
-  cmd->add_option("-w,--weights", args->weights, "Checkpoint")->required();
+  CLI::App* cmd = app.add_subcommand(
+      "eval", "Measure a model on labelled images (IoU, Dice, ISBI errors; top-1/top-5), or score predicted masks");
+  cmd->add_option("-m,--model", args->model, "Model name (see `segkit models`)");
+  cmd->add_option("-w,--weights", args->weights, "Checkpoint");
+  cmd->add_option("--task", args->task, "semantic or classification (default: the model's)");
   cmd->add_option("--num-classes", args->num_classes, "Class count (default: read from the checkpoint)");
   add_data_options(*cmd, args->data, "");
+  cmd->add_option("--predictions", args->predictions,
+                  "Semantic, without a model: a folder of predicted class-index masks, scored against --masks");
+  cmd->add_option("--folder", args->folder, "Classification: a folder with one folder of images per class");
+  cmd->add_option("--labels", args->labels, "Classification: class names, one per line");
   cmd->add_option("--mask-encoding", args->mask_encoding, "auto, index or binary (0/255)")->capture_default_str();
   cmd->add_option("--ignore-index", args->ignore_index, "Mask value that does not count")->capture_default_str();
   cmd->add_option("--upsampling", args->upsampling, "U-Net with resize upsampling: nearest or bilinear")
       ->capture_default_str();
-  cmd->add_option("--tile", args->tiles.tile, "Tile side in pixels (0: whole images)")->capture_default_str();
-  cmd->add_option("--overlap", args->tiles.overlap, "Overlap of neighbouring tiles, pixels")->capture_default_str();
+  cmd->add_option("--tile", args->tiles.tile, "Semantic: tile side in pixels (0: whole images)")->capture_default_str();
+  cmd->add_option("--overlap", args->tiles.overlap, "Semantic: overlap of neighbouring tiles, pixels")
+      ->capture_default_str();
+  cmd->add_option("--resize", args->resize, "Classification: short side, or \"none\" (default: the model's)");
+  cmd->add_option("--crop", args->crop, "Classification: center crop side (default: the model's)");
+  cmd->add_option("--batch", args->batch, "Classification: images per forward pass")->capture_default_str();
+  cmd->add_flag("--skip-bad", args->skip_bad, "Classification: leave out unreadable files with a warning");
   cmd->add_option("--report", args->report, "Also write the report as JSON to this file");
+  cmd->add_flag("--json", args->json, "Print the report as JSON instead of a table");
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
   return [args] { run_eval(*args); };

@@ -4,31 +4,34 @@
 
 #include <iostream>
 #include <new>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "commands.h"
 #include "segkit/core/errors.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"segkit: semantic segmentation with PyTorch checkpoints, natively in C++"};
+  CLI::App app{"segkit: image segmentation and classification with PyTorch checkpoints, natively in C++"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "segkit 0.1.0");
   app.set_config("--config", "",
                  "Options from a TOML/INI file: a [train] section whose keys are the long flag names (flags given "
                  "on the command line win)");
-  const auto predict = segkit::cli::add_predict_command(app);
-  const auto models = segkit::cli::add_models_command(app);
-  const auto train = segkit::cli::add_train_command(app);
-  const auto eval = segkit::cli::add_eval_command(app);
+  const std::vector<std::pair<std::string, segkit::cli::Run>> commands = {
+      {"predict", segkit::cli::add_predict_command(app)}, {"classify", segkit::cli::add_classify_command(app)},
+      {"train", segkit::cli::add_train_command(app)},     {"eval", segkit::cli::add_eval_command(app)},
+      {"explain", segkit::cli::add_explain_command(app)}, {"models", segkit::cli::add_models_command(app)},
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   try {
-    if (app.got_subcommand("predict")) predict();
-    if (app.got_subcommand("models")) models();
-    if (app.got_subcommand("train")) train();
-    if (app.got_subcommand("eval")) eval();
+    for (const auto& [name, run] : commands) {
+      if (app.got_subcommand(name)) run();
+    }
   } catch (const segkit::InputError& e) {
     std::cerr << "segkit: error: " << e.what() << "\n";
     return 1;

@@ -1,5 +1,6 @@
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "commands.h"
 #include "segkit/models/zoo.h"
@@ -9,29 +10,83 @@ namespace {
 
 std::string describe(const Preprocess& p) {
   std::ostringstream text;
-  text << (p.resize > 0 ? "resize short side to " + std::to_string(p.resize) : std::string("no resize"));
-  text << (p.channels == 1 ? ", gray, mean 0.5/std 0.5" : ", RGB, ImageNet mean/std");
+  text << (p.resize > 0 ? "resize " + std::to_string(p.resize) : std::string("no resize"));
+  if (p.crop > 0) text << ", crop " << p.crop;
+  if (p.interpolation == Interpolation::kBicubic) text << " (bicubic)";
+  text << (p.channels == 1 ? ", gray, mean/std 0.5" : ", RGB, ImageNet mean/std");
   return text.str();
+}
+
+std::string millions(int64_t count) {
+  std::ostringstream text;
+  text << std::fixed << std::setprecision(1) << count / 1e6 << "M";
+  return text.str();
+}
+
+bool has_aux(const ZooEntry& entry) {
+  const auto* composed = std::get_if<ComposedArchitecture>(&entry.architecture);
+  return composed != nullptr && !composed->aux.empty();
+}
+
+// The zoo by task, from the entries' data: nothing is built.
+void list_zoo() {
+  for (Task task : {Task::kSemantic, Task::kClassification, Task::kInstance}) {
+    std::vector<const ZooEntry*> entries;
+    for (const auto& name : model_zoo().names()) {
+      if (model_zoo().at(name).task == task) entries.push_back(&model_zoo().at(name));
+    }
+    if (entries.empty()) continue;
+    std::cout << task_name(task) << " (" << entries.size() << ")\n";
+    std::cout << "  " << std::left << std::setw(30) << "model" << std::setw(12) << "parameters" << std::setw(9)
+              << "classes" << std::setw(5) << "aux"
+              << "default preprocessing\n";
+    for (const ZooEntry* e : entries) {
+      std::cout << "  " << std::setw(30) << e->name << std::setw(12) << millions(e->parameters) << std::setw(9)
+                << e->num_classes << std::setw(5) << (has_aux(*e) ? "yes" : "no") << describe(e->preprocess) << "\n";
+      std::cout << "  " << std::setw(30) << "" << e->summary << "\n";
+    }
+    std::cout << "\n";
+  }
+  std::cout << "Parameter counts at the published class count, without aux heads (U-Nets: the paper's 64 channels, "
+               "depth 5). `segkit models NAME` lists a model's layers.\n";
+}
+
+// One model in detail: its layers (what Grad-CAM's --layer and backbone features name).
+void describe_model(const std::string& name) {
+  const ZooEntry& e = find_model(name);
+  std::cout << e.name << ": " << e.summary << "\n"
+            << "task " << task_name(e.task) << ", " << e.num_classes << " classes, " << e.parameters
+            << " parameters, preprocessing: " << describe(e.preprocess) << "\n";
+  if (const auto* composed = std::get_if<ComposedArchitecture>(&e.architecture)) {
+    const Backbone backbone = build_backbone(composed->backbone, composed->backbone_options);
+    std::cout << "backbone " << composed->backbone << " (output stride " << composed->backbone_options.output_stride()
+              << "); layers (channels, stride):\n";
+    for (const auto& stage : backbone->stage_names()) {
+      const ShapeSpec& s = backbone->output_shape().at(stage);
+      std::cout << "  " << std::left << std::setw(16) << stage << s.channels << ", " << s.stride << "\n";
+    }
+    std::cout << "head " << composed->head.type << " as \"" << composed->head.module << "\" on";
+    for (const auto& f : composed->head.config.in_features) std::cout << " " << f;
+    std::cout << "\n";
+    for (const auto& aux : composed->aux) std::cout << "aux head " << aux.type << " as \"" << aux.module << "\"\n";
+  } else {
+    std::cout << "layers:";
+    for (const auto& layer : build_model(e)->layer_names()) std::cout << " " << layer;
+    std::cout << "\n";
+  }
 }
 
 }  // namespace
 
 Run add_models_command(CLI::App& app) {
-  app.add_subcommand("models", "List the models segkit can build");
-  return [] {
-    std::cout << std::left << std::setw(30) << "model" << std::setw(14) << "parameters" << std::setw(10) << "aux head"
-              << "default preprocessing\n";
-    for (const auto& entry : model_zoo()) {
-      const Segmentor model = entry.build(ModelConfig{});
-      int64_t parameters = 0;
-      for (const auto& p : model->parameters()) parameters += p.numel();
-      std::ostringstream count;
-      count << std::fixed << std::setprecision(1) << parameters / 1e6 << "M";
-      std::cout << std::setw(30) << entry.name << std::setw(14) << count.str() << std::setw(10)
-                << (entry.has_aux_head ? "yes" : "no") << describe(entry.preprocess) << "\n";
-      std::cout << std::setw(30) << "" << entry.summary << "\n";
-    }
-    std::cout << "(parameter counts for 21 classes without the aux head; U-Nets: the paper's 64 channels, depth 5)\n";
+  auto name = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand("models", "List the models segkit can build, or one model's layers");
+  cmd->add_option("name", *name, "A model to describe");
+  return [name] {
+    if (name->empty())
+      list_zoo();
+    else
+      describe_model(*name);
   };
 }
 

@@ -10,6 +10,7 @@
 
 #include "segkit/data/dataset.h"
 #include "segkit/models/segmentors/unet.h"
+#include "segkit/models/zoo.h"
 
 namespace segkit::cli {
 
@@ -23,7 +24,37 @@ struct DataArgs {
 void add_data_options(CLI::App& cmd, DataArgs& args, const std::string& prefix);
 std::vector<SamplePaths> collect_samples(const DataArgs& args, const std::string& flags);
 
+/// Image files named on the command line, folders expanded (sorted); a missing path or an
+/// empty folder is an error.
+std::vector<std::string> collect_images(const std::vector<std::string>& inputs);
+
+/// The name each input's outputs start with: its stem, or, where two inputs share a stem
+/// (x.png and x.jpg), its file name; the same file name twice is an error.
+std::vector<std::string> output_names(const std::vector<std::string>& files);
+
+/// "default" (the model's), "none" (0) or a positive pixel count.
+int64_t parse_resize(const std::string& text, int64_t model_default);
+
 c10::Device parse_device(const std::string& text);
 Upsampling parse_upsampling(const std::string& text);
+
+/// The zoo entry `name`, which must be a model of `task`; the error says which command serves it.
+const ZooEntry& find_model_for(const std::string& name, Task task);
+
+/// Class names, one per line (blank lines and trailing spaces dropped).
+std::vector<std::string> read_class_names(const std::string& path);
+
+/// "[3/10] path" on standard error, redrawn in place on a terminal; silent for one item.
+class Progress {
+ public:
+  Progress(size_t total, std::string what);
+  void update(size_t done, const std::string& item);
+  void finish();
+
+ private:
+  size_t total_;
+  std::string what_;
+  bool tty_;
+};
 
 }  // namespace segkit::cli

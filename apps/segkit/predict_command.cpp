@@ -40,57 +40,6 @@ struct PredictArgs {
   TileOptions tiles;
 };
 
-std::vector<std::string> collect_images(const std::vector<std::string>& inputs) {
-  std::vector<std::string> files;
-  for (const auto& input : inputs) {
-    std::error_code ec;
-    if (fs::is_directory(input, ec)) {
-      std::vector<std::string> found;
-      for (const auto& item : fs::directory_iterator(input, ec)) {
-        if (item.is_regular_file() && is_image_file(item.path().string())) found.push_back(item.path().string());
-      }
-      if (ec) fail(input, ": cannot list folder (", ec.message(), ")");
-      if (found.empty()) fail(input, ": folder holds no PNG, JPEG, BMP or TIFF images");
-      std::sort(found.begin(), found.end());
-      files.insert(files.end(), found.begin(), found.end());
-    } else if (fs::exists(input, ec)) {
-      files.push_back(input);
-    } else {
-      fail(input, ": no such file or folder");
-    }
-  }
-  return files;
-}
-
-// The name each input's outputs start with: its stem, or, where two inputs share a
-// stem (x.png and x.jpg), its file name; the same file name twice is an error.
-std::vector<std::string> output_names(const std::vector<std::string>& files) {
-  std::map<std::string, int> stems;
-  for (const auto& file : files) ++stems[fs::path(file).stem().string()];
-  std::map<std::string, std::string> taken;
-  std::vector<std::string> names;
-  for (const auto& file : files) {
-    const fs::path path(file);
-    std::string name = stems[path.stem().string()] > 1 ? path.filename().string() : path.stem().string();
-    auto [it, fresh] = taken.emplace(name, file);
-    if (!fresh) fail(file, ": would overwrite the outputs of ", it->second, " (same file name)");
-    names.push_back(std::move(name));
-  }
-  return names;
-}
-
-int64_t parse_resize(const std::string& text, int64_t model_default) {
-  if (text == "default") return model_default;
-  if (text == "none") return 0;
-  try {
-    size_t used = 0;
-    const int64_t v = std::stoll(text, &used);
-    if (used == text.size() && v > 0) return v;
-  } catch (const std::exception&) {
-  }
-  fail("--resize must be a positive pixel count or \"none\", got \"", text, "\"");
-}
-
 void write_outputs(const Image& image, const Prediction& prediction, const std::string& name, const at::Tensor& palette,
                    const PredictArgs& args) {
   const std::string stem = (fs::path(args.output) / name).string();
@@ -128,29 +77,33 @@ void run_predict(const PredictArgs& args) {
   configure_runtime(args.threads);
   if (args.batch < 1) fail("--batch must be at least 1, got ", args.batch);
   const c10::Device device = parse_device(args.device);
-  const ZooEntry& entry = find_model(args.model);
+  const ZooEntry& entry = find_model_for(args.model, Task::kSemantic);
   Preprocess preprocess = entry.preprocess;
   preprocess.resize = parse_resize(args.resize, entry.preprocess.resize);
   const auto files = collect_images(args.inputs);
   const auto names = output_names(files);
 
-  LoadedModel loaded = load_model(args.model, args.weights, args.num_classes, !args.non_strict,
-                                  UNetOptions().upsampling(parse_upsampling(args.upsampling)));
+  LoadOptions load;
+  load.num_classes = args.num_classes;
+  load.strict = !args.non_strict;
+  load.unet_upsampling = parse_upsampling(args.upsampling);
+  LoadedModel loaded = load_model(args.model, args.weights, load);
   if (!loaded.report.empty()) std::cerr << "segkit: --non-strict skipped " << loaded.report.summary() << "\n";
-  const bool tiled = args.tiles.tile > 0 || loaded.model->border() > 0;
+  const auto* constraints = input_constraints(*loaded.model);
+  const bool tiled = args.tiles.tile > 0 || (constraints && constraints->border() > 0);
   if (tiled && args.resize != "default" && args.resize != "none") {
     fail("--resize cannot be combined with tiles: tiles are taken at the image's own resolution");
   }
-  Predictor predictor(loaded.model, preprocess, device);
+  const int64_t num_classes = loaded.num_classes;
+  Predictor predictor(take_as<SegmentorImpl>(loaded.model), preprocess, device);
   TiledInference tiler(predictor, args.tiles);
-  const at::Tensor palette = voc_palette(std::max<int64_t>(loaded.num_classes, 256));
+  const at::Tensor palette = voc_palette(std::max<int64_t>(num_classes, 256));
 
   std::error_code ec;
   fs::create_directories(args.output, ec);
   if (ec || !fs::is_directory(args.output)) fail(args.output, ": cannot create output folder");
 
-  const bool show_progress = files.size() > 1;
-  const bool tty = ::isatty(STDERR_FILENO);
+  Progress progress(files.size(), "predict");
   for (size_t start = 0; start < files.size(); start += tiled ? 1 : args.batch) {
     std::vector<Image> images;
     for (size_t i = start; i < std::min(files.size(), start + (tiled ? 1 : args.batch)); ++i) {
@@ -164,13 +117,9 @@ void run_predict(const PredictArgs& args) {
         write_outputs(images[k], predictions[k], names[start + k], palette, args);
       }
     }
-    const size_t done = start + images.size();
-    if (show_progress) {
-      std::cerr << (tty ? "\r" : "") << "[" << done << "/" << files.size() << "] " << images.back().path
-                << (tty ? "\033[K" : "\n") << std::flush;
-    }
+    progress.update(start + images.size(), images.back().path);
   }
-  if (show_progress && tty) std::cerr << "\n";
+  progress.finish();
   std::cout << "wrote " << files.size() << " mask(s) and overlay(s) to " << args.output << "\n";
 }
 

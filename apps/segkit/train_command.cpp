@@ -1,8 +1,5 @@
-#include <torch/cuda.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -15,7 +12,9 @@
 #include "segkit/core/errors.h"
 #include "segkit/core/runtime.h"
 #include "segkit/core/state_dict.h"
-#include "segkit/models/zoo.h"
+#include "segkit/models/load_model.h"
+#include "segkit/train/classification_training.h"
+#include "segkit/train/semantic_training.h"
 #include "segkit/train/trainer.h"
 
 namespace segkit::cli {
@@ -24,17 +23,23 @@ namespace {
 namespace fs = std::filesystem;
 
 struct TrainArgs {
-  std::string model;
-  std::string weights;
-  int64_t num_classes = 2;
+  std::string model, task;
+  std::string weights, backbone_weights;
+  int64_t num_classes = 0;
   int64_t depth = 5, width = 64;
   bool batch_norm = false;
   std::string upsampling = "transposed";
   DataArgs train, val;
+  std::string folder, val_folder;
   TrainOptions options;
   std::string optimizer = "adam", schedule = "poly", loss = "ce";
   std::string mask_encoding = "auto";
   std::string class_weights;
+  int64_t crop = 0;
+  SemanticTrainingOptions semantic;
+  ClassificationTrainingOptions classification;
+  double aux_weight = -1;
+  std::string teacher, teacher_model;
   bool skip_bad = false;
   double time_limit_min = 0;
   int threads = 0;
@@ -53,7 +58,7 @@ Enum parse_choice(const std::string& flag, const std::string& value, const std::
 // Progress on stderr: one line redrawn in place on a terminal, one line per epoch otherwise.
 class ProgressHooks : public TrainHooks {
  public:
-  explicit ProgressHooks(int64_t epochs) : epochs_(epochs), tty_(::isatty(STDERR_FILENO)) {}
+  ProgressHooks(int64_t epochs, int64_t batch) : epochs_(epochs), batch_(batch), tty_(::isatty(STDERR_FILENO)) {}
 
   void on_step(int64_t epoch, int64_t step, int64_t steps, double loss, double rate) override {
     if (!tty_) return;
@@ -68,16 +73,17 @@ class ProgressHooks : public TrainHooks {
 
   void on_epoch(const EpochReport& r) override {
     std::ostringstream line;
-    line << "epoch " << r.epoch << "/" << epochs_ << " loss " << std::fixed << std::setprecision(4) << r.loss << " lr "
-         << std::scientific << std::setprecision(2) << r.lr << std::fixed << " " << std::setprecision(1)
-         << r.images_per_second << " img/s " << std::setprecision(1) << r.seconds << " s";
-    if (r.validation) {
-      line << std::setprecision(4) << " | val mIoU " << r.validation->mean_iou << " pixel acc "
-           << r.validation->pixel_accuracy;
-      if (r.validation->rand_error) {
-        line << " pixel error " << *r.validation->pixel_error << " Rand error " << *r.validation->rand_error;
+    line << "epoch " << r.epoch << "/" << epochs_ << " loss " << std::fixed << std::setprecision(4) << r.loss;
+    if (r.losses.size() > 1) {
+      line << " (";
+      for (auto it = r.losses.begin(); it != r.losses.end(); ++it) {
+        line << (it == r.losses.begin() ? "" : ", ") << it->first.substr(it->first.find('_') + 1) << " " << it->second;
       }
+      line << ")";
     }
+    line << " lr " << std::scientific << std::setprecision(2) << r.lr << std::fixed << " " << std::setprecision(1)
+         << r.images_per_second << " img/s " << std::setprecision(1) << r.seconds << " s";
+    if (r.validation) line << " | " << r.validation->summary;
     if (r.best) line << " (best)";
     std::cerr << (tty_ ? "\r\033[K" : "") << line.str() << "\n";
   }
@@ -85,8 +91,6 @@ class ProgressHooks : public TrainHooks {
   void on_message(const std::string& text) override {
     std::cerr << (tty_ ? "\r\033[K" : "") << "segkit: " << text << "\n";
   }
-
-  void set_batch(int64_t batch) { batch_ = batch; }
 
  private:
   static std::string format_duration(double seconds) {
@@ -98,12 +102,11 @@ class ProgressHooks : public TrainHooks {
   }
 
   int64_t epochs_;
+  int64_t batch_;
   bool tty_;
-  int64_t batch_ = 1;
 };
 
-void run_train(TrainArgs& args, CLI::App& cmd) {
-  configure_runtime(args.threads);
+void parse_common(TrainArgs& args) {
   TrainOptions& o = args.options;
   o.device = parse_device(args.device);
   o.optimizer.kind = parse_choice<OptimizerKind>(
@@ -128,34 +131,69 @@ void run_train(TrainArgs& args, CLI::App& cmd) {
       fail("--class-weights must be numbers separated by commas, got \"", args.class_weights, "\"");
     }
   }
-  if (!o.loss.class_weights.empty() && static_cast<int64_t>(o.loss.class_weights.size()) != args.num_classes) {
-    fail("--class-weights has ", o.loss.class_weights.size(), " values for ", args.num_classes, " classes");
-  }
-  if (args.num_classes < 1) fail("--num-classes must be at least 1, got ", args.num_classes);
+  if (o.batch_size < 1) fail("--batch must be at least 1, got ", o.batch_size);
+}
 
-  const ZooEntry& entry = find_model(args.model);
-  ModelConfig config;
-  config.num_classes = args.num_classes;
-  config.aux = entry.has_aux_head;
-  config.unet.depth(args.depth)
-      .base_width(args.width)
-      .batch_norm(args.batch_norm)
-      .upsampling(parse_upsampling(args.upsampling));
-  at::manual_seed(o.seed);  // the initial weights, too, follow --seed
-  Segmentor model = entry.build(config);
+// The model, fresh from --seed, with the initial weights the flags name.
+Model make_model(const TrainArgs& args, const ZooEntry& entry, int64_t num_classes) {
+  ZooEntry configured = entry;
+  if (auto* unet = std::get_if<UNetOptions>(&configured.architecture)) {
+    unet->depth(args.depth)
+        .base_width(args.width)
+        .batch_norm(args.batch_norm)
+        .upsampling(parse_upsampling(args.upsampling));
+  }
+  const auto* composed = std::get_if<ComposedArchitecture>(&entry.architecture);
+  const bool aux = composed != nullptr && !composed->aux.empty() && args.options.loss.aux_weight > 0;
+  at::manual_seed(args.options.seed);  // the initial weights, too, follow --seed
+  Model model = build_model(configured, {num_classes, aux});
+  if (!args.backbone_weights.empty()) {
+    const int64_t loaded = load_backbone_weights(*model, entry, args.backbone_weights);
+    std::cerr << "segkit: backbone weights: " << loaded << " tensors from " << args.backbone_weights << "\n";
+  }
   if (!args.weights.empty()) {
-    const LoadReport report =
-        load_state_dict_into(*model, load_state_dict(args.weights), /*strict=*/false, args.weights);
+    const LoadReport report = load_state_dict_into(*model, apply_key_renames(entry, load_state_dict(args.weights)),
+                                                   /*strict=*/false, args.weights);
     if (!report.empty()) std::cerr << "segkit: initial weights: skipped " << report.summary() << "\n";
   }
-  o.augment.target_border = model->border();
-  if (o.augment.crop > 0 && model->valid_input_size(o.augment.crop) != o.augment.crop) {
-    fail("--crop ", o.augment.crop, " is not a size ", args.model, " takes; the nearest is ",
-         model->valid_input_size(o.augment.crop));
-  }
+  return model;
+}
 
+void save_config(const TrainArgs& args, CLI::App& cmd) {
+  const std::string dir = args.options.output_dir;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) fail(dir, ": cannot create output folder");
+  write_file_atomically((fs::path(dir) / "config.toml").string(),
+                        "# segkit train: resolved configuration; repeat the run with\n"
+                        "#   segkit --config config.toml [train -o OTHER_DIR ...]\n[train]\n" +
+                            cmd.config_to_str(/*default_also=*/true, /*write_description=*/false));
+}
+
+void finish(const TrainArgs& args) {
+  const TrainOptions& o = args.options;
+  std::cout << "checkpoints in " << o.output_dir << ": last.pth" << (o.val_every > 0 ? ", best.pth" : "")
+            << ", resume.pt; log: metrics.jsonl\n";
+}
+
+void train_semantic(TrainArgs& args, const ZooEntry& entry, CLI::App& cmd) {
+  TrainOptions& o = args.options;
+  const int64_t num_classes = args.num_classes > 0 ? args.num_classes : 2;
+  if (!o.loss.class_weights.empty() && static_cast<int64_t>(o.loss.class_weights.size()) != num_classes) {
+    fail("--class-weights has ", o.loss.class_weights.size(), " values for ", num_classes, " classes");
+  }
+  Model model = make_model(args, entry, num_classes);
+  AugmentOptions& augment = args.semantic.augment;
+  augment.crop = args.crop > 0 ? args.crop : 256;
+  if (const InputConstraints* c = input_constraints(*model)) {
+    augment.target_border = c->border();
+    if (c->valid_input_size(augment.crop) != augment.crop) {
+      fail("--crop ", augment.crop, " is not a size ", args.model, " takes; the nearest is ",
+           c->valid_input_size(augment.crop));
+    }
+  }
   DatasetOptions data;
-  data.num_classes = args.num_classes;
+  data.num_classes = num_classes;
   data.ignore_index = o.loss.ignore_index;
   data.encoding = parse_choice<MaskEncoding>(
       "--mask-encoding", args.mask_encoding,
@@ -164,25 +202,98 @@ void run_train(TrainArgs& args, CLI::App& cmd) {
   const SegmentationDataset train(collect_samples(args.train, "--images/--masks or --list"), data);
   std::optional<SegmentationDataset> val;
   if (args.val.given()) val.emplace(collect_samples(args.val, "--val-images/--val-masks or --val-list"), data);
-
-  std::error_code ec;
-  fs::create_directories(o.output_dir, ec);
-  if (ec || !fs::is_directory(o.output_dir)) fail(o.output_dir, ": cannot create output folder");
-  write_file_atomically((fs::path(o.output_dir) / "config.toml").string(),
-                        "# segkit train: resolved configuration; repeat the run with\n"
-                        "#   segkit --config config.toml [train -o OTHER_DIR ...]\n[train]\n" +
-                            cmd.config_to_str(/*default_also=*/true, /*write_description=*/false));
-
+  save_config(args, cmd);
   std::cerr << "segkit: training " << args.model << " on " << train.size() << " images"
             << (val ? " (validation: " + std::to_string(val->size()) + ")" : std::string(" (no validation set)"))
             << (train.binary() ? ", binary 0/255 masks" : ", class-index masks") << ", " << at::get_num_threads()
             << " threads, " << o.workers << " loader threads\n";
-  ProgressHooks hooks(o.epochs);
-  hooks.set_batch(o.batch_size);
-  Trainer trainer(model, entry.preprocess, train, val ? &*val : nullptr, o, hooks);
-  trainer.run();
-  std::cout << "checkpoints in " << o.output_dir << ": last.pth" << (o.val_every > 0 ? ", best.pth" : "")
-            << ", resume.pt; log: metrics.jsonl\n";
+  SemanticTraining task(train, val ? &*val : nullptr, entry.preprocess, args.semantic);
+  ProgressHooks hooks(o.epochs, o.batch_size);
+  Trainer(std::move(model), task, o, hooks).run();
+  finish(args);
+}
+
+ClassSamples class_samples(const std::string& folder, const std::string& list, const std::string& flags) {
+  if (!folder.empty() && !list.empty()) fail("give ", flags, ", not both");
+  if (!folder.empty()) return scan_image_folder(folder);
+  if (!list.empty()) return read_class_list(list);
+  fail("give ", flags);
+}
+
+void train_classification(TrainArgs& args, const ZooEntry& entry, CLI::App& cmd) {
+  TrainOptions& o = args.options;
+  ClassAugmentOptions& augment = args.classification.augment;
+  augment.size = args.crop > 0 ? args.crop : 224;
+  const AugmentOptions& shared = args.semantic.augment;  // the flags both tasks read
+  augment.hflip = shared.hflip;
+  augment.vflip = shared.vflip;
+  augment.brightness = shared.brightness;
+  augment.contrast = shared.contrast;
+  // Validation as torchvision's presets: short side at 256/224 of the crop, center crop.
+  Preprocess& eval = args.classification.eval_preprocess;
+  eval = entry.preprocess;
+  eval.crop = augment.size;
+  eval.resize = static_cast<int64_t>(std::lround(augment.size * 256.0 / 224.0));
+
+  ClassificationDatasetOptions data;
+  data.skip_bad = args.skip_bad;
+  data.threads = std::max(1, at::get_num_threads());
+  data.max_short_side = 2 * eval.resize;
+  const ClassificationDataset train(class_samples(args.folder, args.train.list, "--folder or --list"), data);
+  for (const auto& message : train.skipped()) std::cerr << "segkit: warning: skipped " << message << "\n";
+  std::optional<ClassificationDataset> val;
+  if (!args.val_folder.empty() || !args.val.list.empty()) {
+    val.emplace(class_samples(args.val_folder, args.val.list, "--val-folder or --val-list"), data);
+    for (const auto& message : val->skipped()) std::cerr << "segkit: warning: skipped " << message << "\n";
+    if (val->classes() != train.classes()) fail("the validation data's classes differ from the training data's");
+  }
+  const int64_t num_classes = args.num_classes > 0 ? args.num_classes : train.num_classes();
+  if (num_classes != train.num_classes()) {
+    fail("--num-classes ", num_classes, " but the training data has ", train.num_classes(), " classes");
+  }
+  Model model = make_model(args, entry, num_classes);
+
+  std::unique_ptr<ClassificationPredictor> teacher;
+  if (!args.teacher.empty()) {
+    const std::string teacher_model = args.teacher_model.empty() ? args.model : args.teacher_model;
+    find_model_for(teacher_model, Task::kClassification);
+    LoadedModel loaded = load_model(teacher_model, args.teacher, {});
+    if (loaded.num_classes != num_classes) {
+      fail(args.teacher, ": the teacher has ", loaded.num_classes, " classes, the student ", num_classes);
+    }
+    teacher =
+        std::make_unique<ClassificationPredictor>(take_as<ClassifierImpl>(loaded.model), entry.preprocess, o.device);
+    if (o.loss.distill_alpha <= 0) fail("--teacher needs a --distill-alpha above 0");
+  } else if (o.loss.distill_alpha > 0) {
+    fail("--distill-alpha needs a --teacher");
+  }
+  save_config(args, cmd);
+  std::cerr << "segkit: training " << args.model << " on " << train.size() << " images of " << num_classes << " classes"
+            << (val ? " (validation: " + std::to_string(val->size()) + ")" : " (no validation set)")
+            << (teacher ? ", distilling " + args.teacher : std::string()) << ", " << at::get_num_threads()
+            << " threads, " << o.workers << " loader threads\n";
+  ClassificationTraining task(train, val ? &*val : nullptr, entry.preprocess, args.classification, std::move(teacher));
+  ProgressHooks hooks(o.epochs, o.batch_size);
+  Trainer(std::move(model), task, o, hooks).run();
+  finish(args);
+}
+
+void run_train(TrainArgs& args, CLI::App& cmd) {
+  configure_runtime(args.threads);
+  parse_common(args);
+  const ZooEntry& entry = find_model(args.model);
+  if (!args.task.empty() && args.task != task_name(entry.task)) {
+    fail("--task ", args.task, " does not fit ", args.model, ", a ", task_name(entry.task), " model");
+  }
+  if (args.num_classes < 0) fail("--num-classes must be at least 1, got ", args.num_classes);
+  args.options.loss.aux_weight = args.aux_weight >= 0 ? args.aux_weight : entry.aux_weight;
+  if (entry.task == Task::kClassification) {
+    train_classification(args, entry, cmd);
+  } else if (entry.task == Task::kSemantic) {
+    train_semantic(args, entry, cmd);
+  } else {
+    fail(args.model, ": training ", task_name(entry.task), " models is not supported yet");
+  }
 }
 
 }  // namespace
@@ -191,47 +302,86 @@ Run add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   TrainArgs& a = *args;
   TrainOptions& o = a.options;
-  CLI::App* cmd = app.add_subcommand("train", "Train a zoo model on images and masks");
+  CLI::App* cmd = app.add_subcommand("train", "Train a zoo model: semantic segmentation or classification");
   cmd->add_option("-m,--model", a.model, "Model name (see `segkit models`)")->required();
-  cmd->add_option("-w,--weights", a.weights, "Initial weights (loaded non-strictly)");
-  cmd->add_option("--num-classes", a.num_classes, "Classes")->capture_default_str();
+  cmd->add_option("--task", a.task, "semantic or classification (default: the model's)");
+  cmd->add_option("-w,--weights", a.weights, "Initial weights (loaded non-strictly: another head is left out)");
+  cmd->add_option("--backbone-weights", a.backbone_weights,
+                  "Initial backbone weights from a classifier's or a segmentation model's checkpoint");
+  cmd->add_option("--num-classes", a.num_classes,
+                  "Classes (default: semantic 2; classification: the data's class folders)");
+  cmd->add_flag("--skip-bad", a.skip_bad, "Skip unreadable or inconsistent samples with a warning");
+  // Data
   add_data_options(*cmd, a.train, "");
   add_data_options(*cmd, a.val, "val-");
-  cmd->add_option("--mask-encoding", a.mask_encoding, "auto, index or binary (0/255)")->capture_default_str();
-  cmd->add_option("--ignore-index", o.loss.ignore_index, "Mask value that does not count")->capture_default_str();
-  cmd->add_flag("--skip-bad", a.skip_bad, "Skip unreadable or inconsistent samples with a warning");
+  cmd->add_option("--folder", a.folder, "Classification: training images, one folder per class");
+  cmd->add_option("--val-folder", a.val_folder, "Classification: validation images, one folder per class");
+  cmd->add_option("--mask-encoding", a.mask_encoding, "Semantic: auto, index or binary (0/255)")->capture_default_str();
+  cmd->add_option("--ignore-index", o.loss.ignore_index, "Semantic: mask value that does not count")
+      ->capture_default_str();
   // U-Net
   cmd->add_option("--depth", a.depth, "U-Net levels (5: the paper's four poolings)")->capture_default_str();
   cmd->add_option("--width", a.width, "U-Net channels at the first level")->capture_default_str();
   cmd->add_option("--batch-norm", a.batch_norm, "U-Net with BatchNorm (true/false)")->capture_default_str();
   cmd->add_option("--upsampling", a.upsampling, "U-Net: transposed, nearest or bilinear")->capture_default_str();
   // Augmentation
-  auto& g = o.augment;
-  cmd->add_option("--crop", g.crop, "Square crop side fed to the network (0: whole images)")->capture_default_str();
+  auto& g = a.semantic.augment;
+  auto& c = a.classification.augment;
+  cmd->add_option("--crop", a.crop,
+                  "Side of the square crops fed to the network (default: semantic 256, "
+                  "classification 224, a random resized crop)")
+      ->capture_default_str();
   cmd->add_option("--hflip", g.hflip, "Random horizontal flips")->capture_default_str();
   cmd->add_option("--vflip", g.vflip, "Random vertical flips")->capture_default_str();
-  cmd->add_option("--rot90", g.rot90, "Random 90-degree turns")->capture_default_str();
-  cmd->add_option("--rotate", g.rotate, "Largest rotation, degrees")->capture_default_str();
-  cmd->add_option("--scale-min", g.scale_min, "Smallest zoom")->capture_default_str();
-  cmd->add_option("--scale-max", g.scale_max, "Largest zoom")->capture_default_str();
-  cmd->add_option("--shear", g.shear, "Largest shear, degrees")->capture_default_str();
-  cmd->add_option("--elastic", g.elastic_sigma, "Elastic deformation: displacement std in px (paper: 10)")
+  cmd->add_option("--rot90", g.rot90, "Semantic: random 90-degree turns")->capture_default_str();
+  cmd->add_option("--rotate", g.rotate, "Semantic: largest rotation, degrees")->capture_default_str();
+  cmd->add_option("--scale-min", g.scale_min, "Semantic: smallest zoom")->capture_default_str();
+  cmd->add_option("--scale-max", g.scale_max, "Semantic: largest zoom")->capture_default_str();
+  cmd->add_option("--shear", g.shear, "Semantic: largest shear, degrees")->capture_default_str();
+  cmd->add_option("--elastic", g.elastic_sigma, "Semantic: elastic deformation, displacement std in px (paper: 10)")
       ->capture_default_str();
-  cmd->add_option("--elastic-grid", g.elastic_grid, "Elastic deformation: coarse grid side")->capture_default_str();
-  cmd->add_option("--brightness", g.brightness, "Largest brightness shift (fraction)")->capture_default_str();
+  cmd->add_option("--elastic-grid", g.elastic_grid, "Semantic: elastic deformation's coarse grid side")
+      ->capture_default_str();
+  cmd->add_option("--brightness", g.brightness, "Largest brightness change (fraction)")->capture_default_str();
   cmd->add_option("--contrast", g.contrast, "Largest contrast change (fraction)")->capture_default_str();
-  cmd->add_option("--cutmix", g.cutmix, "CutMix probability per sample")->capture_default_str();
-  // Loss
-  cmd->add_option("--loss", a.loss, "ce, dice, focal or ce+dice")->capture_default_str();
-  cmd->add_option("--class-weights", a.class_weights, "One weight per class, comma-separated");
-  cmd->add_option("--weight-map", o.weight_map, "U-Net weight map as pixel weights (true/false)")
+  cmd->add_option("--saturation", c.saturation, "Classification: largest saturation change (fraction)")
       ->capture_default_str();
-  cmd->add_option("--w0", o.weight_map_options.w0, "Weight map: border weight")->capture_default_str();
-  cmd->add_option("--sigma", o.weight_map_options.sigma, "Weight map: border width, px")->capture_default_str();
-  cmd->add_option("--class-balance", o.weight_map_options.balance, "Weight map: inverse class-frequency term w_c")
+  cmd->add_option("--hue", c.hue, "Classification: largest hue shift (at most 0.5)")->capture_default_str();
+  cmd->add_option("--area-min", c.scale_min, "Classification: smallest crop area (fraction of the image)")
+      ->capture_default_str();
+  cmd->add_option("--area-max", c.scale_max, "Classification: largest crop area (fraction of the image)")
+      ->capture_default_str();
+  cmd->add_option("--cutmix", g.cutmix, "Semantic: CutMix probability per sample")->capture_default_str();
+  cmd->add_option("--mixup-alpha", c.mixup_alpha, "Classification: mixup's Beta(alpha, alpha) (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--cutmix-alpha", c.cutmix_alpha, "Classification: CutMix's Beta(alpha, alpha) (0: off)")
+      ->capture_default_str();
+  // Loss
+  cmd->add_option("--loss", a.loss, "Semantic: ce, dice, focal or ce+dice")->capture_default_str();
+  cmd->add_option("--class-weights", a.class_weights, "Semantic: one weight per class, comma-separated");
+  cmd->add_option("--weight-map", a.semantic.weight_map, "Semantic: U-Net weight map as pixel weights (true/false)")
+      ->capture_default_str();
+  cmd->add_option("--w0", a.semantic.weight_map_options.w0, "Weight map: border weight")->capture_default_str();
+  cmd->add_option("--sigma", a.semantic.weight_map_options.sigma, "Weight map: border width, px")
+      ->capture_default_str();
+  cmd->add_option("--class-balance", a.semantic.weight_map_options.balance,
+                  "Weight map: inverse class-frequency term w_c")
       ->capture_default_str();
   cmd->add_option("--focal-gamma", o.loss.focal_gamma, "Focal loss gamma")->capture_default_str();
-  cmd->add_option("--aux-weight", o.aux_weight, "Aux-head loss weight")->capture_default_str();
+  cmd->add_option("--aux-weight", a.aux_weight, "Aux heads' loss weight (default: the model's, 0.4 or 0.3)");
+  cmd->add_option("--label-smoothing", o.loss.label_smoothing, "Classification: label smoothing epsilon")
+      ->capture_default_str();
+  // Transfer learning and distillation
+  cmd->add_flag("--freeze-backbone", o.freeze_backbone, "Train the head only (the backbone's BatchNorm kept)");
+  cmd->add_option("--backbone-lr-scale", o.backbone_lr_scale,
+                  "The backbone's learning rate as a fraction of the head's")
+      ->capture_default_str();
+  cmd->add_option("--teacher", a.teacher, "Classification: distil from this checkpoint (run in inference mode)");
+  cmd->add_option("--teacher-model", a.teacher_model, "The teacher's zoo model (default: the student's)");
+  cmd->add_option("--distill-alpha", o.loss.distill_alpha, "Weight of the distillation term (cross-entropy: 1 - it)")
+      ->capture_default_str();
+  cmd->add_option("--distill-temperature", o.loss.distill_temperature, "Distillation temperature")
+      ->capture_default_str();
   // Optimization
   cmd->add_option("--optimizer", a.optimizer, "sgd, adam or adamw")->capture_default_str();
   cmd->add_option("--lr", o.optimizer.lr, "Learning rate")->capture_default_str();
@@ -249,7 +399,9 @@ Run add_train_command(CLI::App& app) {
   cmd->add_option("--workers", o.workers, "Batch-making threads")->capture_default_str();
   cmd->add_option("--seed", o.seed, "Seed of every random choice")->capture_default_str();
   cmd->add_option("--val-every", o.val_every, "Validate every N epochs (0: never)")->capture_default_str();
-  cmd->add_option("--best-metric", o.best_metric, "miou, pixel_error or rand_error")->capture_default_str();
+  cmd->add_option("--best-metric", o.best_metric,
+                  "Validation measure best.pth is chosen by: semantic miou (default), pixel_error, rand_error, "
+                  "rand_error_skimage, mean_dice; classification top1 (default), top5, mean_class_accuracy");
   cmd->add_option("--time-limit", a.time_limit_min, "Stop after the epoch that passes this many minutes (0: none)")
       ->capture_default_str();
   cmd->add_option("-o,--output", o.output_dir, "Folder for checkpoints, log and configuration")->capture_default_str();

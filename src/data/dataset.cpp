@@ -82,30 +82,39 @@ LabeledImage read_raw(const SamplePaths& paths) {
   return item;
 }
 
-// Binary masks to 0/1; class-index masks checked against the class count.
-void decode_mask(LabeledImage& item, const DatasetOptions& options, bool binary) {
-  at::Tensor& mask = item.mask;
+}  // namespace
+
+at::Tensor decode_mask(const at::Tensor& mask, const std::string& path, const DatasetOptions& options, bool binary) {
   if (binary) {
     if (!only_0_and_255(mask)) {
       const int64_t bad = mask.masked_select(mask.ne(0).logical_and(mask.ne(255))).min().item<int64_t>();
-      fail(item.paths.mask, ": binary mask holds the value ", bad, " (expected only 0 and 255)");
+      fail(path, ": binary mask holds the value ", bad, " (expected only 0 and 255)");
     }
-    mask = mask.eq(255).to(at::kLong);
-    return;
+    return mask.eq(255).to(at::kLong);
   }
   const at::Tensor bad = mask.ge(options.num_classes).logical_and(mask.ne(options.ignore_index));
   if (bad.any().item<bool>()) {
-    fail(item.paths.mask, ": mask value ", mask.masked_select(bad).max().item<int64_t>(), " is not a class (0 to ",
+    fail(path, ": mask value ", mask.masked_select(bad).max().item<int64_t>(), " is not a class (0 to ",
          options.num_classes - 1, ")",
          options.ignore_index >= 0 ? " nor the ignore index " + std::to_string(options.ignore_index) : "");
   }
+  return mask;
 }
 
-}  // namespace
+bool masks_are_binary(const std::vector<at::Tensor>& masks, const DatasetOptions& options) {
+  if (options.encoding != MaskEncoding::kAuto) return options.encoding == MaskEncoding::kBinary;
+  if (options.num_classes != 2) return false;
+  bool any_255 = false;
+  for (const auto& mask : masks) {
+    if (!only_0_and_255(mask)) return false;
+    any_255 = any_255 || mask.eq(255).any().item<bool>();
+  }
+  return any_255;
+}
 
 LabeledImage read_labeled_image(const SamplePaths& paths, const DatasetOptions& options, bool binary) {
   LabeledImage item = read_raw(paths);
-  decode_mask(item, options, binary);
+  item.mask = decode_mask(item.mask, paths.mask, options, binary);
   return item;
 }
 
@@ -120,22 +129,14 @@ SegmentationDataset::SegmentationDataset(std::vector<SamplePaths> samples, const
       std::cerr << "segkit: warning: skipping a sample: " << e.what() << "\n";
     }
   }
-  // Auto: binary when two classes are asked for and every mask holds only 0 and 255
-  // (and 255 somewhere); otherwise class indices, where 255 is usually the ignore index.
-  binary_ = options.encoding == MaskEncoding::kBinary;
-  if (options.encoding == MaskEncoding::kAuto && options.num_classes == 2) {
-    bool any_255 = false;
-    binary_ = true;
-    for (const auto& item : items_) {
-      binary_ = binary_ && only_0_and_255(item.mask);
-      any_255 = any_255 || item.mask.eq(255).any().item<bool>();
-    }
-    binary_ = binary_ && any_255;
-  }
+  std::vector<at::Tensor> masks;
+  for (const auto& item : items_) masks.push_back(item.mask);
+  binary_ = masks_are_binary(masks, options);
+  masks.clear();
   std::vector<LabeledImage> good;
   for (auto& item : items_) {
     try {
-      decode_mask(item, options, binary_);
+      item.mask = decode_mask(item.mask, item.paths.mask, options, binary_);
       good.push_back(std::move(item));
     } catch (const InputError& e) {
       if (!options.skip_bad) throw;

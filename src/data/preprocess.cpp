@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
+
 #include "segkit/io/image.h"
 
 namespace segkit {
@@ -15,11 +17,24 @@ Preprocess Preprocess::gray() {
   return p;
 }
 
-std::pair<int64_t, int64_t> Preprocess::input_size(int64_t height, int64_t width) const {
+Preprocess Preprocess::imagenet(int64_t resize, int64_t crop, Interpolation interpolation) {
+  Preprocess p;
+  p.resize = resize;
+  p.crop = crop;
+  p.interpolation = interpolation;
+  return p;
+}
+
+std::pair<int64_t, int64_t> Preprocess::resized_size(int64_t height, int64_t width) const {
   if (resize <= 0) return {height, width};
   // torchvision's F.resize(img, [size]): the short side becomes size, the long side int(size * long / short).
   if (height <= width) return {resize, static_cast<int64_t>(static_cast<double>(resize) * width / height)};
   return {static_cast<int64_t>(static_cast<double>(resize) * height / width), resize};
+}
+
+std::pair<int64_t, int64_t> Preprocess::input_size(int64_t height, int64_t width) const {
+  if (crop > 0) return {crop, crop};
+  return resized_size(height, width);
 }
 
 at::Tensor Preprocess::normalize(const at::Tensor& pixels) const {
@@ -37,9 +52,24 @@ at::Tensor Preprocess::normalize(const at::Tensor& pixels) const {
 }
 
 at::Tensor Preprocess::operator()(const at::Tensor& pixels) const {
-  const auto [h, w] = input_size(pixels.size(0), pixels.size(1));
-  if (h == pixels.size(0) && w == pixels.size(1)) return normalize(pixels);
-  return normalize(resize_image(pixels, h, w));
+  const auto [h, w] = resized_size(pixels.size(0), pixels.size(1));
+  at::Tensor resized = resize_image(pixels, h, w, interpolation);
+  if (crop > 0) resized = center_crop(resized, crop);
+  return normalize(resized);
+}
+
+at::Tensor center_crop(const at::Tensor& pixels, int64_t size) {
+  const int64_t height = pixels.size(0), width = pixels.size(1);
+  at::Tensor x = pixels;
+  if (height < size || width < size) {
+    const int64_t pad_h = std::max<int64_t>(size - height, 0), pad_w = std::max<int64_t>(size - width, 0);
+    at::Tensor padded = at::zeros({height + pad_h, width + pad_w, pixels.size(2)}, pixels.options());
+    padded.slice(0, pad_h / 2, pad_h / 2 + height).slice(1, pad_w / 2, pad_w / 2 + width).copy_(pixels);
+    x = padded;
+  }
+  const int64_t top = std::llround((x.size(0) - size) / 2.0);
+  const int64_t left = std::llround((x.size(1) - size) / 2.0);
+  return x.slice(0, top, top + size).slice(1, left, left + size).contiguous();
 }
 
 }  // namespace segkit

@@ -52,8 +52,26 @@ double adapted_rand_error(const at::Tensor& segmentation, const at::Tensor& trut
   return 1.0 - 2.0 * precision * recall / (precision + recall);
 }
 
-double rand_error(const at::Tensor& prediction, const at::Tensor& truth) {
-  return adapted_rand_error(connected_components(prediction.eq(1)), connected_components(truth.eq(1)));
+double skimage_adapted_rand_error(const at::Tensor& segmentation, const at::Tensor& truth_labels) {
+  const at::Tensor a = truth_labels.flatten().to(at::kLong);
+  const at::Tensor b = segmentation.flatten().to(at::kLong);
+  const at::Tensor fg = a.ne(0);
+  const at::Tensor af = a.masked_select(fg), bf = b.masked_select(fg);
+  if (af.numel() == 0) return 0.0;
+  const int64_t nb = b.max().item<int64_t>() + 1;
+  // Pairs of pixels that share a label: sum of squared counts minus the pixel count.
+  const double n = static_cast<double>(af.numel());
+  const double pairs_joint = at::bincount(af * nb + bf).to(at::kDouble).pow(2).sum().item<double>() - n;
+  const double pairs_true = at::bincount(af).to(at::kDouble).pow(2).sum().item<double>() - n;
+  const double pairs_test = at::bincount(bf).to(at::kDouble).pow(2).sum().item<double>() - n;
+  constexpr double kAlpha = 0.5;
+  return 1.0 - pairs_joint / (kAlpha * pairs_true + (1 - kAlpha) * pairs_test);
+}
+
+RandErrors rand_errors(const at::Tensor& prediction, const at::Tensor& truth) {
+  const at::Tensor predicted = connected_components(prediction.eq(1));
+  const at::Tensor actual = connected_components(truth.eq(1));
+  return {adapted_rand_error(predicted, actual), skimage_adapted_rand_error(predicted, actual)};
 }
 
 Evaluator::Evaluator(int64_t num_classes, int64_t ignore_index, bool membrane_measures)
@@ -61,7 +79,11 @@ Evaluator::Evaluator(int64_t num_classes, int64_t ignore_index, bool membrane_me
 
 void Evaluator::add(const at::Tensor& prediction, const at::Tensor& truth) {
   confusion_.add(prediction, truth, ignore_index_);
-  if (membrane_) rand_error_sum_ += rand_error(prediction, truth);
+  if (membrane_) {
+    const RandErrors e = rand_errors(prediction, truth);
+    rand_sums_.challenge += e.challenge;
+    rand_sums_.skimage += e.skimage;
+  }
   ++images_;
 }
 
@@ -92,7 +114,8 @@ EvalReport Evaluator::report() const {
   r.mean_dice = counted ? dice_sum / counted : 0.0;
   if (membrane_) {
     r.pixel_error = 1.0 - r.pixel_accuracy;
-    r.rand_error = images_ ? rand_error_sum_ / images_ : 0.0;
+    r.rand_error = images_ ? rand_sums_.challenge / images_ : 0.0;
+    r.rand_error_skimage = images_ ? rand_sums_.skimage / images_ : 0.0;
   }
   return r;
 }
@@ -107,6 +130,16 @@ nlohmann::json numbers(const std::vector<double>& values) {
 
 }  // namespace
 
+std::map<std::string, double> EvalReport::metrics() const {
+  std::map<std::string, double> m{{"miou", mean_iou},
+                                  {"mean_dice", mean_dice},
+                                  {"pixel_accuracy", pixel_accuracy},
+                                  {"pixel_error", pixel_error.value_or(1.0 - pixel_accuracy)}};
+  if (rand_error) m["rand_error"] = *rand_error;
+  if (rand_error_skimage) m["rand_error_skimage"] = *rand_error_skimage;
+  return m;
+}
+
 std::string EvalReport::to_json() const {
   nlohmann::json j;
   j["images"] = images;
@@ -118,6 +151,7 @@ std::string EvalReport::to_json() const {
   j["dice"] = numbers(dice);
   if (pixel_error) j["pixel_error"] = *pixel_error;
   if (rand_error) j["rand_error"] = *rand_error;
+  if (rand_error_skimage) j["rand_error_skimage"] = *rand_error_skimage;
   nlohmann::json rows = nlohmann::json::array();
   const at::Tensor c = confusion.contiguous();
   for (int64_t i = 0; i < c.size(0); ++i) {
@@ -146,7 +180,10 @@ std::string EvalReport::to_table(const std::vector<std::string>& class_names) co
   }
   out << "images " << images << ", pixels " << pixels << "\n";
   out << "pixel accuracy " << pixel_accuracy << ", mean IoU " << mean_iou << ", mean Dice " << mean_dice << "\n";
-  if (pixel_error) out << "pixel error " << *pixel_error << ", Rand error " << *rand_error << "\n";
+  if (pixel_error) {
+    out << "pixel error " << *pixel_error << ", Rand error " << *rand_error
+        << " (ISBI challenge definition; scikit-image's adapted_rand_error: " << *rand_error_skimage << ")\n";
+  }
   return out.str();
 }
 

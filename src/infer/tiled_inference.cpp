@@ -31,6 +31,15 @@ at::Tensor edge_ramp(int64_t length, int64_t ramp) {
   return at::minimum(at::minimum(i / ramp, (length - i) / ramp), at::ones_like(i));
 }
 
+// What the model asks of its input: nothing, or an unpadded U-Net's border and grid.
+struct Constraints {
+  explicit Constraints(const ModelImpl& model) : c(input_constraints(model)) {}
+  int64_t border() const { return c ? c->border() : 0; }
+  int64_t alignment() const { return c ? c->alignment() : 1; }
+  int64_t valid_input_size(int64_t side) const { return c ? c->valid_input_size(side) : side; }
+  const InputConstraints* c;
+};
+
 // Tile geometry along one axis.
 struct Axis {
   int64_t in = 0;      // input tile side
@@ -39,7 +48,7 @@ struct Axis {
   int64_t count = 0;   // tiles
 };
 
-Axis plan_axis(const SegmentorImpl& model, int64_t size, const TileOptions& o) {
+Axis plan_axis(const Constraints& model, int64_t size, const TileOptions& o) {
   const int64_t border = model.border();
   Axis axis;
   axis.in = model.valid_input_size(o.tile > 0 ? o.tile : size + 2 * border);
@@ -71,9 +80,10 @@ TiledInference::TiledInference(Predictor& predictor, const TileOptions& options)
 
 void TiledInference::run(const at::Tensor& pixels, const BandSink& sink) {
   TORCH_CHECK(pixels.dim() == 3 && pixels.size(2) == 3, "expected an H x W x 3 image, got ", pixels.sizes());
-  const SegmentorImpl& model = predictor_.model();
+  const Constraints model(predictor_.model());
   Preprocess preprocess = predictor_.preprocess();
   preprocess.resize = 0;
+  preprocess.crop = 0;
   const int64_t height = pixels.size(0), width = pixels.size(1);
   const int64_t border = model.border();
   const Axis ay = plan_axis(model, height, options_);

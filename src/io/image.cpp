@@ -74,13 +74,15 @@ Image read_image(const std::string& path, int64_t max_pixels) {
   return {to_tensor(rgb), path};
 }
 
-at::Tensor resize_image(const at::Tensor& pixels, int64_t height, int64_t width) {
+at::Tensor resize_image(const at::Tensor& pixels, int64_t height, int64_t width, Interpolation interpolation) {
   if (pixels.size(0) == height && pixels.size(1) == width) return pixels;
   const cv::Mat src = to_mat(pixels);
   cv::Mat dst;
   const bool shrinking = height < pixels.size(0) && width < pixels.size(1);
   cv::resize(src, dst, cv::Size(static_cast<int>(width), static_cast<int>(height)), 0, 0,
-             shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+             shrinking                                  ? cv::INTER_AREA
+             : interpolation == Interpolation::kBicubic ? cv::INTER_CUBIC
+                                                        : cv::INTER_LINEAR);
   return to_tensor(dst);
 }
 

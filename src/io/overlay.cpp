@@ -24,4 +24,15 @@ at::Tensor overlay(const at::Tensor& image, const at::Tensor& labels, const at::
   return at::where(foreground, blended.round().to(at::kByte), image);
 }
 
+at::Tensor heat_overlay(const at::Tensor& image, const at::Tensor& heat, double alpha) {
+  TORCH_CHECK(heat.dim() == 2 && heat.size(0) == image.size(0) && heat.size(1) == image.size(1), "heat map ",
+              heat.sizes(), " does not match the image ", image.sizes());
+  const at::Tensor x = heat.to(at::kFloat).clamp(0, 1) * 4;
+  // The jet scale: each channel a clamped tent, blue peaking at 1/4, green at 1/2, red at 3/4.
+  const at::Tensor rgb = at::stack(
+      {(1.5 - (x - 3).abs()).clamp(0, 1), (1.5 - (x - 2).abs()).clamp(0, 1), (1.5 - (x - 1).abs()).clamp(0, 1)}, 2);
+  const at::Tensor blended = image.to(at::kFloat) * (1.0 - alpha) + rgb * (255.0 * alpha);
+  return blended.round().clamp(0, 255).to(at::kByte);
+}
+
 }  // namespace segkit

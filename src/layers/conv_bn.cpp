@@ -9,7 +9,11 @@ at::Tensor activate(at::Tensor x, Activation activation) {
   switch (activation) {
     case Activation::kNone: return x;
     case Activation::kReLU: return in_place ? x.relu_() : x.relu();
+    case Activation::kReLU6: return in_place ? at::hardtanh_(x, 0, 6) : at::hardtanh(x, 0, 6);
     case Activation::kHardswish: return in_place ? at::hardswish_(x) : at::hardswish(x);
+    case Activation::kSiLU: return in_place ? at::silu_(x) : at::silu(x);
+    case Activation::kSigmoid: return in_place ? x.sigmoid_() : x.sigmoid();
+    case Activation::kHardsigmoid: return in_place ? at::hardsigmoid_(x) : at::hardsigmoid(x);
   }
   return x;
 }
@@ -44,10 +48,11 @@ at::Tensor FoldedConv::operator()(const at::Tensor& x) const {
 }
 
 ConvBn::ConvBn(torch::nn::Module& parent, const std::string& conv_name, const std::string& bn_name,
-               const ConvSpec& spec, double bn_eps)
+               const ConvSpec& spec, double bn_eps, double bn_momentum)
     : conv(parent.register_module(conv_name, torch::nn::Conv2d(spec.to_options()))),
       bn(parent.register_module(
-          bn_name, torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(spec.out_channels()).eps(bn_eps)))),
+          bn_name, torch::nn::BatchNorm2d(
+                       torch::nn::BatchNorm2dOptions(spec.out_channels()).eps(bn_eps).momentum(bn_momentum)))),
       spec_(spec) {}
 
 at::Tensor ConvBn::operator()(const at::Tensor& x) {
@@ -71,6 +76,18 @@ void optimize_for_inference(torch::nn::Module& model, const InferenceOptions& op
       optimizable->optimize_for_inference(options);
     }
   }
+  if (!options.channels_last) return;
+  // Convolutions without a BatchNorm to fold (VGG, U-Net's up-convolutions, heads' last
+  // layers) keep their modules; their weights go channels-last too.
+  at::NoGradGuard no_grad;
+  for (const auto& module : model.modules(/*include_self=*/true)) {
+    const bool conv = dynamic_cast<torch::nn::Conv2dImpl*>(module.get()) != nullptr ||
+                      dynamic_cast<torch::nn::ConvTranspose2dImpl*>(module.get()) != nullptr;
+    if (!conv) continue;
+    for (auto& p : module->parameters(/*recurse=*/false)) {
+      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+    }
+  }
 }
 
 ConvNormActImpl::ConvNormActImpl(const ConvNormActOptions& options_) : options(options_) {
@@ -81,7 +98,7 @@ ConvNormActImpl::ConvNormActImpl(const ConvNormActOptions& options_) : options(o
                         .padding(o.dilation() * (o.kernel_size() - 1) / 2)
                         .dilation(o.dilation())
                         .groups(o.groups()),
-                    o.bn_eps());
+                    o.bn_eps(), o.bn_momentum());
 }
 
 at::Tensor ConvNormActImpl::forward(const at::Tensor& x) { return activate(conv_bn_(x), options.activation()); }

@@ -10,9 +10,14 @@
 
 namespace segkit {
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<at::Tensor>& parameters,
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParameterGroup>& groups,
                                                         const OptimizerOptions& o) {
   if (!(o.lr > 0)) fail("the learning rate must be positive, got ", o.lr);
+  std::vector<torch::optim::OptimizerParamGroup> parameters;
+  for (const auto& group : groups) {
+    if (!group.parameters.empty()) parameters.emplace_back(group.parameters);
+  }
+  if (parameters.empty()) fail("nothing to train: every parameter is frozen");
   switch (o.kind) {
     case OptimizerKind::kSGD:
       return std::make_unique<torch::optim::SGD>(
@@ -54,8 +59,9 @@ double learning_rate(const ScheduleOptions& s, double base_lr, int64_t iter, int
   return lr;
 }
 
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& scales) {
+  auto& groups = optimizer.param_groups();
+  for (size_t i = 0; i < groups.size(); ++i) groups[i].options().set_lr(lr * (i < scales.size() ? scales[i] : 1.0));
 }
 
 }  // namespace segkit

@@ -11,12 +11,12 @@
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "segkit/core/atomic_file.h"
 #include "segkit/core/checkpoint.h"
 #include "segkit/core/errors.h"
 #include "segkit/core/state_dict.h"
-#include "segkit/infer/tiled_inference.h"
 
 namespace segkit {
 namespace {
@@ -24,71 +24,56 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-struct Batch {
-  at::Tensor images, masks, weights;
-};
-
-std::mt19937_64 make_rng(uint64_t seed, int64_t a, int64_t b, int64_t c) {
-  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), static_cast<uint32_t>(a),
-                    static_cast<uint32_t>(b), static_cast<uint32_t>(c)};
-  return std::mt19937_64(seq);
-}
-
 nlohmann::json report_json(const EpochReport& r) {
   nlohmann::json j;
   j["epoch"] = r.epoch;
   j["loss"] = r.loss;
+  j["losses"] = r.losses;
   j["lr"] = r.lr;
   j["seconds"] = r.seconds;
   j["images_per_second"] = r.images_per_second;
-  if (r.validation) {
-    nlohmann::json v = nlohmann::json::parse(r.validation->to_json());
-    v.erase("confusion_matrix");
-    j["validation"] = v;
-  }
+  if (r.validation) j["validation"] = nlohmann::json::parse(r.validation->json);
   j["best"] = r.best;
   return j;
 }
 
-}  // namespace
-
-double metric_value(const EvalReport& report, const std::string& metric) {
-  if (metric == "miou") return report.mean_iou;
-  if (metric == "pixel_error") return report.pixel_error.value_or(1.0 - report.pixel_accuracy);
-  if (metric == "rand_error") {
-    if (!report.rand_error) fail("--best-metric rand_error needs binary membrane data (2 classes, 0/255 masks)");
-    return *report.rand_error;
-  }
-  fail("unknown metric \"", metric, "\" (known: miou, pixel_error, rand_error)");
+void to_device(TrainingBatch& batch, c10::Device device) {
+  if (device.is_cpu()) return;
+  auto move = [&](at::Tensor& t) {
+    if (t.defined()) t = t.to(device);
+  };
+  move(batch.images);
+  move(batch.targets.masks);
+  move(batch.targets.pixel_weights);
+  move(batch.targets.labels);
+  move(batch.targets.teacher_logits);
 }
 
-bool metric_lower_is_better(const std::string& metric) { return metric != "miou"; }
+}  // namespace
 
 struct Trainer::Impl {
-  Segmentor model;
-  Preprocess preprocess;
-  const SegmentationDataset& train;
-  const SegmentationDataset* validation;
+  Model model;
+  TrainingTask& task;
   TrainOptions o;
   TrainHooks& hooks;
-  std::vector<at::Tensor> weight_maps;
   std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::vector<double> lr_scales;
   int64_t start_epoch = 0;  // epochs completed
   double best = std::numeric_limits<double>::quiet_NaN();
 
-  Impl(Segmentor m, Preprocess p, const SegmentationDataset& t, const SegmentationDataset* v, TrainOptions options,
-       TrainHooks& h)
-      : model(std::move(m)), preprocess(p), train(t), validation(v), o(std::move(options)), hooks(h) {}
+  Impl(Model m, TrainingTask& t, TrainOptions options, TrainHooks& h)
+      : model(std::move(m)), task(t), o(std::move(options)), hooks(h) {}
 
-  int64_t epoch_size() const { return o.epoch_size > 0 ? o.epoch_size : static_cast<int64_t>(train.size()); }
+  int64_t epoch_size() const { return o.epoch_size > 0 ? o.epoch_size : static_cast<int64_t>(task.size()); }
   int64_t steps_per_epoch() const { return std::max<int64_t>(1, epoch_size() / o.batch_size); }
+  std::string best_metric() const { return o.best_metric.empty() ? task.default_metric() : o.best_metric; }
 
   // Sample order of an epoch: shuffled copies of the dataset, as many as the epoch needs.
   std::vector<size_t> order(int64_t epoch) const {
     std::mt19937_64 rng = make_rng(o.seed, epoch, -1, 0);
     std::vector<size_t> result;
     while (static_cast<int64_t>(result.size()) < epoch_size()) {
-      std::vector<size_t> pass(train.size());
+      std::vector<size_t> pass(task.size());
       std::iota(pass.begin(), pass.end(), 0);
       std::shuffle(pass.begin(), pass.end(), rng);
       result.insert(result.end(), pass.begin(), pass.end());
@@ -97,46 +82,46 @@ struct Trainer::Impl {
     return result;
   }
 
-  Batch make_batch(int64_t epoch, int64_t step, const std::vector<size_t>& order) const {
-    std::vector<TrainingSample> samples;
+  BatchPlan plan(int64_t epoch, int64_t step, const std::vector<size_t>& sample_order) const {
+    BatchPlan p;
+    p.seed = o.seed;
+    p.epoch = epoch;
+    p.step = step;
     for (int64_t k = 0; k < o.batch_size; ++k) {
       const int64_t position = step * o.batch_size + k;
-      const auto& item = train[order[static_cast<size_t>(position)]];
-      std::mt19937_64 rng = make_rng(o.seed, epoch, position, 1);
-      const at::Tensor weight = o.weight_map ? weight_maps[order[static_cast<size_t>(position)]] : at::Tensor();
-      samples.push_back(augment(item.image, item.mask, weight, o.augment, preprocess, rng));
+      p.samples.push_back(sample_order[static_cast<size_t>(position)]);
+      p.positions.push_back(position);
     }
-    std::mt19937_64 rng = make_rng(o.seed, epoch, step, 2);
-    cutmix(samples, o.augment.cutmix, o.augment.target_border, rng);
-    Batch batch;
-    std::vector<at::Tensor> images, masks, weights;
-    for (auto& s : samples) {
-      images.push_back(s.image);
-      masks.push_back(s.mask);
-      if (s.weight.defined()) weights.push_back(s.weight);
-    }
-    batch.images = at::stack(images);
-    batch.masks = at::stack(masks);
-    if (!weights.empty()) batch.weights = at::stack(weights);
-    return batch;
+    return p;
   }
 
-  void compute_weight_maps() {
-    if (!o.weight_map) return;
-    hooks.on_message("computing U-Net weight maps for " + std::to_string(train.size()) + " masks");
-    weight_maps.resize(train.size());
-    std::vector<std::future<void>> jobs;
-    const size_t workers = static_cast<size_t>(std::max<int64_t>(1, o.workers));
-    for (size_t w = 0; w < workers; ++w) {
-      jobs.push_back(std::async(std::launch::async, [this, w, workers] {
-        at::set_num_threads(1);
-        for (size_t i = w; i < train.size(); i += workers) {
-          weight_maps[i] = unet_weight_map(train[i].mask, train.options().num_classes, train.options().ignore_index,
-                                           o.weight_map_options);
-        }
-      }));
+  // Training mode, except a frozen backbone, which keeps its BatchNorm statistics.
+  void set_training_mode() {
+    model->train();
+    if (!o.freeze_backbone) return;
+    const auto heads = model->head_modules();
+    for (const auto& child : model->named_children()) {
+      if (std::find(heads.begin(), heads.end(), child.key()) == heads.end()) child.value()->eval();
     }
-    for (auto& j : jobs) j.get();
+  }
+
+  void make_optimizer_for_run() {
+    ParameterGroups groups = parameter_groups(*model);
+    if (o.freeze_backbone) {
+      for (auto& p : groups.backbone) p.set_requires_grad(false);
+      lr_scales = {1.0};
+      optimizer = make_optimizer({{groups.head, 1.0}}, o.optimizer);
+      return;
+    }
+    if (!(o.backbone_lr_scale > 0)) fail("--backbone-lr-scale must be positive, got ", o.backbone_lr_scale);
+    lr_scales = {};
+    std::vector<ParameterGroup> specs;
+    for (auto& [params, scale] : {std::pair{&groups.backbone, o.backbone_lr_scale}, std::pair{&groups.head, 1.0}}) {
+      if (params->empty()) continue;
+      specs.push_back({*params, scale});
+      lr_scales.push_back(scale);
+    }
+    optimizer = make_optimizer(specs, o.optimizer);
   }
 
   std::string path(const std::string& name) const { return (fs::path(o.output_dir) / name).string(); }
@@ -203,28 +188,13 @@ struct Trainer::Impl {
     if (!out) fail(path("metrics.jsonl"), ": cannot write the metrics log");
   }
 
-  EvalReport validate() {
-    const SegmentationDataset& data = validation ? *validation : train;
-    InferenceOptions options;
-    options.rewrite = false;
-    model->eval();
-    Predictor predictor(model, preprocess, o.device, options);
-    TiledInference tiler(predictor, TileOptions{});
-    Evaluator evaluator(train.options().num_classes, train.options().ignore_index, data.binary());
-    for (size_t i = 0; i < data.size(); ++i) {
-      evaluator.add(tiler.logits(data[i].image).argmax(0), data[i].mask);
-    }
-    model->train();
-    return evaluator.report();
-  }
-
-  at::Tensor loss_of(const SegmentationOutput& out, const Batch& batch) {
-    const at::Tensor masks = batch.masks.to(o.device);
-    const at::Tensor weights = batch.weights.defined() ? batch.weights.to(o.device) : at::Tensor();
-    at::Tensor loss = segmentation_loss(out.out, masks, weights, o.loss);
-    if (out.aux.defined() && o.aux_weight > 0)
-      loss = loss + o.aux_weight * segmentation_loss(out.aux, masks, weights, o.loss);
-    return loss;
+  double metric_of(const ValidationReport& report) const {
+    const std::string name = best_metric();
+    auto it = report.metrics.find(name);
+    if (it != report.metrics.end()) return it->second;
+    std::string known;
+    for (const auto& [n, v] : report.metrics) known += (known.empty() ? "" : ", ") + n;
+    fail("--best-metric ", name, ": validation reports no such measure here (valid: ", known, ")");
   }
 
   void run() {
@@ -232,19 +202,20 @@ struct Trainer::Impl {
     fs::create_directories(o.output_dir, ec);
     if (ec || !fs::is_directory(o.output_dir)) fail(o.output_dir, ": cannot create output folder");
     if (o.batch_size < 1) fail("--batch must be at least 1, got ", o.batch_size);
+    if (task.size() == 0) fail("the training data holds no sample");
     if (epoch_size() < o.batch_size) {
       fail("an epoch of ", epoch_size(), " samples holds no batch of ", o.batch_size, " (lower --batch)");
     }
     model->to(o.device);
-    model->train();
-    optimizer = make_optimizer(model->parameters(), o.optimizer);
+    make_optimizer_for_run();
+    set_training_mode();
     if (o.resume && load_resume()) {
       hooks.on_message("resuming after epoch " + std::to_string(start_epoch) + " from " + path("resume.pt"));
       trim_log(start_epoch);
     } else {
       write_file_atomically(path("metrics.jsonl"), "");
     }
-    compute_weight_maps();
+    task.prepare(o.workers, hooks);
 
     const int64_t steps = steps_per_epoch();
     const int64_t total_steps = steps * o.epochs;
@@ -254,13 +225,13 @@ struct Trainer::Impl {
       report.epoch = epoch + 1;
       const auto epoch_start = Clock::now();
       const std::vector<size_t> sample_order = order(epoch);
-      std::deque<std::future<Batch>> queue;
+      std::deque<std::future<TrainingBatch>> queue;
       int64_t next = 0;
       auto launch = [&] {
         while (next < steps && static_cast<int64_t>(queue.size()) < std::max<int64_t>(1, o.workers)) {
-          queue.push_back(std::async(std::launch::async, [this, epoch, step = next, &sample_order] {
+          queue.push_back(std::async(std::launch::async, [this, p = plan(epoch, next, sample_order)] {
             at::set_num_threads(1);  // this thread's own intra-op pool; the training step keeps its threads
-            return make_batch(epoch, step, sample_order);
+            return task.make_batch(p);
           }));
           ++next;
         }
@@ -268,14 +239,16 @@ struct Trainer::Impl {
       double loss_sum = 0;
       for (int64_t step = 0; step < steps; ++step) {
         launch();
-        Batch batch = queue.front().get();
+        TrainingBatch batch = queue.front().get();
         queue.pop_front();
         launch();
+        to_device(batch, o.device);
+        task.complete_targets(batch);
         const double lr = learning_rate(o.schedule, o.optimizer.lr, epoch * steps + step, total_steps, steps);
-        set_learning_rate(*optimizer, lr);
+        set_learning_rate(*optimizer, lr, lr_scales);
         report.lr = lr;
-        const SegmentationOutput out = model->forward(batch.images.to(o.device), /*with_aux=*/model->has_aux());
-        const at::Tensor loss = loss_of(out, batch);
+        const LossMap losses = model->losses(batch.images, batch.targets, o.loss);
+        const at::Tensor loss = sum_losses(losses);
         const double value = loss.item<double>();
         if (!std::isfinite(value)) {
           fail("the loss became ", value, " at epoch ", epoch + 1, " step ", step + 1, " (learning rate ", lr,
@@ -288,6 +261,7 @@ struct Trainer::Impl {
         loss.backward();
         optimizer->step();
         loss_sum += value;
+        for (const auto& [name, part] : losses) report.losses[name] += part.item<double>() / steps;
         const double elapsed = std::chrono::duration<double>(Clock::now() - epoch_start).count();
         hooks.on_step(epoch + 1, step + 1, steps, loss_sum / (step + 1), (step + 1) * o.batch_size / elapsed);
       }
@@ -298,9 +272,10 @@ struct Trainer::Impl {
           o.time_limit_s > 0 && std::chrono::duration<double>(Clock::now() - started).count() >= o.time_limit_s;
       const bool last = epoch + 1 == o.epochs || out_of_time;
       if (o.val_every > 0 && ((epoch + 1) % o.val_every == 0 || last)) {
-        report.validation = validate();
-        const double value = metric_value(*report.validation, o.best_metric);
-        const bool better = std::isnan(best) || (metric_lower_is_better(o.best_metric) ? value < best : value > best);
+        report.validation = task.validate(model, o.device);
+        set_training_mode();
+        const double value = metric_of(*report.validation);
+        const bool better = std::isnan(best) || (lower_is_better(best_metric()) ? value < best : value > best);
         if (better) {
           best = value;
           report.best = true;
@@ -319,14 +294,11 @@ struct Trainer::Impl {
   }
 };
 
-Trainer::Trainer(Segmentor model, Preprocess preprocess, const SegmentationDataset& train,
-                 const SegmentationDataset* validation, TrainOptions options, TrainHooks& hooks)
-    : impl_(new Impl(std::move(model), preprocess, train, validation, std::move(options), hooks)) {}
+Trainer::Trainer(Model model, TrainingTask& task, TrainOptions options, TrainHooks& hooks)
+    : impl_(new Impl(std::move(model), task, std::move(options), hooks)) {}
 
 Trainer::~Trainer() { delete impl_; }
 
 void Trainer::run() { impl_->run(); }
-
-EvalReport Trainer::validate() { return impl_->validate(); }
 
 }  // namespace segkit

@@ -33,8 +33,9 @@ TEST_P(UNetParity, LogitsMatchPyTorch) {
   const UNetCase& c = GetParam();
   for (const char* weights : {"weights.pth", "weights_legacy.pth"}) {
     SCOPED_TRACE(weights);
-    LoadedModel loaded = load_model(c.model, fixture(c.folder + "/" + weights), std::nullopt, /*strict=*/true,
-                                    UNetOptions().upsampling(c.upsampling));
+    LoadOptions load;
+    load.unet_upsampling = c.upsampling;
+    LoadedModel loaded = load_model(c.model, fixture(c.folder + "/" + weights), load);
     auto* unet = dynamic_cast<UNetImpl*>(loaded.model.get());
     ASSERT_NE(unet, nullptr);
     EXPECT_EQ(unet->options.depth(), c.depth) << "depth read from the checkpoint";
@@ -45,12 +46,12 @@ TEST_P(UNetParity, LogitsMatchPyTorch) {
     loaded.model->eval();
     {
       at::NoGradGuard no_grad;
-      const at::Tensor out = loaded.model->forward(input).out;
+      const at::Tensor out = std::dynamic_pointer_cast<UNetImpl>(loaded.model)->forward(input).logits;
       ASSERT_EQ(out.sizes(), expected.sizes());
       EXPECT_LE(relative_max_error(out, expected), 1e-5);
       EXPECT_GE(argmax_agreement(out, expected), 0.999);
     }
-    Predictor predictor(loaded.model, Preprocess::gray());
+    Predictor predictor(take_as<SegmentorImpl>(loaded.model), Preprocess::gray());
     const at::Tensor fast = predictor.forward(input);
     EXPECT_LE(relative_max_error(fast, expected), 1e-5) << "folded, channels-last inference path";
   }
@@ -89,7 +90,7 @@ TEST(UNet, PaddedTakesAnySize) {
   UNet unet(UNetOptions().depth(4).base_width(4).padding(true).upsampling(Upsampling::kNearest));
   at::NoGradGuard no_grad;
   for (int64_t side : {1, 7, 8, 33}) {
-    EXPECT_EQ(unet->forward(at::randn({1, 1, side, side + 2})).out.sizes(),
+    EXPECT_EQ(unet->forward(at::randn({1, 1, side, side + 2})).logits.sizes(),
               (std::vector<int64_t>{1, 2, side, side + 2}));
   }
 }

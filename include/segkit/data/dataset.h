@@ -44,6 +44,14 @@ struct LabeledImage {
   SamplePaths paths;
 };
 
+/// Auto: binary when two classes are asked for and every mask holds only 0 and 255 (and
+/// 255 somewhere); otherwise class indices, where 255 is usually the ignore index.
+bool masks_are_binary(const std::vector<at::Tensor>& raw_masks, const DatasetOptions& options);
+
+/// A mask as read (H x W int64) to class indices: binary 0/255 to 0/1, or class indices
+/// checked against the class count; the error names `path` and the bad value.
+at::Tensor decode_mask(const at::Tensor& raw_mask, const std::string& path, const DatasetOptions& options, bool binary);
+
 /// Reads and checks one pair: sizes must match and every mask value must be a class
 /// or the ignore index (the error names the file and the value).
 LabeledImage read_labeled_image(const SamplePaths& paths, const DatasetOptions& options, bool binary);

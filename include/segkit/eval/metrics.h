@@ -5,6 +5,7 @@
 
 #include <ATen/Tensor.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,14 +26,25 @@ class ConfusionMatrix {
   at::Tensor matrix_;
 };
 
-/// The ISBI 2012 challenge's Rand error for one binary membrane image: 1 minus the
-/// foreground-restricted Rand F-score between the 4-connected components of the cell
-/// interiors (class 1) of `prediction` and of `truth`, counted over the truth's interior
-/// pixels (Arganda-Carreras et al. 2015; scikit-image's adapted_rand_error).
-double rand_error(const at::Tensor& prediction, const at::Tensor& truth);
+/// The Rand errors of one binary membrane image, between the 4-connected components of
+/// the cell interiors (class 1) of `prediction` and of `truth`, counted over the truth's
+/// interior pixels. Two definitions are in use and give different numbers:
+struct RandErrors {
+  /// The ISBI 2012 / SNEMI3D challenges' evaluation code (Arganda-Carreras et al. 2015):
+  /// predicted membrane pixels inside true cells count as singletons, so a thin predicted
+  /// membrane costs little.
+  double challenge = 0;
+  /// scikit-image's adapted_rand_error(truth, prediction): predicted membrane pixels are
+  /// one more segment (label 0), merging every cell they touch.
+  double skimage = 0;
+};
+RandErrors rand_errors(const at::Tensor& prediction, const at::Tensor& truth);
 
-/// Same, on label images (0: boundary/background, >0: object ids).
+/// The challenges' adapted Rand error on label images (0: boundary, >0: object ids).
 double adapted_rand_error(const at::Tensor& segmentation, const at::Tensor& truth_labels);
+
+/// scikit-image's adapted_rand_error(truth_labels, segmentation) (ignore_labels=(0,), alpha=0.5).
+double skimage_adapted_rand_error(const at::Tensor& segmentation, const at::Tensor& truth_labels);
 
 struct EvalReport {
   int64_t images = 0;
@@ -43,10 +55,15 @@ struct EvalReport {
   double mean_iou = 0;       ///< over the classes that are not NaN
   double mean_dice = 0;
   at::Tensor confusion;
-  /// Binary membrane data (2 classes): fraction of pixels wrong, and the mean Rand error per image.
+  /// Binary membrane data (2 classes): fraction of pixels wrong, and the mean Rand errors
+  /// per image by the challenges' definition and by scikit-image's (see RandErrors).
   std::optional<double> pixel_error;
   std::optional<double> rand_error;
+  std::optional<double> rand_error_skimage;
 
+  /// The scalar measures by name: miou, mean_dice, pixel_accuracy, pixel_error and, for
+  /// membrane data, rand_error and rand_error_skimage.
+  std::map<std::string, double> metrics() const;
   std::string to_json() const;
   /// A readable table, one row per class, then the summary.
   std::string to_table(const std::vector<std::string>& class_names = {}) const;
@@ -64,7 +81,7 @@ class Evaluator {
   int64_t ignore_index_;
   bool membrane_;
   int64_t images_ = 0;
-  double rand_error_sum_ = 0;
+  RandErrors rand_sums_;
 };
 
 }  // namespace segkit

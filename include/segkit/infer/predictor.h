@@ -1,12 +1,10 @@
 #pragma once
 
-#include <vector>
-
 #include <c10/core/Device.h>
 
-#include "segkit/data/preprocess.h"
-#include "segkit/io/image.h"
-#include "segkit/layers/conv_bn.h"
+#include <vector>
+
+#include "segkit/infer/inference.h"
 #include "segkit/models/segmentors/segmentor.h"
 
 namespace segkit {
@@ -16,17 +14,18 @@ struct Prediction {
   at::Tensor mask;    ///< H x W class indices (int64) at the image's own size
 };
 
-/// Runs a segmentation model for inference: eval mode, BatchNorm folded into the
-/// convolutions, no aux head, no autograd.
+/// Runs a semantic segmentation model for inference: eval mode, BatchNorm folded into
+/// the convolutions, no aux head, no autograd.
 class Predictor {
  public:
+  /// Takes the model over (pass it with std::move): it is rewritten for inference in place.
+  /// With options.rewrite false it is borrowed unchanged instead (validation in training).
   Predictor(Segmentor model, Preprocess preprocess, c10::Device device = c10::Device("cpu"));
-  /// With explicit inference rewrites (default: channels-last weights on CPU).
   Predictor(Segmentor model, Preprocess preprocess, c10::Device device, const InferenceOptions& options);
 
   /// One prediction per image. Images whose input sizes match run as one batch.
   std::vector<Prediction> predict(const std::vector<Image>& images);
-  /// Logits for an already preprocessed N x 3 x h x w batch.
+  /// Logits for an already preprocessed N x C x h x w batch.
   at::Tensor forward(const at::Tensor& batch);
   const SegmentorImpl& model() const { return *model_; }
   const Preprocess& preprocess() const { return preprocess_; }

@@ -9,6 +9,8 @@
 
 namespace segkit {
 
+enum class Interpolation { kBilinear, kBicubic };
+
 /// An 8-bit RGB image as an H x W x 3 uint8 tensor (contiguous, CPU).
 struct Image {
   at::Tensor pixels;
@@ -25,8 +27,10 @@ Image read_image(const std::string& path, int64_t max_pixels = 0);
 /// True for the file extensions read_image understands.
 bool is_image_file(const std::string& path);
 
-/// Resizes an H x W x 3 uint8 image: area averaging when shrinking, bilinear when enlarging.
-at::Tensor resize_image(const at::Tensor& pixels, int64_t height, int64_t width);
+/// Resizes an H x W x 3 uint8 image: area averaging when shrinking, bilinear (or bicubic)
+/// when enlarging.
+at::Tensor resize_image(const at::Tensor& pixels, int64_t height, int64_t width,
+                        Interpolation interpolation = Interpolation::kBilinear);
 
 /// Writes an H x W uint8 or int16/int32/int64 label map (values < 65536) as PNG, atomically.
 void write_label_png(const at::Tensor& labels, const std::string& path);

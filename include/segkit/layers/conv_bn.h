@@ -9,7 +9,7 @@
 
 namespace segkit {
 
-enum class Activation { kNone, kReLU, kHardswish };
+enum class Activation { kNone, kReLU, kReLU6, kHardswish, kSiLU, kSigmoid, kHardsigmoid };
 
 /// Applies an activation, in place when no gradient is being recorded.
 at::Tensor activate(at::Tensor x, Activation activation);
@@ -59,7 +59,7 @@ class ConvBn {
  public:
   ConvBn() = default;
   ConvBn(torch::nn::Module& parent, const std::string& conv_name, const std::string& bn_name, const ConvSpec& spec,
-         double bn_eps = 1e-5);
+         double bn_eps = 1e-5, double bn_momentum = 0.1);
 
   /// conv then BatchNorm, or the folded convolution once fold() ran.
   at::Tensor operator()(const at::Tensor& x);
@@ -100,6 +100,8 @@ struct ConvNormActOptions {
   /// Padding is dilation * (kernel_size - 1) / 2, as torchvision's.
   TORCH_ARG(Activation, activation) = Activation::kReLU;
   TORCH_ARG(double, bn_eps) = 1e-5;
+  /// The running statistics' update rate in training (torchvision's MobileNetV3: 0.01).
+  TORCH_ARG(double, bn_momentum) = 0.1;
 };
 
 class ConvNormActImpl : public torch::nn::Module, public InferenceOptimizable {

@@ -9,17 +9,40 @@
 namespace segkit {
 
 struct LoadedModel {
-  Segmentor model;
+  Model model;
+  const ZooEntry* entry = nullptr;
   int64_t num_classes = 0;
   LoadReport report;  ///< what a non-strict load skipped
 };
 
-/// Builds zoo model `name` and loads `weights` into it. The class count and the aux
-/// head come from the checkpoint unless `num_classes` is given; a checkpoint of another
-/// class count is an error naming both counts unless `strict` is false, in which case
-/// everything else is loaded and the classifier keeps its fresh initialization.
-/// `unet` holds the U-Net choices a checkpoint cannot show (nearest vs bilinear upsampling).
-LoadedModel load_model(const std::string& name, const std::string& weights, std::optional<int64_t> num_classes,
-                       bool strict, const UNetOptions& unet = {});
+struct LoadOptions {
+  /// Default: read from the checkpoint.
+  std::optional<int64_t> num_classes;
+  /// Strict: every key must fit. Otherwise what fits is loaded (another class count, say)
+  /// and the rest keeps its fresh initialization.
+  bool strict = true;
+  /// U-Net with resize upsampling: nearest or bilinear (a checkpoint cannot tell them apart).
+  Upsampling unet_upsampling = Upsampling::kBilinear;
+};
+
+/// Builds zoo model `name` as `weights` describes it (class count, aux heads, U-Net
+/// geometry) and loads the weights, after the entry's key renames. A checkpoint of
+/// another class count is an error naming both counts unless loading non-strictly.
+LoadedModel load_model(const std::string& name, const std::string& weights, const LoadOptions& options = {});
+
+/// The entry's checkpoint-key renames applied to a state dict.
+StateDict apply_key_renames(const ZooEntry& entry, StateDict state);
+
+/// The backbone tensors of a checkpoint, renamed for `module`: a classifier's or a
+/// segmentation model's checkpoint (whatever its backbone prefix: "backbone.",
+/// "features." or none) feeds the backbone of another model whose backbone parameters
+/// are named under `prefix`. Keys that fit no backbone parameter are left out.
+StateDict backbone_state(const StateDict& checkpoint, const torch::nn::Module& module, const std::string& prefix,
+                         const std::vector<std::string>& head_modules);
+
+/// Loads the backbone part of `weights` into `model` (for training from a backbone trained
+/// elsewhere: torchvision's ImageNet files, a segmentation model's backbone); throws if
+/// nothing fits. Returns how many tensors were loaded.
+int64_t load_backbone_weights(ModelImpl& model, const ZooEntry& entry, const std::string& weights);
 
 }  // namespace segkit

@@ -1,45 +1,93 @@
 #pragma once
 
-// The named models: one entry per name, mapping it to a builder and to the
-// preprocessing its published weights expect.
+// The named models. An entry is data: its task, the parts it is composed of and their
+// options, the preprocessing its published weights expect, how its checkpoints name
+// things, and its parameter count (so that listing the zoo builds nothing).
 
-#include <functional>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
-#include "segkit/core/checkpoint.h"
+#include "segkit/core/registry.h"
 #include "segkit/data/preprocess.h"
-#include "segkit/models/segmentors/segmentor.h"
+#include "segkit/models/backbones/backbone.h"
+#include "segkit/models/heads/head.h"
+#include "segkit/models/model.h"
 #include "segkit/models/segmentors/unet.h"
 
 namespace segkit {
 
-struct ModelConfig {
-  int64_t num_classes = 21;
-  /// Build the aux head (the official checkpoints have one; inference never runs it).
-  bool aux = false;
-  /// The U-Net's architecture (its class count is num_classes; padding comes from the entry).
-  UNetOptions unet;
+/// A head of a composed model: the module it is registered as, its registry type and config
+/// (the class count is filled in at build time).
+struct HeadSpec {
+  std::string module;
+  std::string type;
+  HeadConfig config;
+};
+
+/// A backbone with a head and optional auxiliary heads: a semantic EncoderDecoder or an
+/// ImageClassifier, by the entry's task.
+struct ComposedArchitecture {
+  std::string backbone;  ///< backbone registry name
+  BackboneOptions backbone_options;
+  /// Where the backbone's modules sit in a checkpoint: "backbone" (torchvision's
+  /// segmentation models), "features" (VGG, MobileNet, EfficientNet, DenseNet) or ""
+  /// (ResNet, GoogLeNet: its stages at the top level).
+  std::string backbone_module;
+  HeadSpec head;
+  /// Built when a checkpoint holds them or training asks for them.
+  std::vector<HeadSpec> aux;
+};
+
+/// What an entry builds: a composed model, or a model family with its own options.
+using Architecture = std::variant<ComposedArchitecture, UNetOptions>;
+
+/// How an entry's checkpoints name things.
+struct CheckpointKeys {
+  /// The key whose first dimension is the class count.
+  std::string classes;
+  /// Older spellings rewritten on load, as (ECMAScript regex, replacement): DenseNet's
+  /// published files say "denselayer1.norm.1" for "denselayer1.norm1".
+  std::vector<std::pair<std::string, std::string>> renames;
 };
 
 struct ZooEntry {
   std::string name;
+  Task task = Task::kSemantic;
   std::string summary;
-  /// What the weights expect of an image (torchvision: short side 520, ImageNet statistics).
+  Architecture architecture;
+  /// What the published weights expect of an image.
   Preprocess preprocess;
-  /// The state-dict key whose first dimension is the class count.
-  std::string classes_key;
-  /// Whether torchvision's published checkpoint carries an aux head.
-  bool has_aux_head = false;
-  std::function<Segmentor(const ModelConfig&)> build;
-  /// Reads architecture choices a checkpoint implies (U-Net: depth, width, channels); may be empty.
-  std::function<void(const StateDict&, ModelConfig&)> configure = nullptr;
+  CheckpointKeys keys;
+  /// The published weights' class count, and the parameter count at it without aux heads.
+  int64_t num_classes = 0;
+  int64_t parameters = 0;
+  /// Weight of the aux heads' losses in training (torchvision's 0.4; GoogLeNet's paper 0.3).
+  double aux_weight = 0.4;
 };
 
-/// Every model segkit can build, in a stable order.
-const std::vector<ZooEntry>& model_zoo();
+/// Every model segkit can build, by name, in a stable order.
+const Registry<ZooEntry>& model_zoo();
 
 /// The entry named `name`; throws InputError listing the known names otherwise.
 const ZooEntry& find_model(const std::string& name);
+
+/// What varies between builds of one entry.
+struct BuildOptions {
+  int64_t num_classes = 0;  ///< 0: the entry's
+  bool aux = false;         ///< build the aux heads
+};
+
+/// Builds an entry's model with fresh (PyTorch-default) weights.
+Model build_model(const ZooEntry& entry, const BuildOptions& options = {});
+
+/// The parameters of `model`, as PyTorch counts them.
+int64_t count_parameters(const torch::nn::Module& model);
+
+/// Adds the semantic entries (torchvision's segmentation models, U-Net).
+void add_semantic_entries(Registry<ZooEntry>& zoo);
+/// Adds the classification entries (torchvision's ImageNet classifiers, SE-ResNet-50).
+void add_classification_entries(Registry<ZooEntry>& zoo);
 
 }  // namespace segkit

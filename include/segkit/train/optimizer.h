@@ -18,7 +18,14 @@ struct OptimizerOptions {
   double beta1 = 0.9, beta2 = 0.999;  ///< Adam, AdamW
 };
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<at::Tensor>& parameters,
+/// Parameters that share a learning rate, as a multiple of the schedule's.
+struct ParameterGroup {
+  std::vector<at::Tensor> parameters;
+  double lr_scale = 1;
+};
+
+/// One optimizer over the groups (empty groups are left out).
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParameterGroup>& groups,
                                                         const OptimizerOptions& options);
 
 enum class ScheduleKind { kConstant, kPoly, kCosine, kStep };
@@ -37,7 +44,7 @@ struct ScheduleOptions {
 double learning_rate(const ScheduleOptions& schedule, double base_lr, int64_t iter, int64_t total_iters,
                      int64_t iters_per_epoch);
 
-/// Sets every parameter group's learning rate.
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+/// Sets each parameter group's learning rate to lr times its scale (in make_optimizer's order).
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& scales);
 
 }  // namespace segkit

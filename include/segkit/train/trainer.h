@@ -1,21 +1,20 @@
 #pragma once
 
-// The training loop: batches made on worker threads, a loss, an optimizer and its
-// schedule owned for the whole run, validation every N epochs, and checkpoints
-// written atomically so that a run killed at any moment resumes exactly.
+// The training loop, for any task: batches made on worker threads by the task, the
+// model's named losses summed, an optimizer and its schedule owned for the whole run,
+// validation every N epochs, and checkpoints written atomically so that a run killed
+// at any moment resumes exactly.
 
 #include <c10/core/Device.h>
 
+#include <map>
 #include <optional>
 #include <string>
 
-#include "segkit/data/augment.h"
-#include "segkit/data/dataset.h"
-#include "segkit/eval/metrics.h"
-#include "segkit/losses/segmentation_loss.h"
-#include "segkit/losses/unet_weight_map.h"
-#include "segkit/models/segmentors/segmentor.h"
+#include "segkit/losses/loss_options.h"
+#include "segkit/models/model.h"
 #include "segkit/train/optimizer.h"
+#include "segkit/train/training_task.h"
 
 namespace segkit {
 
@@ -31,17 +30,15 @@ struct TrainOptions {
   int64_t val_every = 1;
   /// Stop after the epoch during which this many seconds passed (0: no limit).
   double time_limit_s = 0;
-  /// Aux-head loss weight (models with an aux head).
-  double aux_weight = 0.4;
-  /// The U-Net weight map as pixel weights of the loss.
-  bool weight_map = false;
-  WeightMapOptions weight_map_options;
-  AugmentOptions augment;
   LossOptions loss;
   OptimizerOptions optimizer;
   ScheduleOptions schedule;
-  /// "miou" (higher is better), "pixel_error" or "rand_error" (lower is better).
-  std::string best_metric = "miou";
+  /// Transfer learning: the backbone's parameters frozen (and its BatchNorm statistics
+  /// kept), or trained at this fraction of the learning rate.
+  bool freeze_backbone = false;
+  double backbone_lr_scale = 1;
+  /// The validation metric best.pth is chosen by (empty: the task's default).
+  std::string best_metric;
   /// Where last.pth, best.pth, resume.pt and metrics.jsonl go.
   std::string output_dir = "runs/train";
   /// Continue from output_dir/resume.pt if it exists.
@@ -50,12 +47,13 @@ struct TrainOptions {
 };
 
 struct EpochReport {
-  int64_t epoch = 0;  ///< 1-based
-  double loss = 0;
+  int64_t epoch = 0;                     ///< 1-based
+  double loss = 0;                       ///< mean of the summed loss over the epoch's steps
+  std::map<std::string, double> losses;  ///< each named loss's mean
   double lr = 0;
   double seconds = 0;
   double images_per_second = 0;
-  std::optional<EvalReport> validation;
+  std::optional<ValidationReport> validation;
   bool best = false;
 };
 
@@ -71,22 +69,17 @@ class TrainHooks {
 
 class Trainer {
  public:
-  Trainer(Segmentor model, Preprocess preprocess, const SegmentationDataset& train,
-          const SegmentationDataset* validation, TrainOptions options, TrainHooks& hooks);
+  Trainer(Model model, TrainingTask& task, TrainOptions options, TrainHooks& hooks);
   ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
 
   /// Trains from epoch 1, or from the checkpoint when resuming, to options.epochs.
   void run();
-  /// Validation metrics of the current weights.
-  EvalReport validate();
 
  private:
   struct Impl;
   Impl* impl_;
 };
-
-/// A metric's value in a report, where lower is better for errors.
-double metric_value(const EvalReport& report, const std::string& metric);
-bool metric_lower_is_better(const std::string& metric);
 
 }  // namespace segkit

@@ -1,7 +1,6 @@
 #include "segkit/models/backbones/mobilenet_v3.h"
 
 #include <ATen/ATen.h>
-#include <torch/nn/modules/container/sequential.h>
 
 #include <algorithm>
 
@@ -9,54 +8,61 @@ namespace segkit {
 namespace {
 
 constexpr double kBnEps = 0.001;
+constexpr double kBnMomentum = 0.01;
 
-int64_t make_divisible(double v, int64_t divisor = 8) {
-  int64_t new_v = std::max(divisor, static_cast<int64_t>(v + divisor / 2.0) / divisor * divisor);
-  if (new_v < 0.9 * v) new_v += divisor;
-  return new_v;
-}
-
-std::vector<InvertedResidualConfig> large_config(bool dilated) {
+std::vector<InvertedResidualConfig> table(MobileNetV3Size size, int64_t d) {
   constexpr auto RE = Activation::kReLU;
   constexpr auto HS = Activation::kHardswish;
-  const int64_t d = dilated ? 2 : 1;
+  if (size == MobileNetV3Size::kLarge) {
+    return {
+        {16, 3, 16, 16, false, RE, 1, 1},   {16, 3, 64, 24, false, RE, 2, 1},   {24, 3, 72, 24, false, RE, 1, 1},
+        {24, 5, 72, 40, true, RE, 2, 1},    {40, 5, 120, 40, true, RE, 1, 1},   {40, 5, 120, 40, true, RE, 1, 1},
+        {40, 3, 240, 80, false, HS, 2, 1},  {80, 3, 200, 80, false, HS, 1, 1},  {80, 3, 184, 80, false, HS, 1, 1},
+        {80, 3, 184, 80, false, HS, 1, 1},  {80, 3, 480, 112, true, HS, 1, 1},  {112, 3, 672, 112, true, HS, 1, 1},
+        {112, 5, 672, 160, true, HS, 2, d}, {160, 5, 960, 160, true, HS, 1, d}, {160, 5, 960, 160, true, HS, 1, d},
+    };
+  }
   return {
-      {16, 3, 16, 16, false, RE, 1, 1},   {16, 3, 64, 24, false, RE, 2, 1},   {24, 3, 72, 24, false, RE, 1, 1},
-      {24, 5, 72, 40, true, RE, 2, 1},    {40, 5, 120, 40, true, RE, 1, 1},   {40, 5, 120, 40, true, RE, 1, 1},
-      {40, 3, 240, 80, false, HS, 2, 1},  {80, 3, 200, 80, false, HS, 1, 1},  {80, 3, 184, 80, false, HS, 1, 1},
-      {80, 3, 184, 80, false, HS, 1, 1},  {80, 3, 480, 112, true, HS, 1, 1},  {112, 3, 672, 112, true, HS, 1, 1},
-      {112, 5, 672, 160, true, HS, 2, d}, {160, 5, 960, 160, true, HS, 1, d}, {160, 5, 960, 160, true, HS, 1, d},
+      {16, 3, 16, 16, true, RE, 2, 1},  {16, 3, 72, 24, false, RE, 2, 1}, {24, 3, 88, 24, false, RE, 1, 1},
+      {24, 5, 96, 40, true, HS, 2, 1},  {40, 5, 240, 40, true, HS, 1, 1}, {40, 5, 240, 40, true, HS, 1, 1},
+      {40, 5, 120, 48, true, HS, 1, 1}, {48, 5, 144, 48, true, HS, 1, 1}, {48, 5, 288, 96, true, HS, 2, d},
+      {96, 5, 576, 96, true, HS, 1, d}, {96, 5, 576, 96, true, HS, 1, d},
   };
 }
 
 }  // namespace
 
-SqueezeExcitationImpl::SqueezeExcitationImpl(int64_t channels, int64_t squeeze_channels)
-    : fc1_(register_module("fc1", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, squeeze_channels, 1)))),
-      fc2_(register_module("fc2", torch::nn::Conv2d(torch::nn::Conv2dOptions(squeeze_channels, channels, 1)))) {}
-
-at::Tensor SqueezeExcitationImpl::forward(const at::Tensor& x) {
-  at::Tensor scale = x.mean({2, 3}, /*keepdim=*/true);
-  scale = at::hardsigmoid(fc2_->forward(fc1_->forward(scale).relu()));
-  return x * scale;
+int64_t make_divisible(double v, int64_t divisor) {
+  int64_t new_v = std::max(divisor, static_cast<int64_t>(v + divisor / 2.0) / divisor * divisor);
+  if (new_v < 0.9 * v) new_v += divisor;
+  return new_v;
 }
 
 InvertedResidualImpl::InvertedResidualImpl(const InvertedResidualConfig& c)
     : use_residual_(c.stride == 1 && c.in_channels == c.out_channels) {
   torch::nn::Sequential block;
   if (c.expanded_channels != c.in_channels) {
-    block->push_back(
-        ConvNormAct(ConvNormActOptions(c.in_channels, c.expanded_channels, 1).activation(c.activation).bn_eps(kBnEps)));
+    block->push_back(ConvNormAct(ConvNormActOptions(c.in_channels, c.expanded_channels, 1)
+                                     .activation(c.activation)
+                                     .bn_eps(kBnEps)
+                                     .bn_momentum(kBnMomentum)));
   }
   block->push_back(ConvNormAct(ConvNormActOptions(c.expanded_channels, c.expanded_channels, c.kernel)
                                    .stride(c.dilation > 1 ? 1 : c.stride)
                                    .dilation(c.dilation)
                                    .groups(c.expanded_channels)
                                    .activation(c.activation)
-                                   .bn_eps(kBnEps)));
-  if (c.use_se) block->push_back(SqueezeExcitation(c.expanded_channels, make_divisible(c.expanded_channels / 4)));
-  block->push_back(ConvNormAct(
-      ConvNormActOptions(c.expanded_channels, c.out_channels, 1).activation(Activation::kNone).bn_eps(kBnEps)));
+                                   .bn_eps(kBnEps)
+                                   .bn_momentum(kBnMomentum)));
+  if (c.use_se) {
+    block->push_back(SqueezeExcitation(
+        SqueezeExcitationOptions(c.expanded_channels, make_divisible(static_cast<double>(c.expanded_channels / 4)))
+            .gate(Activation::kHardsigmoid)));
+  }
+  block->push_back(ConvNormAct(ConvNormActOptions(c.expanded_channels, c.out_channels, 1)
+                                   .activation(Activation::kNone)
+                                   .bn_eps(kBnEps)
+                                   .bn_momentum(kBnMomentum)));
   block_ = register_module("block", block);
 }
 
@@ -66,48 +72,41 @@ at::Tensor InvertedResidualImpl::forward(const at::Tensor& x) {
   return at::GradMode::is_enabled() ? out + x : out.add_(x);
 }
 
-std::vector<int> mobilenet_v3_large_stage_indices() {
-  const auto config = large_config(/*dilated=*/false);
-  std::vector<int> indices{0};
-  for (size_t i = 0; i < config.size(); ++i) {
-    if (config[i].stride > 1) indices.push_back(static_cast<int>(i) + 1);
-  }
-  indices.push_back(static_cast<int>(config.size()) + 1);
-  return indices;
-}
-
-MobileNetV3Impl::MobileNetV3Impl(const MobileNetV3Options& options_) : options(options_) {
+MobileNetV3Impl::MobileNetV3Impl(std::string name, MobileNetV3Size size, const BackboneOptions& options)
+    : BackboneImpl(std::move(name)) {
+  const bool dilated = dilate_last_stages(options.output_stride(), 1, this->name())[0];
   auto add = [this](auto module, int64_t channels, int64_t stride) {
-    const std::string name = std::to_string(forwards_.size());
-    register_module(name, module);
-    forwards_.emplace_back([m = module](const at::Tensor& x) mutable { return m->forward(x); });
-    shapes_[name] = {channels, stride};
+    const std::string stage = std::to_string(stage_names().size());
+    register_module(stage, module);
+    add_stage(stage, [m = module](const at::Tensor& x) mutable { return m->forward(x); }, {channels, stride});
   };
   int64_t stride = 2;
-  add(ConvNormAct(ConvNormActOptions(3, 16, 3).stride(2).activation(Activation::kHardswish).bn_eps(kBnEps)), 16,
-      stride);
-  for (const auto& config : large_config(options.dilated())) {
-    if (config.dilation == 1) stride *= config.stride;
-    add(InvertedResidual(config), config.out_channels, stride);
+  add(ConvNormAct(ConvNormActOptions(3, 16, 3)
+                      .stride(2)
+                      .activation(Activation::kHardswish)
+                      .bn_eps(kBnEps)
+                      .bn_momentum(kBnMomentum)),
+      16, stride);
+  const auto config = table(size, dilated ? 2 : 1);
+  for (const auto& row : config) {
+    if (row.dilation == 1) stride *= row.stride;
+    add(InvertedResidual(row), row.out_channels, stride);
   }
-  constexpr int64_t kLastChannels = 6 * 160;
-  add(ConvNormAct(ConvNormActOptions(160, kLastChannels, 1).activation(Activation::kHardswish).bn_eps(kBnEps)),
-      kLastChannels, stride);
-
-  check_out_features(options.out_features(), shapes_, "mobilenet_v3_large");
-  for (const auto& name : options.out_features()) last_block_ = std::max(last_block_, std::stoi(name));
+  const int64_t last_in = config.back().out_channels;
+  add(ConvNormAct(ConvNormActOptions(last_in, 6 * last_in, 1)
+                      .activation(Activation::kHardswish)
+                      .bn_eps(kBnEps)
+                      .bn_momentum(kBnMomentum)),
+      6 * last_in, stride);
 }
 
-FeatureMap MobileNetV3Impl::forward(const at::Tensor& x) {
-  const auto& wanted = options.out_features();
-  FeatureMap features;
-  at::Tensor out = x;
-  for (int i = 0; i <= last_block_; ++i) {
-    out = forwards_[i](out);
-    const std::string name = std::to_string(i);
-    if (std::find(wanted.begin(), wanted.end(), name) != wanted.end()) features[name] = out;
+void add_mobilenet_v3_backbones(Registry<BackboneBuilder>& registry) {
+  for (const auto& [name, size] : {std::pair{"mobilenet_v3_large", MobileNetV3Size::kLarge},
+                                   std::pair{"mobilenet_v3_small", MobileNetV3Size::kSmall}}) {
+    registry.add(name, [name = std::string(name), size = size](const BackboneOptions& o) {
+      return MobileNetV3(name, size, o).ptr();
+    });
   }
-  return features;
 }
 
 }  // namespace segkit

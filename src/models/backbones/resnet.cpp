@@ -1,46 +1,70 @@
 #include "segkit/models/backbones/resnet.h"
 
 #include <ATen/ATen.h>
-#include <torch/nn/modules/container/sequential.h>
-
-#include <algorithm>
 
 #include "segkit/core/errors.h"
 
 namespace segkit {
 namespace {
 
-std::array<int64_t, 4> blocks_for_depth(int64_t depth) {
-  switch (depth) {
-    case 50: return {3, 4, 6, 3};
-    case 101: return {3, 4, 23, 3};
-    case 152: return {3, 8, 36, 3};
-  }
-  fail("unsupported ResNet depth ", depth, " (valid: 50, 101, 152)");
+SqueezeExcitation make_se(torch::nn::Module& block, int64_t channels, int64_t reduction) {
+  if (reduction <= 0) return SqueezeExcitation(nullptr);
+  return block.register_module("se", SqueezeExcitation(SqueezeExcitationOptions(channels, channels / reduction)));
+}
+
+ConvBn make_downsample(torch::nn::Module& block, const ResidualBlockSpec& s, int64_t out_channels) {
+  if (!s.downsample) return {};
+  auto seq = block.register_module("downsample", torch::nn::Sequential());
+  return ConvBn(*seq, "0", "1", ConvSpec(s.in_channels, out_channels, 1).stride(s.stride));
+}
+
+// The end of every block: (squeeze-excitation,) the identity added, ReLU.
+at::Tensor finish_block(at::Tensor out, const at::Tensor& identity, SqueezeExcitation& se) {
+  if (se) out = se->forward(out);
+  out = at::GradMode::is_enabled() ? out + identity : out.add_(identity);
+  return activate(out, Activation::kReLU);
 }
 
 }  // namespace
 
-BottleneckImpl::BottleneckImpl(int64_t in_channels, int64_t planes, int64_t stride, int64_t dilation, bool downsample)
-    : has_downsample_(downsample) {
-  const int64_t out_channels = planes * kExpansion;
-  conv_bn1_ = ConvBn(*this, "conv1", "bn1", ConvSpec(in_channels, planes, 1));
+BasicBlockImpl::BasicBlockImpl(const ResidualBlockSpec& s, const ResNetOptions& o) : has_downsample_(s.downsample) {
+  if (o.groups() != 1 || o.width_per_group() != 64) fail("BasicBlock supports only groups=1 and base width 64");
+  if (s.dilation > 1) fail("BasicBlock does not support dilation (output stride 32 only, as torchvision)");
+  conv_bn1_ = ConvBn(*this, "conv1", "bn1", ConvSpec(s.in_channels, s.planes, 3).stride(s.stride).padding(1));
+  conv_bn2_ = ConvBn(*this, "conv2", "bn2", ConvSpec(s.planes, s.planes, 3).padding(1));
+  se_ = make_se(*this, s.planes, o.se_reduction());
+  downsample_ = make_downsample(*this, s, s.planes * kExpansion);
+}
+
+at::Tensor BasicBlockImpl::forward(const at::Tensor& x) {
+  at::Tensor out = activate(conv_bn1_(x), Activation::kReLU);
+  out = conv_bn2_(out);
+  return finish_block(out, has_downsample_ ? downsample_(x) : x, se_);
+}
+
+void BasicBlockImpl::optimize_for_inference(const InferenceOptions& options) {
+  conv_bn1_.fold(options);
+  conv_bn2_.fold(options);
+  if (has_downsample_) downsample_.fold(options);
+}
+
+BottleneckImpl::BottleneckImpl(const ResidualBlockSpec& s, const ResNetOptions& o) : has_downsample_(s.downsample) {
+  const int64_t width = static_cast<int64_t>(s.planes * (o.width_per_group() / 64.0)) * o.groups();
+  const int64_t out_channels = s.planes * kExpansion;
+  conv_bn1_ = ConvBn(*this, "conv1", "bn1", ConvSpec(s.in_channels, width, 1));
   conv_bn2_ =
-      ConvBn(*this, "conv2", "bn2", ConvSpec(planes, planes, 3).stride(stride).padding(dilation).dilation(dilation));
-  conv_bn3_ = ConvBn(*this, "conv3", "bn3", ConvSpec(planes, out_channels, 1));
-  if (downsample) {
-    auto seq = register_module("downsample", torch::nn::Sequential());
-    downsample_ = ConvBn(*seq, "0", "1", ConvSpec(in_channels, out_channels, 1).stride(stride));
-  }
+      ConvBn(*this, "conv2", "bn2",
+             ConvSpec(width, width, 3).stride(s.stride).padding(s.dilation).dilation(s.dilation).groups(o.groups()));
+  conv_bn3_ = ConvBn(*this, "conv3", "bn3", ConvSpec(width, out_channels, 1));
+  se_ = make_se(*this, out_channels, o.se_reduction());
+  downsample_ = make_downsample(*this, s, out_channels);
 }
 
 at::Tensor BottleneckImpl::forward(const at::Tensor& x) {
   at::Tensor out = activate(conv_bn1_(x), Activation::kReLU);
   out = activate(conv_bn2_(out), Activation::kReLU);
   out = conv_bn3_(out);
-  const at::Tensor identity = has_downsample_ ? downsample_(x) : x;
-  out = at::GradMode::is_enabled() ? out + identity : out.add_(identity);
-  return activate(out, Activation::kReLU);
+  return finish_block(out, has_downsample_ ? downsample_(x) : x, se_);
 }
 
 void BottleneckImpl::optimize_for_inference(const InferenceOptions& options) {
@@ -50,10 +74,15 @@ void BottleneckImpl::optimize_for_inference(const InferenceOptions& options) {
   if (has_downsample_) downsample_.fold(options);
 }
 
-ResNetImpl::ResNetImpl(const ResNetOptions& options_) : options(options_) {
-  const auto blocks = blocks_for_depth(options.depth());
+ResNetImpl::ResNetImpl(std::string name, const ResNetOptions& options_)
+    : BackboneImpl(std::move(name)), options(options_) {
+  const bool bottleneck = options.block() == ResidualBlock::kBottleneck;
+  const int64_t expansion = bottleneck ? BottleneckImpl::kExpansion : BasicBlockImpl::kExpansion;
+  const auto dilate = dilate_last_stages(options.output_stride(), 3, this->name());
+
   stem_ = ConvBn(*this, "conv1", "bn1", ConvSpec(3, 64, 7).stride(2).padding(3));
-  shapes_["stem"] = {64, 4};
+  add_stage("relu", [this](const at::Tensor& x) { return activate(stem_(x), Activation::kReLU); }, {64, 2});
+  add_stage("maxpool", [](const at::Tensor& x) { return at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1}); }, {64, 4});
 
   int64_t in_channels = 64;
   int64_t dilation = 1;
@@ -62,39 +91,42 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options_) : options(options_) {
     const int64_t planes = int64_t{64} << i;
     int64_t stride = i == 0 ? 1 : 2;
     const int64_t previous_dilation = dilation;
-    if (i > 0 && options.replace_stride_with_dilation()[i - 1]) {
+    if (i > 0 && dilate[static_cast<size_t>(i - 1)]) {
       dilation *= stride;
       stride = 1;
     }
     torch::nn::Sequential layer;
-    const bool downsample = stride != 1 || in_channels != planes * BottleneckImpl::kExpansion;
-    layer->push_back(Bottleneck(in_channels, planes, stride, previous_dilation, downsample));
-    in_channels = planes * BottleneckImpl::kExpansion;
-    for (int64_t b = 1; b < blocks[i]; ++b) layer->push_back(Bottleneck(in_channels, planes, 1, dilation, false));
-    const std::string name = "layer" + std::to_string(i + 1);
-    layers_[i] = register_module(name, layer);
+    for (int64_t b = 0; b < options.layers()[static_cast<size_t>(i)]; ++b) {
+      const ResidualBlockSpec spec{in_channels, planes, b == 0 ? stride : 1, b == 0 ? previous_dilation : dilation,
+                                   b == 0 && (stride != 1 || in_channels != planes * expansion)};
+      if (bottleneck)
+        layer->push_back(Bottleneck(spec, options));
+      else
+        layer->push_back(BasicBlock(spec, options));
+      in_channels = planes * expansion;
+    }
+    const std::string stage = "layer" + std::to_string(i + 1);
+    register_module(stage, layer);
     stride_so_far *= stride;
-    shapes_[name] = {in_channels, stride_so_far};
-  }
-  check_out_features(options.out_features(), shapes_, "resnet" + std::to_string(options.depth()));
-  for (const auto& name : options.out_features()) {
-    if (name != "stem") last_layer_ = std::max(last_layer_, name.back() - '0');
+    add_stage(stage, [layer](const at::Tensor& x) mutable { return layer->forward(x); }, {in_channels, stride_so_far});
   }
 }
 
-FeatureMap ResNetImpl::forward(const at::Tensor& x) {
-  const auto& wanted = options.out_features();
-  auto keep = [&](const std::string& name) { return std::find(wanted.begin(), wanted.end(), name) != wanted.end(); };
-  FeatureMap features;
-  at::Tensor out = stem_(x);
-  out = at::max_pool2d(activate(out, Activation::kReLU), {3, 3}, {2, 2}, {1, 1});
-  if (keep("stem")) features["stem"] = out;
-  for (int i = 0; i < last_layer_; ++i) {
-    out = layers_[i]->forward(out);
-    const std::string name = "layer" + std::to_string(i + 1);
-    if (keep(name)) features[name] = out;
-  }
-  return features;
+void add_resnet_backbones(Registry<BackboneBuilder>& registry) {
+  using R = ResidualBlock;
+  const auto add = [&](const std::string& name, ResNetOptions options) {
+    registry.add(name, [name, options](const BackboneOptions& o) {
+      return ResNet(name, ResNetOptions(options).output_stride(o.output_stride())).ptr();
+    });
+  };
+  add("resnet18", ResNetOptions(R::kBasic, {2, 2, 2, 2}));
+  add("resnet34", ResNetOptions(R::kBasic, {3, 4, 6, 3}));
+  add("resnet50", ResNetOptions(R::kBottleneck, {3, 4, 6, 3}));
+  add("resnet101", ResNetOptions(R::kBottleneck, {3, 4, 23, 3}));
+  add("resnet152", ResNetOptions(R::kBottleneck, {3, 8, 36, 3}));
+  add("resnext50_32x4d", ResNetOptions(R::kBottleneck, {3, 4, 6, 3}).groups(32).width_per_group(4));
+  add("wide_resnet50_2", ResNetOptions(R::kBottleneck, {3, 4, 6, 3}).width_per_group(128));
+  add("se_resnet50", ResNetOptions(R::kBottleneck, {3, 4, 6, 3}).se_reduction(16));
 }
 
 }  // namespace segkit

@@ -4,17 +4,16 @@
 
 namespace segkit {
 
-DeepLabHeadImpl::DeepLabHeadImpl(std::string in_feature, int64_t in_channels, int64_t num_classes,
-                                 const std::vector<int64_t>& atrous_rates)
-    : in_feature_(std::move(in_feature)) {
-  constexpr int64_t kChannels = 256;
-  aspp_ = register_module("0", ASPP(in_channels, atrous_rates, kChannels));
-  conv_bn_ = ConvBn(*this, "1", "2", ConvSpec(kChannels, kChannels, 3).padding(1));
-  classifier_ = register_module("4", torch::nn::Conv2d(torch::nn::Conv2dOptions(kChannels, num_classes, 1)));
+DeepLabHeadImpl::DeepLabHeadImpl(const HeadConfig& config, const ShapeMap& shapes) : HeadImpl(config.in_features) {
+  const int64_t channels = config.channels > 0 ? config.channels : 256;
+  const int64_t in_channels = input_shape(shapes, in_features().at(0)).channels;
+  aspp_ = register_module("0", ASPP(in_channels, config.atrous_rates, channels));
+  conv_bn_ = ConvBn(*this, "1", "2", ConvSpec(channels, channels, 3).padding(1));
+  classifier_ = register_module("4", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, config.num_classes, 1)));
 }
 
 at::Tensor DeepLabHeadImpl::forward(const FeatureMap& features) {
-  at::Tensor x = aspp_->forward(feature(features, in_feature_));
+  at::Tensor x = aspp_->forward(input(features));
   x = activate(conv_bn_(x), Activation::kReLU);
   return classifier_->forward(x);
 }

@@ -6,10 +6,25 @@
 
 namespace segkit {
 
-const at::Tensor& feature(const FeatureMap& features, const std::string& name) {
+const at::Tensor& HeadImpl::input(const FeatureMap& features, size_t i) const {
+  const std::string& name = in_features_.at(i);
   auto it = features.find(name);
   if (it == features.end()) fail("the backbone did not return feature \"", name, "\"");
   return it->second;
+}
+
+const ShapeSpec& input_shape(const ShapeMap& shapes, const std::string& name) {
+  auto it = shapes.find(name);
+  if (it == shapes.end()) {
+    std::string valid;
+    for (const auto& [n, spec] : shapes) valid += (valid.empty() ? "" : ", ") + n;
+    fail("the backbone has no feature \"", name, "\" for the head (valid: ", valid, ")");
+  }
+  return it->second;
+}
+
+Head build_head(const std::string& type, const HeadConfig& config, const ShapeMap& shapes) {
+  return head_registry().at(type)(config, shapes);
 }
 
 at::Tensor resize_bilinear(const at::Tensor& x, int64_t height, int64_t width) {

@@ -4,19 +4,13 @@
 #include <torch/nn/modules/conv.h>
 
 #include "segkit/core/errors.h"
+#include "segkit/models/feature_tap.h"
 
 namespace segkit {
 namespace {
 
 ConvSpec conv3x3(int64_t in, int64_t out, bool padding, bool bias) {
   return ConvSpec(in, out, 3).padding(padding ? 1 : 0).bias(bias);
-}
-
-void to_channels_last(torch::nn::Module& module) {
-  at::NoGradGuard no_grad;
-  for (auto& p : module.parameters()) {
-    if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
-  }
 }
 
 // Center crop of an N x C x H x W map to height x width.
@@ -57,12 +51,9 @@ at::Tensor UNetBlockImpl::forward(at::Tensor x) {
 }
 
 void UNetBlockImpl::optimize_for_inference(const InferenceOptions& options) {
-  if (batch_norm_) {
-    conv_bn1_.fold(options);
-    conv_bn2_.fold(options);
-  } else if (options.channels_last) {
-    to_channels_last(*this);
-  }
+  if (!batch_norm_) return;
+  conv_bn1_.fold(options);
+  conv_bn2_.fold(options);
 }
 
 UNetImpl::UNetImpl(const UNetOptions& options_) : options(options_) {
@@ -138,6 +129,7 @@ at::Tensor UNetImpl::forward_valid(const at::Tensor& x) {
   const int64_t depth = options.depth();
   for (int64_t level = 0; level < depth; ++level) {
     y = encoder_[level]->as<UNetBlockImpl>()->forward(y);
+    tap("encoder." + std::to_string(level), y);
     if (level + 1 < depth) {
       skips.push_back(y);
       y = at::max_pool2d(y, {2, 2}, {2, 2});
@@ -155,31 +147,56 @@ at::Tensor UNetImpl::forward_valid(const at::Tensor& x) {
     const at::Tensor& skip = skips[skips.size() - 1 - i];
     y = at::cat({center_crop(skip, y.size(2), y.size(3)), y}, 1);
     y = decoder_[i]->as<UNetBlockImpl>()->forward(y);
+    tap("decoder." + std::to_string(i), y);
   }
   return head_->forward(y);
 }
 
-SegmentationOutput UNetImpl::forward(const at::Tensor& x, bool /*with_aux*/) {
+std::vector<std::string> UNetImpl::layer_names() const {
+  std::vector<std::string> names;
+  for (int64_t level = 0; level < options.depth(); ++level) names.push_back("encoder." + std::to_string(level));
+  for (int64_t i = 0; i + 1 < options.depth(); ++i) names.push_back("decoder." + std::to_string(i));
+  return names;
+}
+
+SemanticOutput UNetImpl::forward(const at::Tensor& x, bool /*with_aux*/) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_channels(), "expected an N x ", options.in_channels(),
               " x H x W batch, got ", x.sizes());
-  SegmentationOutput result;
+  SemanticOutput result;
   if (!options.padding()) {
     output_size(x.size(2), x.size(3));  // names the valid sizes if this one is not
-    result.out = forward_valid(x);
+    result.logits = forward_valid(x);
     return result;
   }
   const int64_t a = alignment();
   const int64_t height = (x.size(2) + a - 1) / a * a;
   const int64_t width = (x.size(3) + a - 1) / a * a;
-  result.out = forward_valid(pad_to(x, height, width)).slice(2, 0, x.size(2)).slice(3, 0, x.size(3));
+  result.logits = forward_valid(pad_to(x, height, width)).slice(2, 0, x.size(2)).slice(3, 0, x.size(3));
   return result;
 }
 
-void UNetImpl::optimize_for_inference(const InferenceOptions& o) {
-  if (!o.channels_last || up_channels_last_) return;
-  for (const auto& module : up_->children()) to_channels_last(*module);
-  to_channels_last(*head_);
-  up_channels_last_ = true;
+UNetOptions unet_options_from_checkpoint(const StateDict& state, UNetOptions base) {
+  int64_t depth = 0;
+  bool batch_norm = false;
+  for (const auto& [key, tensor] : state) {
+    if (key == "encoder.0.conv1.weight" && tensor.dim() == 4)
+      base.in_channels(tensor.size(1)).base_width(tensor.size(0));
+    if (key.rfind("encoder.", 0) == 0 && key.size() > 8) {
+      const size_t dot = key.find('.', 8);
+      const std::string level = key.substr(8, dot == std::string::npos ? 0 : dot - 8);
+      const bool number = !level.empty() && level.size() < 3 &&
+                          std::all_of(level.begin(), level.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (number && key.substr(dot) == ".conv1.weight") depth = std::max<int64_t>(depth, std::stoll(level) + 1);
+    }
+    if (key == "encoder.0.bn1.weight") batch_norm = true;
+    if (key == "up.0.weight" && tensor.dim() == 4) {
+      const bool transposed = tensor.size(2) == 2;
+      if (transposed) base.upsampling(Upsampling::kTransposed);
+      if (!transposed && base.upsampling() == Upsampling::kTransposed) base.upsampling(Upsampling::kBilinear);
+    }
+  }
+  if (depth > 0) base.depth(depth);
+  return base.batch_norm(batch_norm);
 }
 
 }  // namespace segkit

@@ -57,26 +57,44 @@ TEST(Metrics, MatchScikitLearnOnRandomLabelMaps) {
     EXPECT_NEAR(r.dice[i], expected["dice"][i].get<double>(), 1e-12);
   }
   EXPECT_NEAR(r.pixel_accuracy, expected["accuracy"].get<double>(), 1e-12);
-  EXPECT_NEAR(adapted_rand_error(read_npy(fixture("metrics/seg_pred.npy")), read_npy(fixture("metrics/seg_truth.npy"))),
-              expected["adapted_rand_error"].get<double>(), 1e-12);
+}
+
+// Both Rand errors of binary membrane maps, end to end (segkit's own connected
+// components), against scikit-image's adapted_rand_error itself and the ISBI/SNEMI3D
+// challenges' definition (tools/isbi_rand_reference.py), on scipy's 4-connected labels.
+TEST(Metrics, RandErrorsMatchScikitImageAndTheChallengeDefinition) {
+  std::ifstream in(fixture("metrics/rand.json"));
+  const auto expected = nlohmann::json::parse(in);
+  const at::Tensor truth = read_npy(fixture("metrics/membrane_truth.npy"));
+  const at::Tensor pred = read_npy(fixture("metrics/membrane_pred.npy"));
+  ASSERT_EQ(static_cast<int64_t>(expected["skimage"].size()), truth.size(0));
+  double difference = 0;
+  for (int64_t i = 0; i < truth.size(0); ++i) {
+    const RandErrors e = rand_errors(pred[i], truth[i]);
+    EXPECT_NEAR(e.skimage, expected["skimage"][i].get<double>(), 1e-12) << "image " << i;
+    EXPECT_NEAR(e.challenge, expected["challenge"][i].get<double>(), 1e-12) << "image " << i;
+    difference += std::abs(e.skimage - e.challenge);
+  }
+  EXPECT_GT(difference, 1e-3) << "the two definitions give different numbers";
 }
 
 TEST(Metrics, RandErrorOfMembraneMaps) {
   // Two cells split by a membrane column; interior is class 1.
   at::Tensor truth = at::ones({6, 7}, at::kLong);
   truth.select(1, 3).zero_();
-  EXPECT_DOUBLE_EQ(rand_error(truth, truth), 0.0);
+  EXPECT_DOUBLE_EQ(rand_errors(truth, truth).challenge, 0.0);
+  EXPECT_DOUBLE_EQ(rand_errors(truth, truth).skimage, 0.0);
   // A prediction that misses the membrane merges the two cells.
   const at::Tensor merged = at::ones({6, 7}, at::kLong);
   // Truth cells of 18 pixels each: sum_a = 2 * 18^2; the merged segment holds 36: sum_b = 36^2,
   // sum_ab = 2 * 18^2 -> precision 1/2, recall 1, F = 2/3.
-  EXPECT_NEAR(rand_error(merged, truth), 1.0 / 3, 1e-12);
+  EXPECT_NEAR(rand_errors(merged, truth).challenge, 1.0 / 3, 1e-12);
   // A membrane shifted by a column still separates, but moves 6 of cell B's pixels onto the
   // predicted membrane: sum_ab = sum_b = 18^2 + 12^2 + 6/42, sum_a = 2 * 18^2 -> precision 1.
   at::Tensor shifted = at::ones({6, 7}, at::kLong);
   shifted.select(1, 4).zero_();
   const double recall = (18.0 * 18 + 12 * 12 + 6.0 / 42) / (2 * 18.0 * 18);
-  EXPECT_NEAR(rand_error(shifted, truth), 1 - 2 * recall / (1 + recall), 1e-12);
+  EXPECT_NEAR(rand_errors(shifted, truth).challenge, 1 - 2 * recall / (1 + recall), 1e-12);
   Evaluator evaluator(2, -1, /*membrane_measures=*/true);
   evaluator.add(merged, truth);
   const EvalReport r = evaluator.report();

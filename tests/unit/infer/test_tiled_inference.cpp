@@ -13,16 +13,14 @@ at::Tensor random_image(int64_t h, int64_t w, uint64_t seed) {
   return at::randint(0, 256, {h, w, 1}, at::kByte).expand({h, w, 3}).contiguous();
 }
 
-UNet random_unet(const UNetOptions& options) {
+// A fresh U-Net for a predictor to take over.
+Segmentor random_unet(const UNetOptions& options) {
   at::manual_seed(0);
-  UNet unet(options);
-  unet->eval();
-  return unet;
+  return UNet(options).ptr();
 }
 
 TEST(TiledInference, UnpaddedUNetTilesEqualTheWholeImage) {
-  UNet unet = random_unet(UNetOptions().depth(3).base_width(4));
-  Predictor predictor(unet.ptr(), Preprocess::gray());
+  Predictor predictor(random_unet(UNetOptions().depth(3).base_width(4)), Preprocess::gray());
   const at::Tensor image = random_image(151, 133, 1);
   const at::Tensor whole = TiledInference(predictor, TileOptions{}).logits(image);
   ASSERT_EQ(whole.sizes(), (std::vector<int64_t>{2, 151, 133}));
@@ -34,8 +32,8 @@ TEST(TiledInference, UnpaddedUNetTilesEqualTheWholeImage) {
 }
 
 TEST(TiledInference, StreamedMasksEqualArgmaxOfLogits) {
-  UNet unet = random_unet(UNetOptions().depth(3).base_width(4).padding(true).batch_norm(true));
-  Predictor predictor(unet.ptr(), Preprocess::gray());
+  Predictor predictor(random_unet(UNetOptions().depth(3).base_width(4).padding(true).batch_norm(true)),
+                      Preprocess::gray());
   const at::Tensor image = random_image(97, 61, 2);
   TiledInference tiler(predictor, TileOptions{40, 8, 1});
   const at::Tensor logits = tiler.logits(image);
@@ -48,8 +46,8 @@ TEST(TiledInference, StreamedMasksEqualArgmaxOfLogits) {
 TEST(TiledInference, BlendingShrinksSeams) {
   // Padded convolutions see zeros at tile edges, so tiles differ from the whole image
   // near their edges; overlapping and blending must bring them closer.
-  UNet unet = random_unet(UNetOptions().depth(3).base_width(4).padding(true).upsampling(Upsampling::kBilinear));
-  Predictor predictor(unet.ptr(), Preprocess::gray());
+  Predictor predictor(random_unet(UNetOptions().depth(3).base_width(4).padding(true).upsampling(Upsampling::kBilinear)),
+                      Preprocess::gray());
   const at::Tensor image = random_image(128, 128, 3);
   const at::Tensor whole = TiledInference(predictor, TileOptions{}).logits(image);
   auto error = [&](int64_t overlap) {
@@ -63,8 +61,7 @@ TEST(TiledInference, BlendingShrinksSeams) {
 }
 
 TEST(TiledInference, RefusesAnOverlapThatLeavesNoStride) {
-  UNet unet = random_unet(UNetOptions().depth(3).base_width(4));
-  Predictor predictor(unet.ptr(), Preprocess::gray());
+  Predictor predictor(random_unet(UNetOptions().depth(3).base_width(4)), Preprocess::gray());
   EXPECT_THROW(TiledInference(predictor, TileOptions{92, 60, 1}).logits(random_image(200, 200, 4)), std::exception);
 }
 

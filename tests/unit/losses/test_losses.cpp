@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "segkit/losses/classification_loss.h"
 #include "segkit/losses/segmentation_loss.h"
 #include "segkit/losses/unet_weight_map.h"
 
@@ -43,6 +44,34 @@ TEST(Losses, FocalAndDice) {
   // A perfect, confident prediction has a near-zero Dice loss.
   const at::Tensor sure = at::tensor({20.0, -20.0, -20.0, 20.0}, at::kDouble).view({1, 2, 1, 2});
   EXPECT_LT(segmentation_loss(sure, target, {}, o).item<double>(), 1e-6);
+}
+
+TEST(Losses, ClassificationWithLabelSmoothingAndSoftTargets) {
+  const at::Tensor logits = at::tensor({2.0, 0.0, -1.0, 0.5, 1.5, 0.0}, at::kDouble).view({2, 3});
+  LossOptions o;
+  o.label_smoothing = 0.1;
+  // Smoothed one-hot targets: 0.9 + 0.1 / 3 on the true class, 0.1 / 3 elsewhere.
+  const at::Tensor log_p = at::log_softmax(logits, 1);
+  const double expected = -((0.9 + 0.1 / 3) * log_p[0][0] + 0.1 / 3 * (log_p[0][1] + log_p[0][2]) +
+                            (0.9 + 0.1 / 3) * log_p[1][2] + 0.1 / 3 * (log_p[1][0] + log_p[1][1]))
+                               .item<double>() /
+                          2;
+  EXPECT_NEAR(classification_loss(logits, at::tensor({0, 2}, at::kLong), o).item<double>(), expected, 1e-12);
+  // Mixup's soft labels: the mixed sample's loss is the mix of the two losses.
+  o.label_smoothing = 0;
+  const at::Tensor mixed = at::tensor({0.3, 0.7, 0.0}, at::kDouble).view({1, 3});
+  const double mix = -(0.3 * log_p[0][0] + 0.7 * log_p[0][1]).item<double>();
+  EXPECT_NEAR(classification_loss(logits.slice(0, 0, 1), mixed, o).item<double>(), mix, 1e-12);
+}
+
+TEST(Losses, DistillationIsTemperatureScaledKlDivergence) {
+  at::manual_seed(3);
+  const at::Tensor student = at::randn({4, 5}, at::kDouble), teacher = at::randn({4, 5}, at::kDouble);
+  const double t = 3;
+  const at::Tensor kl =
+      at::kl_div(at::log_softmax(student / t, 1), at::softmax(teacher / t, 1), at::Reduction::Sum) / 4 * (t * t);
+  EXPECT_NEAR(distillation_loss(student, teacher, t).item<double>(), kl.item<double>(), 1e-12);
+  EXPECT_NEAR(distillation_loss(teacher, teacher, t).item<double>(), 0.0, 1e-12);
 }
 
 TEST(WeightMap, BorderTermBetweenTouchingCells) {

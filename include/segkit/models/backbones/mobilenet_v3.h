@@ -1,24 +1,17 @@
 #pragma once
 
-// MobileNetV3-Large's feature extractor as torchvision builds it (module names
-// "0".."16" as in `mobilenet_v3_large().features`), optionally dilated as
-// torchvision's segmentation models use it.
+// MobileNetV3 (Howard et al. 2019), Large and Small, as torchvision builds the
+// `features` of mobilenet_v3_large/small: stages "0" (stem) .. the last 1x1 block
+// ("16" for Large, "12" for Small), optionally with the last stage dilated (output
+// stride 16) as torchvision's segmentation models use it.
 
 #include <torch/nn/modules/container/sequential.h>
 
-#include <functional>
-
 #include "segkit/layers/conv_bn.h"
+#include "segkit/layers/squeeze_excitation.h"
 #include "segkit/models/backbones/backbone.h"
 
 namespace segkit {
-
-struct MobileNetV3Options {
-  /// Replace the last stride by dilation 2 (output stride 16), as torchvision's dilated=True.
-  TORCH_ARG(bool, dilated) = false;
-  /// Features to return: the index of a block in `features` ("4", "16", ...).
-  TORCH_ARG(std::vector<std::string>, out_features) = {"16"};
-};
 
 /// One row of the architecture table.
 struct InvertedResidualConfig {
@@ -28,17 +21,8 @@ struct InvertedResidualConfig {
   int64_t stride, dilation;
 };
 
-/// Squeeze-and-excitation with hard-sigmoid gating: fc1, ReLU, fc2, hardsigmoid.
-class SqueezeExcitationImpl : public torch::nn::Module {
- public:
-  SqueezeExcitationImpl(int64_t channels, int64_t squeeze_channels);
-  at::Tensor forward(const at::Tensor& x);
-
- private:
-  torch::nn::Conv2d fc1_{nullptr}, fc2_{nullptr};
-};
-TORCH_MODULE(SqueezeExcitation);
-
+/// Optional 1x1 expansion, depthwise convolution, optional squeeze-and-excitation,
+/// 1x1 projection ("block.0" ...), with a residual where shapes allow.
 class InvertedResidualImpl : public torch::nn::Module {
  public:
   explicit InvertedResidualImpl(const InvertedResidualConfig& config);
@@ -50,23 +34,18 @@ class InvertedResidualImpl : public torch::nn::Module {
 };
 TORCH_MODULE(InvertedResidual);
 
-/// Indices of the blocks designed to reduce resolution, plus the first and last
-/// ([0, 2, 4, 7, 13, 16]): where torchvision's segmentation builders take features.
-std::vector<int> mobilenet_v3_large_stage_indices();
+enum class MobileNetV3Size { kLarge, kSmall };
 
 class MobileNetV3Impl : public BackboneImpl {
  public:
-  explicit MobileNetV3Impl(const MobileNetV3Options& options);
-  FeatureMap forward(const at::Tensor& x) override;
-  std::map<std::string, ShapeSpec> output_shape() const override { return shapes_; }
-
-  MobileNetV3Options options;
-
- private:
-  std::vector<std::function<at::Tensor(const at::Tensor&)>> forwards_;  // blocks "0".."16"
-  std::map<std::string, ShapeSpec> shapes_;
-  int last_block_ = 0;
+  MobileNetV3Impl(std::string name, MobileNetV3Size size, const BackboneOptions& options);
 };
 TORCH_MODULE(MobileNetV3);
+
+/// torchvision's _make_divisible: v rounded to a multiple of `divisor`, never more than 10% down.
+int64_t make_divisible(double v, int64_t divisor = 8);
+
+/// mobilenet_v3_large, mobilenet_v3_small.
+void add_mobilenet_v3_backbones(Registry<BackboneBuilder>& registry);
 
 }  // namespace segkit

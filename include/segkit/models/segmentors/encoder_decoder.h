@@ -10,19 +10,24 @@ namespace segkit {
 
 /// Backbone, classifier head and optional aux head, as torchvision's
 /// _SimpleSegmentationModel (modules "backbone", "classifier", "aux_classifier").
-/// The one place where logits are resized back to the input size.
+/// The backbone returns what the heads read; the one place where logits are resized
+/// back to the input size.
 class EncoderDecoderImpl : public SegmentorImpl {
  public:
-  EncoderDecoderImpl(std::shared_ptr<BackboneImpl> backbone, std::shared_ptr<HeadImpl> classifier,
-                     std::shared_ptr<HeadImpl> aux_classifier = nullptr);
+  EncoderDecoderImpl(Backbone backbone, Head classifier, Head aux_classifier, int64_t num_classes);
 
-  SegmentationOutput forward(const at::Tensor& x, bool with_aux = false) override;
+  SemanticOutput forward(const at::Tensor& x, bool with_aux = false) override;
   bool has_aux() const override { return aux_classifier_ != nullptr; }
+  int64_t num_classes() const override { return num_classes_; }
+  std::vector<std::string> head_modules() const override { return {"classifier", "aux_classifier"}; }
+  std::vector<std::string> layer_names() const override { return backbone_->stage_names(); }
+  const Backbone& backbone() const { return backbone_; }
 
  private:
-  std::shared_ptr<BackboneImpl> backbone_;
-  std::shared_ptr<HeadImpl> classifier_;
-  std::shared_ptr<HeadImpl> aux_classifier_;
+  Backbone backbone_;
+  Head classifier_;
+  Head aux_classifier_;
+  int64_t num_classes_;
 };
 TORCH_MODULE(EncoderDecoder);
 

@@ -11,6 +11,7 @@
 #include <optional>
 #include <vector>
 
+#include "segkit/core/checkpoint.h"
 #include "segkit/layers/conv_bn.h"
 #include "segkit/models/segmentors/segmentor.h"
 
@@ -51,17 +52,20 @@ class UNetBlockImpl : public torch::nn::Module, public InferenceOptimizable {
 TORCH_MODULE(UNetBlock);
 
 /// Modules: encoder.{level}, up.{i}, decoder.{i} (i = 0 next to the bottom), head.
-class UNetImpl : public SegmentorImpl, public InferenceOptimizable {
+/// Layers (for a FeatureTap): "encoder.0" .. and "decoder.0" .., each block's output.
+class UNetImpl : public SegmentorImpl, public InputConstraints {
  public:
   explicit UNetImpl(const UNetOptions& options);
 
   /// Padded: any input size (padded by mirroring to a multiple of alignment() and cropped
   /// back). Unpadded: the input must be a valid size (see valid_input_size()).
-  SegmentationOutput forward(const at::Tensor& x, bool with_aux = false) override;
+  SemanticOutput forward(const at::Tensor& x, bool with_aux = false) override;
   int64_t in_channels() const override { return options.in_channels(); }
+  int64_t num_classes() const override { return options.num_classes(); }
+  std::vector<std::string> head_modules() const override { return {"head"}; }
+  std::vector<std::string> layer_names() const override;
   std::pair<int64_t, int64_t> output_size(int64_t height, int64_t width) const override;
   int64_t alignment() const override { return int64_t{1} << (options.depth() - 1); }
-  void optimize_for_inference(const InferenceOptions& options) override;
 
   /// Unpadded: the output side for an input side, or nullopt where some level would have
   /// an odd or empty feature map. Padded: the side itself.
@@ -78,8 +82,13 @@ class UNetImpl : public SegmentorImpl, public InferenceOptimizable {
 
   torch::nn::ModuleList encoder_, up_, decoder_;
   torch::nn::Conv2d head_{nullptr};
-  bool up_channels_last_ = false;
 };
 TORCH_MODULE(UNet);
+
+/// The U-Net architecture a checkpoint implies, on top of `base`: input channels and base
+/// width from the first convolution, depth from the encoder's levels, BatchNorm from its
+/// keys, transposed convolutions from a 2x2 "up" kernel (a 3x3 one follows a resize:
+/// base's nearest or bilinear).
+UNetOptions unet_options_from_checkpoint(const StateDict& state, UNetOptions base);
 
 }  // namespace segkit

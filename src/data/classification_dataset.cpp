@@ -1,0 +1,124 @@
+#include "segkit/data/classification_dataset.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <sstream>
+
+#include "segkit/core/errors.h"
+#include "segkit/io/image.h"
+
+namespace segkit {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<fs::path> sorted_entries(const fs::path& dir, bool folders) {
+  std::error_code ec;
+  std::vector<fs::path> entries;
+  for (const auto& item : fs::directory_iterator(dir, ec)) {
+    const std::string name = item.path().filename().string();
+    if (name.empty() || name[0] == '.') continue;
+    if (folders ? item.is_directory(ec) : !item.is_directory(ec)) entries.push_back(item.path());
+  }
+  if (ec) fail(dir.string(), ": cannot list folder (", ec.message(), ")");
+  std::sort(entries.begin(), entries.end());
+  return entries;
+}
+
+}  // namespace
+
+ClassSamples scan_image_folder(const std::string& root) {
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) fail(root, ": no such folder");
+  ClassSamples result;
+  for (const auto& dir : sorted_entries(root, /*folders=*/true)) {
+    const int64_t label = static_cast<int64_t>(result.classes.size());
+    result.classes.push_back(dir.filename().string());
+    for (const auto& file : sorted_entries(dir, /*folders=*/false)) result.samples.push_back({file.string(), label});
+  }
+  if (result.classes.empty()) fail(root, ": holds no class folders (expected ROOT/<class>/<image>)");
+  if (result.samples.empty()) fail(root, ": its class folders hold no files");
+  return result;
+}
+
+ClassSamples read_class_list(const std::string& list_path, std::vector<std::string> classes) {
+  std::ifstream in(list_path);
+  if (!in) fail(list_path, ": cannot open list file");
+  const fs::path root = fs::path(list_path).parent_path();
+  ClassSamples result;
+  int64_t max_label = -1;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    std::istringstream fields(line);
+    std::string image, label_text, extra;
+    if (!(fields >> image)) continue;  // blank line
+    if (!(fields >> label_text) || (fields >> extra)) {
+      fail(list_path, ":", number, ": expected \"image label\", got \"", line, "\"");
+    }
+    size_t used = 0;
+    int64_t label = -1;
+    try {
+      label = std::stoll(label_text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != label_text.size() || label < 0) {
+      fail(list_path, ":", number, ": the label must be a class index (0, 1, ...), got \"", label_text, "\"");
+    }
+    max_label = std::max(max_label, label);
+    result.samples.push_back({fs::path(image).is_absolute() ? image : (root / image).string(), label});
+  }
+  if (result.samples.empty()) fail(list_path, ": list file names no samples");
+  if (classes.empty()) {
+    for (int64_t k = 0; k <= max_label; ++k) classes.push_back(std::to_string(k));
+  } else if (max_label >= static_cast<int64_t>(classes.size())) {
+    fail(list_path, ": label ", max_label, " is not one of the ", classes.size(), " classes");
+  }
+  result.classes = std::move(classes);
+  return result;
+}
+
+ClassificationDataset::ClassificationDataset(ClassSamples samples, const ClassificationDatasetOptions& options)
+    : classes_(std::move(samples.classes)) {
+  const size_t n = samples.samples.size();
+  std::vector<at::Tensor> decoded(n);
+  std::vector<std::string> errors(n);
+  const size_t threads = static_cast<size_t>(std::max<int64_t>(1, options.threads));
+  std::vector<std::future<void>> jobs;
+  for (size_t t = 0; t < threads; ++t) {
+    jobs.push_back(std::async(std::launch::async, [&, t] {
+      at::set_num_threads(1);
+      for (size_t i = t; i < n; i += threads) {
+        try {
+          at::Tensor pixels = read_image(samples.samples[i].path, options.max_pixels).pixels;
+          const int64_t short_side = std::min(pixels.size(0), pixels.size(1));
+          if (options.max_short_side > 0 && short_side > options.max_short_side) {
+            const double s = static_cast<double>(options.max_short_side) / static_cast<double>(short_side);
+            pixels = resize_image(pixels, std::max<int64_t>(1, std::llround(pixels.size(0) * s)),
+                                  std::max<int64_t>(1, std::llround(pixels.size(1) * s)));
+          }
+          decoded[i] = pixels;
+        } catch (const InputError& e) {
+          errors[i] = e.what();
+        }
+      }
+    }));
+  }
+  for (auto& job : jobs) job.get();
+  for (size_t i = 0; i < n; ++i) {
+    if (!errors[i].empty()) {
+      if (!options.skip_bad) fail(errors[i], " (--skip-bad leaves such files out)");
+      skipped_.push_back(errors[i]);
+      continue;
+    }
+    samples_.push_back(samples.samples[i]);
+    images_.push_back(std::move(decoded[i]));
+  }
+  if (images_.empty()) fail("the dataset is empty", skipped_.empty() ? "" : ": every file was skipped");
+}
+
+}  // namespace segkit

@@ -1,0 +1,77 @@
+#include "segkit/train/classification_training.h"
+
+#include <ATen/ATen.h>
+
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "segkit/eval/classification_metrics.h"
+
+namespace segkit {
+
+ClassificationTraining::ClassificationTraining(const ClassificationDataset& train,
+                                               const ClassificationDataset* validation, Preprocess preprocess,
+                                               ClassificationTrainingOptions options,
+                                               std::unique_ptr<ClassificationPredictor> teacher)
+    : train_(train),
+      validation_(validation),
+      preprocess_(preprocess),
+      options_(std::move(options)),
+      teacher_(std::move(teacher)) {}
+
+TrainingBatch ClassificationTraining::make_batch(const BatchPlan& plan) const {
+  std::vector<at::Tensor> images;
+  std::vector<int64_t> labels;
+  for (size_t k = 0; k < plan.samples.size(); ++k) {
+    std::mt19937_64 rng = make_rng(plan.seed, plan.epoch, plan.positions[k], 1);
+    images.push_back(augment_for_classification(train_.image(plan.samples[k]), options_.augment, preprocess_, rng));
+    labels.push_back(train_.label(plan.samples[k]));
+  }
+  TrainingBatch batch;
+  batch.images = at::stack(images);
+  batch.targets.labels = at::tensor(labels, at::kLong);
+  const auto& a = options_.augment;
+  if (a.mixup_alpha > 0 || a.cutmix_alpha > 0) {
+    std::mt19937_64 rng = make_rng(plan.seed, plan.epoch, plan.step, 2);
+    batch.targets.labels = mix_batch(batch.images, batch.targets.labels, train_.num_classes(), a, rng);
+  }
+  return batch;
+}
+
+void ClassificationTraining::complete_targets(TrainingBatch& batch) {
+  if (teacher_) batch.targets.teacher_logits = teacher_->forward(batch.images).to(batch.images.device());
+}
+
+ValidationReport ClassificationTraining::validate(const Model& model, c10::Device device) {
+  const ClassificationDataset& data = validation_ ? *validation_ : train_;
+  auto classifier = std::dynamic_pointer_cast<ClassifierImpl>(model);
+  TORCH_CHECK(classifier, "classification training needs a classification model");
+  InferenceOptions borrowed;
+  borrowed.rewrite = false;
+  ClassificationPredictor predictor(classifier, options_.eval_preprocess, device, borrowed);
+  ClassificationEvaluator evaluator(classifier->num_classes());
+  const size_t batch = static_cast<size_t>(std::max<int64_t>(1, options_.eval_batch));
+  for (size_t start = 0; start < data.size(); start += batch) {
+    std::vector<at::Tensor> inputs;
+    std::vector<int64_t> labels;
+    for (size_t i = start; i < std::min(data.size(), start + batch); ++i) {
+      inputs.push_back(options_.eval_preprocess(data.image(i)));
+      labels.push_back(data.label(i));
+    }
+    evaluator.add(predictor.forward(at::stack(inputs)), at::tensor(labels, at::kLong));
+  }
+  const ClassificationReport r = evaluator.report();
+  ValidationReport report;
+  report.metrics = r.metrics();
+  nlohmann::json json = nlohmann::json::parse(r.to_json(data.classes()));
+  json.erase("confusion_matrix");
+  json.erase("classes");
+  report.json = json.dump();
+  std::ostringstream line;
+  line << std::fixed << std::setprecision(4) << "val top-1 " << r.top1 << " top-" << r.top_k << " " << r.top5;
+  report.summary = line.str();
+  return report;
+}
+
+}  // namespace segkit
