@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <string>
 
+#include <unistd.h>
+
 #include "segkit/io/npy.h"
 
 namespace segkit::testing {
@@ -20,9 +22,10 @@ inline std::string fixture(const std::string& relative) {
   return path;
 }
 
-/// A fresh, empty temporary folder for one test.
+/// A fresh, empty temporary folder for one test (of this process: ctest runs tests in
+/// parallel processes, each with its own copy of a suite's shared set-up).
 inline std::string temp_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("segkit_test_" + name);
+  const auto dir = std::filesystem::temp_directory_path() / ("segkit_test_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
@@ -33,10 +36,11 @@ struct CommandResult {
   std::string output;  ///< stdout and stderr together
 };
 
-/// Runs a shell command and captures its output.
-inline CommandResult run_command(const std::string& command) {
+/// Runs a shell command and captures its output: stdout and stderr together, or stdout
+/// alone (for output a program of the user's would parse).
+inline CommandResult run_command(const std::string& command, bool with_stderr = true) {
   CommandResult result;
-  std::FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  std::FILE* pipe = ::popen((command + (with_stderr ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
   if (pipe == nullptr) return result;
   char buffer[4096];
   while (size_t n = std::fread(buffer, 1, sizeof(buffer), pipe)) result.output.append(buffer, n);

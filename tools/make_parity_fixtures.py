@@ -3,7 +3,8 @@
 scikit-learn and scikit-image (run with /usr/bin/python3, not a pyenv python). The zoo's
 golden test makes each model's reference itself (tools/zoo_reference.py).
 
-- Grad-CAM and CAM with autograd hooks (tools/gradcam_reference.py);
+- Grad-CAM and CAM with autograd hooks (tools/gradcam_reference.py), and the class
+  probabilities of that ResNet-18 for a PNG (the classify command's test);
 - lraspp_mobilenet_v3_large with random weights and randomized BatchNorm statistics in
   both torch.save formats, and torchvision's logits for a PNG (the command-line tests);
 - U-Net variants against tools/unet_reference.py;
@@ -195,6 +196,23 @@ def make_cli_fixture(out_dir):
     save_npy(os.path.join(folder, "logits.npy"), logits)
 
 
+def make_classify_fixture(out_dir):
+    """torchvision's class probabilities for the command-line PNG (no resize, no crop),
+    with the Grad-CAM fixture's ResNet-18 (10 classes)."""
+    import PIL.Image
+
+    folder = os.path.join(out_dir, "cli")
+    model = torchvision.models.resnet18(num_classes=10)
+    model.load_state_dict(torch.load(os.path.join(out_dir, "gradcam", "resnet18.pth")))
+    model.eval()
+    rgb = torch.from_numpy(np.array(PIL.Image.open(os.path.join(folder, "image.png")).convert("RGB")))
+    x = rgb.permute(2, 0, 1).float().div(255)
+    x = torchvision.transforms.functional.normalize(x, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    with torch.no_grad():
+        probabilities = torch.softmax(model(x.unsqueeze(0))[0], 0)
+    save_npy(os.path.join(folder, "resnet18_probabilities.npy"), probabilities)
+
+
 def make_image_fixture(out_dir):
     """One picture in every format and mode segkit reads, with the RGB it must decode to."""
     import PIL.Image
@@ -341,6 +359,7 @@ def main():
     import gradcam_reference
 
     gradcam_reference.make(out_dir)
+    make_classify_fixture(out_dir)
     print("fixtures written to", out_dir, "with torch", torch.__version__, "torchvision", torchvision.__version__)
 
 

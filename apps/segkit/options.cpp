@@ -122,6 +122,9 @@ Progress::Progress(size_t total, std::string what)
 
 void Progress::update(size_t done, const std::string& item) {
   if (total_ < 2) return;
+  // A log file gets a line per tenth of the way, a terminal every item.
+  const size_t step = std::max<size_t>(1, total_ / 10);
+  if (!tty_ && done % step != 0 && done != total_) return;
   std::cerr << (tty_ ? "\r" : "") << what_ << " [" << done << "/" << total_ << "] " << item << (tty_ ? "\033[K" : "\n")
             << std::flush;
 }

@@ -254,6 +254,8 @@ void train_classification(TrainArgs& args, const ZooEntry& entry, CLI::App& cmd)
   Model model = make_model(args, entry, num_classes);
 
   std::unique_ptr<ClassificationPredictor> teacher;
+  if (!args.teacher.empty() && o.loss.distill_alpha <= 0) fail("--teacher needs a --distill-alpha above 0");
+  if (args.teacher.empty() && o.loss.distill_alpha > 0) fail("--distill-alpha needs a --teacher");
   if (!args.teacher.empty()) {
     const std::string teacher_model = args.teacher_model.empty() ? args.model : args.teacher_model;
     find_model_for(teacher_model, Task::kClassification);
@@ -263,9 +265,6 @@ void train_classification(TrainArgs& args, const ZooEntry& entry, CLI::App& cmd)
     }
     teacher =
         std::make_unique<ClassificationPredictor>(take_as<ClassifierImpl>(loaded.model), entry.preprocess, o.device);
-    if (o.loss.distill_alpha <= 0) fail("--teacher needs a --distill-alpha above 0");
-  } else if (o.loss.distill_alpha > 0) {
-    fail("--distill-alpha needs a --teacher");
   }
   save_config(args, cmd);
   std::cerr << "segkit: training " << args.model << " on " << train.size() << " images of " << num_classes << " classes"
