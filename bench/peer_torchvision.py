@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """torchvision eager inference, measured exactly as bench_inference measures segkit.
-Prints one JSON line. Usage: peer_torchvision.py MODEL WEIGHTS [--aux] [--runs N] [--threads N] [--size N]"""
+Prints one JSON line.
+Usage: peer_torchvision.py MODEL WEIGHTS [--aux] [--runs N] [--threads N] [--size N] [--batch N]"""
 import argparse
 import json
 import time
 
 import torch
+import torchvision
 from torchvision.models import segmentation
 
 
@@ -17,6 +19,20 @@ def status_kib(field):
     return -1
 
 
+def load(name, weights, aux):
+    state = torch.load(weights)
+    if hasattr(segmentation, name):
+        key = "classifier.low_classifier.weight" if name.startswith("lraspp") else "classifier.4.weight"
+        kwargs = {} if name.startswith("lraspp") else {"aux_loss": aux}
+        model = getattr(segmentation, name)(weights=None, weights_backbone=None, num_classes=state[key].shape[0],
+                                            **kwargs)
+        if not aux:
+            state = {k: v for k, v in state.items() if not k.startswith("aux_classifier.")}
+        return model, state, lambda out: out["out"]
+    model = getattr(torchvision.models, name)(weights=None)
+    return model, state, lambda out: out
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("model")
@@ -26,17 +42,14 @@ def main():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--size", type=int, default=520)
+    p.add_argument("--batch", type=int, default=1)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    state = torch.load(a.weights)
-    classes = state["classifier.low_classifier.weight" if a.model.startswith("lraspp") else "classifier.4.weight"].shape[0]
-    kwargs = {} if a.model.startswith("lraspp") else {"aux_loss": a.aux}
-    model = getattr(segmentation, a.model)(weights=None, weights_backbone=None, num_classes=classes, **kwargs)
-    if not a.aux:
-        state = {k: v for k, v in state.items() if not k.startswith("aux_classifier.")}
+    model, state, output = load(a.model, a.weights, a.aux)
     model.load_state_dict(state)
+    del state
     model.eval()
-    x = torch.randn(1, 3, a.size, a.size)
+    x = torch.randn(a.batch, 3, a.size, a.size)
     base = status_kib("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
@@ -46,11 +59,11 @@ def main():
             model(x)
         for _ in range(a.runs):
             start = time.perf_counter()
-            model(x)["out"]
+            output(model(x))
             times.append((time.perf_counter() - start) * 1000)
     times.sort()
     peak = status_kib("VmHWM")
-    print(json.dumps({"impl": "torchvision" + ("+aux" if a.aux else ""), "model": a.model,
+    print(json.dumps({"impl": "torchvision" + ("+aux" if a.aux else ""), "model": a.model, "batch": a.batch,
                       "median_ms": times[len(times) // 2], "min_ms": times[0], "peak_rss_mib": peak / 1024,
                       "inference_peak_mib": (peak - base) / 1024}))
 

@@ -1,11 +1,15 @@
 #!/usr/bin/python3
-"""Inference latency and peak memory of the six zoo models, segkit against torchvision
-eager in the same run: the same checkpoint (random weights, 21 classes, aux head as in
-the official files), the same 1x3xSIZExSIZE input size, threads, BLAS (Debian's
-OpenBLAS) and malloc settings. Processes alternate, ROUNDS times; each reports the
-median of RUNS forward passes after warm-up, and the table shows the median over rounds.
+"""Inference latency and peak memory of zoo models, segkit against torchvision eager in the
+same run: the same checkpoint (random weights from tools/zoo_reference.py; segmentation
+models with 21 classes and the aux head the official files carry, classifiers with 1000),
+the same input (BATCH x 3 x SIZE x SIZE), threads, BLAS (Debian's OpenBLAS) and malloc
+settings. Processes alternate, ROUNDS times; each reports the median of RUNS forward passes
+after warm-up, and the table shows the median over rounds. Peak memory: the process's
+peak resident set (VmHWM), weights included.
 
-Usage: bench/run_zoo_bench.py BUILD_DIR [--rounds 5] [--runs 5] [--threads 2] [--size 520] [MODEL ...]
+Usage: bench/run_zoo_bench.py BUILD_DIR [--rounds 5] [--runs 5] [--threads 2] [--size 520]
+                              [--batch 1 [--batch 8 ...]] [--aux] MODEL ...
+(--aux: also torchvision with the aux head, as loading an official segmentation file builds it)
 """
 import argparse
 import json
@@ -14,10 +18,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from make_parity_fixtures import MODELS, build, randomize  # noqa: E402
+from zoo_reference import build, randomize  # noqa: E402
 
 # The same settings segkit's configure_runtime() makes with mallopt, for both processes.
 MALLOC = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
@@ -29,11 +34,10 @@ def make_checkpoint(name, folder):
 
     path = os.path.join(folder, name + ".pth")
     if not os.path.exists(path):
-        kwargs = dict(weights=None, weights_backbone=None, num_classes=21)
-        if not name.startswith("lraspp"):
-            kwargs["aux_loss"] = True
-        model = getattr(segmentation, name)(**kwargs)
-        randomize(model, torch.Generator().manual_seed(1))
+        semantic = hasattr(segmentation, name)
+        model = build(name, "semantic" if semantic else "classification", 21 if semantic else 1000, {})
+        generator = torch.Generator().manual_seed(zlib.crc32(name.encode()))
+        randomize(model, generator, torch.randn(2, 3, 97, 123, generator=generator))
         torch.save(model.state_dict(), path)
     return path
 
@@ -47,32 +51,36 @@ def run(cmd):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("build_dir")
-    p.add_argument("models", nargs="*")
+    p.add_argument("models", nargs="+")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--size", type=int, default=520)
+    p.add_argument("--batch", type=int, action="append")
+    p.add_argument("--aux", action="store_true")
     a = p.parse_args()
     folder = os.path.join(tempfile.gettempdir(), "segkit_bench_checkpoints")
     os.makedirs(folder, exist_ok=True)
-    common = ["--runs", str(a.runs), "--threads", str(a.threads), "--size", str(a.size)]
-    print(f"| model | segkit ms | torchvision ms | speed-up | torchvision+aux ms | segkit peak MiB | torchvision peak MiB |")
-    print("|---|---|---|---|---|---|---|")
-    for name in a.models or MODELS:
+    peer = [sys.executable, os.path.join(HERE, "peer_torchvision.py")]
+    print("| model | batch | segkit ms | torchvision ms | speed-up | segkit peak MiB | torchvision peak MiB |"
+          + (" torchvision+aux ms |" if a.aux else ""))
+    print("|---|---|---|---|---|---|---|" + ("---|" if a.aux else ""))
+    for name in a.models:
         weights = make_checkpoint(name, folder)
-        rows = {"segkit": [], "torchvision": [], "torchvision+aux": []}
-        for _ in range(a.rounds):
-            rows["segkit"].append(run([os.path.join(a.build_dir, "bench", "bench_inference"), "--model", name,
-                                       "--weights", weights] + common))
-            rows["torchvision"].append(run([sys.executable, os.path.join(HERE, "peer_torchvision.py"), name,
-                                            weights] + common))
-            if not name.startswith("lraspp"):
-                rows["torchvision+aux"].append(run([sys.executable, os.path.join(HERE, "peer_torchvision.py"), name,
-                                                    weights, "--aux"] + common))
-        med = {k: statistics.median(r["median_ms"] for r in v) if v else float("nan") for k, v in rows.items()}
-        peak = {k: statistics.median(r["peak_rss_mib"] for r in v) if v else float("nan") for k, v in rows.items()}
-        print(f"| {name} | {med['segkit']:.1f} | {med['torchvision']:.1f} | {med['torchvision'] / med['segkit']:.2f}x "
-              f"| {med['torchvision+aux']:.1f} | {peak['segkit']:.0f} | {peak['torchvision']:.0f} |", flush=True)
+        for batch in a.batch or [1]:
+            common = ["--runs", str(a.runs), "--threads", str(a.threads), "--size", str(a.size), "--batch", str(batch)]
+            rows = {"segkit": [], "torchvision": [], "torchvision+aux": []}
+            for _ in range(a.rounds):
+                rows["segkit"].append(run([os.path.join(a.build_dir, "bench", "bench_inference"), "--model", name,
+                                           "--weights", weights] + common))
+                rows["torchvision"].append(run(peer + [name, weights] + common))
+                if a.aux:
+                    rows["torchvision+aux"].append(run(peer + [name, weights, "--aux"] + common))
+            med = {k: statistics.median(r["median_ms"] for r in v) if v else float("nan") for k, v in rows.items()}
+            peak = {k: statistics.median(r["peak_rss_mib"] for r in v) if v else float("nan") for k, v in rows.items()}
+            print(f"| {name} | {batch} | {med['segkit']:.1f} | {med['torchvision']:.1f} | "
+                  f"{med['torchvision'] / med['segkit']:.2f}x | {peak['segkit']:.0f} | {peak['torchvision']:.0f} |"
+                  + (f" {med['torchvision+aux']:.1f} |" if a.aux else ""), flush=True)
 
 
 if __name__ == "__main__":

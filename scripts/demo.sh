@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
-bash scripts/build.sh
+bash scripts/build.sh segkit_cli  # the command line alone: no tests, no benchmarks
 build/segkit predict \
   --model unet_padded \
   --weights assets/models/unet_isbi2012_membranes.pth \

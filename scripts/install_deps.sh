@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Installs what segkit needs from Debian's packages, skipping what is already there.
+# Usage: install_deps.sh [--tests]   (--tests: also what the tests and benchmarks need)
 set -euo pipefail
 
 packages=(
   build-essential cmake
-  libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev
-  libgtest-dev libpng-dev
+  libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev libpng-dev
   # Without it Debian's libtorch runs BLAS on the netlib reference library, 2-7x slower.
   libopenblas0-openmp
-  # Reference outputs for the parity tests and the benchmarks' peer (tools only).
-  python3-torch python3-torchvision python3-numpy python3-pil python3-sklearn python3-skimage
 )
+if [ "${1:-}" = "--tests" ]; then
+  packages+=(
+    libgtest-dev
+    # Reference outputs for the parity tests, metrics' references and the benchmarks' peer (tools only).
+    python3-torch python3-torchvision python3-numpy python3-pil python3-sklearn python3-skimage
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -3,7 +3,7 @@
 # (unit, torchvision parity, command line) through ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install_deps.sh
+bash scripts/install_deps.sh --tests
 bash scripts/build.sh
 cd build
 ctest --output-on-failure -j "${SEGKIT_JOBS:-2}"

@@ -26,6 +26,9 @@ import torch
 import torchvision
 from torchvision.models import segmentation
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from zoo_reference import randomize  # noqa: E402
+
 CLI_MODEL = "lraspp_mobilenet_v3_large"
 NUM_CLASSES = 7
 INPUT_SHAPE = (2, 3, 97, 123)  # odd sizes on purpose
@@ -38,24 +41,6 @@ def build(name):
     return getattr(segmentation, name)(**kwargs)
 
 
-def randomize(model, generator):
-    """Random weights everywhere, and BatchNorm statistics far from (0, 1)."""
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                c = module.num_features
-                module.weight.copy_(torch.rand(c, generator=generator) * 0.8 + 0.6)
-                module.bias.copy_(torch.randn(c, generator=generator) * 0.2)
-                module.running_mean.copy_(torch.randn(c, generator=generator) * 0.3)
-                module.running_var.copy_(torch.rand(c, generator=generator) * 1.5 + 0.5)
-                module.num_batches_tracked.fill_(int(torch.randint(1, 1000, (1,), generator=generator)))
-            elif isinstance(module, torch.nn.Conv2d):
-                fan_in = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
-                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
-                if module.bias is not None:
-                    module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
-
-
 def save_npy(path, tensor):
     np.save(path, tensor.detach().contiguous().numpy())
 
@@ -64,14 +49,13 @@ def make_model_fixture(name, out_dir):
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(zlib.crc32(name.encode()))
     model = build(name)
-    randomize(model, generator)
-    model.eval()
+    x = torch.randn(INPUT_SHAPE, generator=generator)
+    randomize(model, generator, x)
     folder = os.path.join(out_dir, name)
     os.makedirs(folder, exist_ok=True)
     state = model.state_dict()
     torch.save(state, os.path.join(folder, "weights.pth"))
     torch.save(state, os.path.join(folder, "weights_legacy.pth"), _use_new_zipfile_serialization=False)
-    x = torch.randn(INPUT_SHAPE, generator=generator)
     with torch.no_grad():
         result = model(x)
     save_npy(os.path.join(folder, "input.npy"), x)
@@ -92,23 +76,16 @@ UNET_CASES = [
 
 
 def make_unet_fixture(folder_name, options, shape, out_dir):
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from unet_reference import UNet
 
     generator = torch.Generator().manual_seed(zlib.crc32(folder_name.encode()))
     model = UNet(num_classes=NUM_CLASSES, **options)
-    randomize(model, generator)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.ConvTranspose2d):
-                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * 0.3)
-                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
-    model.eval()
+    x = torch.randn(shape, generator=generator)
+    randomize(model, generator, x)
     folder = os.path.join(out_dir, folder_name)
     os.makedirs(folder, exist_ok=True)
     torch.save(model.state_dict(), os.path.join(folder, "weights.pth"))
     torch.save(model.state_dict(), os.path.join(folder, "weights_legacy.pth"), _use_new_zipfile_serialization=False)
-    x = torch.randn(shape, generator=generator)
     with torch.no_grad():
         out = model(x)
     save_npy(os.path.join(folder, "input.npy"), x)
@@ -322,7 +299,6 @@ def make_rand_fixture(out_dir):
     from scipy import ndimage
     from skimage.metrics import adapted_rand_error
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from isbi_rand_reference import adapted_rand_error as challenge_rand_error
 
     folder = os.path.join(out_dir, "metrics")
@@ -355,7 +331,6 @@ def main():
     make_classification_metrics_fixture(out_dir)
     make_rand_fixture(out_dir)
     make_cli_fixture(out_dir)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import gradcam_reference
 
     gradcam_reference.make(out_dir)

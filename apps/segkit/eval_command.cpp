@@ -8,10 +8,7 @@
 #include "segkit/core/errors.h"
 #include "segkit/core/runtime.h"
 #include "segkit/data/classification_dataset.h"
-#include "segkit/eval/classification_metrics.h"
-#include "segkit/eval/metrics.h"
-#include "segkit/infer/classification_predictor.h"
-#include "segkit/infer/tiled_inference.h"
+#include "segkit/eval/evaluate.h"
 #include "segkit/io/label_image.h"
 #include "segkit/models/load_model.h"
 
@@ -73,16 +70,12 @@ void eval_semantic_model(const EvalArgs& args) {
   LoadedModel loaded = load_model(args.model, args.weights, load);
   const SegmentationDataset dataset(collect_samples(args.data, "--images/--masks or --list"),
                                     mask_options(args, loaded.num_classes));
-  Evaluator evaluator(loaded.num_classes, args.ignore_index, dataset.binary());
   Predictor predictor(take_as<SegmentorImpl>(loaded.model), entry.preprocess, parse_device(args.device));
   TiledInference tiler(predictor, args.tiles);
   Progress progress(dataset.size(), "eval");
-  for (size_t i = 0; i < dataset.size(); ++i) {
-    evaluator.add(tiler.logits(dataset[i].image).argmax(0), dataset[i].mask);
-    progress.update(i + 1, dataset[i].paths.image);
-  }
+  const EvalReport report = evaluate_segmentation(
+      tiler, dataset, loaded.num_classes, [&](size_t done) { progress.update(done, dataset[done - 1].paths.image); });
   progress.finish();
-  const EvalReport report = evaluator.report();
   print_report(args, report.to_table(binary_names(dataset.binary())), report.to_json());
 }
 
@@ -140,22 +133,10 @@ void eval_classification(const EvalArgs& args) {
     fail("the data has ", dataset.num_classes(), " classes but ", args.weights, " has ", loaded.num_classes);
   }
   ClassificationPredictor predictor(take_as<ClassifierImpl>(loaded.model), preprocess, parse_device(args.device));
-  ClassificationEvaluator evaluator(dataset.num_classes());
   Progress progress(dataset.size(), "eval");
-  const size_t batch = static_cast<size_t>(std::max<int64_t>(1, args.batch));
-  for (size_t start = 0; start < dataset.size(); start += batch) {
-    std::vector<at::Tensor> inputs;
-    std::vector<int64_t> labels;
-    const size_t end = std::min(dataset.size(), start + batch);
-    for (size_t i = start; i < end; ++i) {
-      inputs.push_back(preprocess(dataset.image(i)));
-      labels.push_back(dataset.label(i));
-    }
-    evaluator.add(predictor.forward(at::stack(inputs)), at::tensor(labels, at::kLong));
-    progress.update(end, dataset.path(end - 1));
-  }
+  const ClassificationReport report = evaluate_classification(
+      predictor, dataset, args.batch, [&](size_t done) { progress.update(done, dataset.path(done - 1)); });
   progress.finish();
-  const ClassificationReport report = evaluator.report();
   print_report(args, report.to_table(dataset.classes()), report.to_json(dataset.classes()));
 }
 

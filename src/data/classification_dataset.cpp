@@ -4,11 +4,10 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <future>
-#include <sstream>
 
 #include "segkit/core/errors.h"
+#include "segkit/data/list_file.h"
 #include "segkit/io/image.h"
 
 namespace segkit {
@@ -46,33 +45,22 @@ ClassSamples scan_image_folder(const std::string& root) {
 }
 
 ClassSamples read_class_list(const std::string& list_path, std::vector<std::string> classes) {
-  std::ifstream in(list_path);
-  if (!in) fail(list_path, ": cannot open list file");
-  const fs::path root = fs::path(list_path).parent_path();
   ClassSamples result;
   int64_t max_label = -1;
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    std::istringstream fields(line);
-    std::string image, label_text, extra;
-    if (!(fields >> image)) continue;  // blank line
-    if (!(fields >> label_text) || (fields >> extra)) {
-      fail(list_path, ":", number, ": expected \"image label\", got \"", line, "\"");
-    }
+  for (const auto& line : read_list_lines(list_path, "image label")) {
     size_t used = 0;
     int64_t label = -1;
     try {
-      label = std::stoll(label_text, &used);
+      label = std::stoll(line.value, &used);
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != label_text.size() || label < 0) {
-      fail(list_path, ":", number, ": the label must be a class index (0, 1, ...), got \"", label_text, "\"");
+    if (used != line.value.size() || label < 0) {
+      fail(list_path, ":", line.number, ": the label must be a class index (0, 1, ...), got \"", line.value, "\"");
     }
     max_label = std::max(max_label, label);
-    result.samples.push_back({fs::path(image).is_absolute() ? image : (root / image).string(), label});
+    result.samples.push_back({line.path, label});
   }
-  if (result.samples.empty()) fail(list_path, ": list file names no samples");
   if (classes.empty()) {
     for (int64_t k = 0; k <= max_label; ++k) classes.push_back(std::to_string(k));
   } else if (max_label >= static_cast<int64_t>(classes.size())) {

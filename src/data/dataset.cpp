@@ -4,12 +4,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
 
 #include "segkit/core/errors.h"
+#include "segkit/data/list_file.h"
 #include "segkit/io/image.h"
 #include "segkit/io/label_image.h"
 
@@ -49,22 +48,10 @@ std::vector<SamplePaths> pair_folders(const std::string& images_dir, const std::
 }
 
 std::vector<SamplePaths> read_list_file(const std::string& list_path) {
-  std::ifstream in(list_path);
-  if (!in) fail(list_path, ": cannot open list file");
-  const fs::path root = fs::path(list_path).parent_path();
   std::vector<SamplePaths> samples;
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    std::istringstream fields(line);
-    std::string image, mask, extra;
-    if (!(fields >> image)) continue;  // blank line
-    if (!(fields >> mask) || (fields >> extra)) {
-      fail(list_path, ":", number, ": expected \"image mask\", got \"", line, "\"");
-    }
-    auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? p : (root / p).string(); };
-    samples.push_back({resolve(image), resolve(mask)});
+  for (const auto& line : read_list_lines(list_path, "image mask")) {
+    samples.push_back({line.path, resolve_list_path(list_path, line.value)});
   }
-  if (samples.empty()) fail(list_path, ": list file names no samples");
   return samples;
 }
 

@@ -16,9 +16,7 @@ ClassificationPredictor::ClassificationPredictor(Classifier model, Preprocess pr
 
 at::Tensor ClassificationPredictor::forward(const at::Tensor& batch) {
   c10::InferenceMode guard;
-  at::Tensor input = batch.to(device_);
-  if (channels_last_) input = input.contiguous(at::MemoryFormat::ChannelsLast);
-  return model_->forward(input).logits;
+  return model_->forward(model_input(batch, device_, channels_last_)).logits;
 }
 
 at::Tensor ClassificationPredictor::probabilities(const std::vector<Image>& images) {

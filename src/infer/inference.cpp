@@ -21,6 +21,11 @@ void adopt_for_inference(ModelImpl& model, long references, c10::Device device, 
   if (options.rewrite) optimize_for_inference(model, options);
 }
 
+at::Tensor model_input(const at::Tensor& batch, c10::Device device, bool channels_last) {
+  at::Tensor input = batch.to(device);
+  return channels_last ? input.contiguous(at::MemoryFormat::ChannelsLast) : input;
+}
+
 std::map<std::pair<int64_t, int64_t>, std::vector<size_t>> group_by_input_size(const std::vector<Image>& images,
                                                                                const Preprocess& preprocess) {
   std::map<std::pair<int64_t, int64_t>, std::vector<size_t>> groups;

@@ -17,9 +17,7 @@ Predictor::Predictor(Segmentor model, Preprocess preprocess, c10::Device device,
 
 at::Tensor Predictor::forward(const at::Tensor& batch) {
   c10::InferenceMode guard;
-  at::Tensor input = batch.to(device_);
-  if (channels_last_) input = input.contiguous(at::MemoryFormat::ChannelsLast);
-  return model_->forward(input).logits;
+  return model_->forward(model_input(batch, device_, channels_last_)).logits;
 }
 
 std::vector<Prediction> Predictor::predict(const std::vector<Image>& images) {

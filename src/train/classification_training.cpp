@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "segkit/eval/classification_metrics.h"
+#include "segkit/eval/evaluate.h"
 
 namespace segkit {
 
@@ -50,18 +50,7 @@ ValidationReport ClassificationTraining::validate(const Model& model, c10::Devic
   InferenceOptions borrowed;
   borrowed.rewrite = false;
   ClassificationPredictor predictor(classifier, options_.eval_preprocess, device, borrowed);
-  ClassificationEvaluator evaluator(classifier->num_classes());
-  const size_t batch = static_cast<size_t>(std::max<int64_t>(1, options_.eval_batch));
-  for (size_t start = 0; start < data.size(); start += batch) {
-    std::vector<at::Tensor> inputs;
-    std::vector<int64_t> labels;
-    for (size_t i = start; i < std::min(data.size(), start + batch); ++i) {
-      inputs.push_back(options_.eval_preprocess(data.image(i)));
-      labels.push_back(data.label(i));
-    }
-    evaluator.add(predictor.forward(at::stack(inputs)), at::tensor(labels, at::kLong));
-  }
-  const ClassificationReport r = evaluator.report();
+  const ClassificationReport r = evaluate_classification(predictor, data, options_.eval_batch);
   ValidationReport report;
   report.metrics = r.metrics();
   nlohmann::json json = nlohmann::json::parse(r.to_json(data.classes()));

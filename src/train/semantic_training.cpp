@@ -7,8 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "segkit/eval/metrics.h"
-#include "segkit/infer/tiled_inference.h"
+#include "segkit/eval/evaluate.h"
 #include "segkit/train/trainer.h"
 
 namespace segkit {
@@ -67,9 +66,7 @@ ValidationReport SemanticTraining::validate(const Model& model, c10::Device devi
   borrowed.rewrite = false;
   Predictor predictor(segmentor, preprocess_, device, borrowed);
   TiledInference tiler(predictor, TileOptions{});
-  Evaluator evaluator(train_.options().num_classes, train_.options().ignore_index, data.binary());
-  for (size_t i = 0; i < data.size(); ++i) evaluator.add(tiler.logits(data[i].image).argmax(0), data[i].mask);
-  const EvalReport r = evaluator.report();
+  const EvalReport r = evaluate_segmentation(tiler, data, train_.options().num_classes);
 
   ValidationReport report;
   report.metrics = r.metrics();

@@ -24,6 +24,9 @@ InferenceOptions default_inference_options(c10::Device device);
 /// predictor must hold its only reference (`references`, the owner's use_count()).
 void adopt_for_inference(ModelImpl& model, long references, c10::Device device, const InferenceOptions& options);
 
+/// A preprocessed batch as the rewritten model takes it: on `device`, channels-last if asked.
+at::Tensor model_input(const at::Tensor& batch, c10::Device device, bool channels_last);
+
 /// Indices of `images` grouped by the network input size `preprocess` gives them.
 std::map<std::pair<int64_t, int64_t>, std::vector<size_t>> group_by_input_size(const std::vector<Image>& images,
                                                                                const Preprocess& preprocess);

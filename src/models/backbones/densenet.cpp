@@ -19,21 +19,25 @@ at::Tensor norm_relu_conv(torch::nn::BatchNorm2d& norm, torch::nn::Conv2d& conv,
 }
 
 /// norm1, relu1, conv1 (1x1 to bn_size x growth), norm2, relu2, conv2 (3x3 to growth).
-class DenseLayerImpl : public torch::nn::Module {
+/// norm2 follows conv1 directly, so inference folds it in; norm1 follows a concatenation.
+class DenseLayerImpl : public torch::nn::Module, public InferenceOptimizable {
  public:
   DenseLayerImpl(int64_t in, int64_t growth, int64_t bn_size)
       : norm1_(register_module("norm1", torch::nn::BatchNorm2d(in))),
-        conv1_(register_module("conv1", conv_no_bias(in, bn_size * growth, 1))),
-        norm2_(register_module("norm2", torch::nn::BatchNorm2d(bn_size * growth))),
+        conv1_norm2_(*this, "conv1", "norm2", ConvSpec(in, bn_size * growth, 1)),
         conv2_(register_module("conv2", conv_no_bias(bn_size * growth, growth, 3, 1))) {}
 
   /// The new features (growth channels) from all earlier ones (concatenated).
-  at::Tensor forward(const at::Tensor& x) { return norm_relu_conv(norm2_, conv2_, norm_relu_conv(norm1_, conv1_, x)); }
+  at::Tensor forward(const at::Tensor& x) {
+    const at::Tensor inner = conv1_norm2_(activate(norm1_->forward(x), Activation::kReLU));
+    return conv2_->forward(activate(inner, Activation::kReLU));
+  }
+
+  void optimize_for_inference(const InferenceOptions& o) override { conv1_norm2_.fold(o); }
 
  private:
   torch::nn::BatchNorm2d norm1_;
-  torch::nn::Conv2d conv1_;
-  torch::nn::BatchNorm2d norm2_;
+  ConvBn conv1_norm2_;
   torch::nn::Conv2d conv2_;
 };
 TORCH_MODULE(DenseLayer);
