@@ -14,6 +14,7 @@
 #include "memory.h"
 #include "segkit/core/runtime.h"
 #include "segkit/infer/classification_predictor.h"
+#include "segkit/infer/inference.h"
 #include "segkit/infer/predictor.h"
 #include "segkit/models/load_model.h"
 
@@ -29,18 +30,22 @@ int main(int argc, char** argv) {
   app.add_option("--size", size);
   app.add_option("--batch", batch);
   app.add_option("--device", device);
+  bool no_onednn = false;
+  app.add_flag("--no-onednn", no_onednn, "LibTorch's convolutions instead of segkit's oneDNN ones");
   CLI11_PARSE(app, argc, argv);
 
   segkit::configure_runtime(threads);
   auto loaded = segkit::load_model(model, weights);
+  segkit::InferenceOptions options = segkit::default_inference_options(c10::Device(device));
+  options.onednn = options.onednn && !no_onednn;
   std::function<at::Tensor(const at::Tensor&)> forward;
   if (loaded.entry->task == segkit::Task::kClassification) {
     auto predictor = std::make_shared<segkit::ClassificationPredictor>(
-        segkit::take_as<segkit::ClassifierImpl>(loaded.model), loaded.entry->preprocess, c10::Device(device));
+        segkit::take_as<segkit::ClassifierImpl>(loaded.model), loaded.entry->preprocess, c10::Device(device), options);
     forward = [predictor](const at::Tensor& x) { return predictor->forward(x); };
   } else {
     auto predictor = std::make_shared<segkit::Predictor>(segkit::take_as<segkit::SegmentorImpl>(loaded.model),
-                                                         loaded.entry->preprocess, c10::Device(device));
+                                                         loaded.entry->preprocess, c10::Device(device), options);
     forward = [predictor](const at::Tensor& x) { return predictor->forward(x); };
   }
   const at::Tensor input = at::randn({batch, 3, size, size}, at::TensorOptions().dtype(at::kFloat));

@@ -8,6 +8,8 @@ packages=(
   libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev libpng-dev
   # Without it Debian's libtorch runs BLAS on the netlib reference library, 2-7x slower.
   libopenblas0-openmp
+  # oneDNN's headers: segkit calls the oneDNN that Debian's LibTorch links, for CPU inference.
+  libdnnl-dev
 )
 if [ "${1:-}" = "--tests" ]; then
   packages+=(

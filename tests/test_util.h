@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <unistd.h>
@@ -58,6 +59,14 @@ inline double relative_max_error(const at::Tensor& actual, const at::Tensor& exp
 /// Fraction of positions where the class argmax (dim 1 of N x C x H x W) agrees.
 inline double argmax_agreement(const at::Tensor& actual, const at::Tensor& expected) {
   return actual.argmax(1).eq(expected.argmax(1)).to(at::kDouble).mean().item<double>();
+}
+
+/// Non-empty lines of a text file (0 when it does not exist), e.g. epochs in metrics.jsonl.
+inline int count_lines(const std::string& path) {
+  std::ifstream in(path);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) n += !line.empty();
+  return n;
 }
 
 }  // namespace segkit::testing

@@ -7,6 +7,7 @@ namespace segkit {
 InferenceOptions default_inference_options(c10::Device device) {
   InferenceOptions options;
   options.channels_last = device.is_cpu();
+  options.onednn = device.is_cpu();
   return options;
 }
 

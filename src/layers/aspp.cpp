@@ -11,7 +11,7 @@ ASPPPoolingImpl::ASPPPoolingImpl(int64_t in_channels, int64_t out_channels) {
 }
 
 at::Tensor ASPPPoolingImpl::forward(const at::Tensor& x) {
-  const at::Tensor pooled = activate(conv_bn_(x.mean({2, 3}, /*keepdim=*/true)), Activation::kReLU);
+  const at::Tensor pooled = conv_bn_(x.mean({2, 3}, /*keepdim=*/true), Activation::kReLU);
   // Bilinear resize of a 1x1 map is a broadcast.
   return pooled.expand({-1, -1, x.size(2), x.size(3)});
 }
@@ -35,7 +35,7 @@ at::Tensor ASPPImpl::forward(const at::Tensor& x) {
   outputs.reserve(branches_.size() + 1);
   for (auto& branch : branches_) outputs.push_back(branch->forward(x));
   outputs.push_back(pooling_->forward(x));
-  at::Tensor out = activate(project_(at::cat(outputs, 1)), Activation::kReLU);
+  at::Tensor out = project_(at::cat(outputs, 1), Activation::kReLU);
   return is_training() ? at::dropout(out, /*p=*/0.5, /*train=*/true) : out;
 }
 

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include "segkit/layers/onednn_conv.h"
+
 namespace segkit {
 
 at::Tensor activate(at::Tensor x, Activation activation) {
@@ -27,45 +29,64 @@ torch::nn::Conv2dOptions ConvSpec::to_options() const {
       .bias(bias());
 }
 
-FoldedConv FoldedConv::fold(const ConvSpec& spec, const torch::nn::Conv2dImpl& conv,
-                            const torch::nn::BatchNorm2dImpl& bn, const InferenceOptions& options) {
+FoldedConv FoldedConv::fold(const ConvSpec& spec, torch::nn::Conv2dImpl& conv, const torch::nn::BatchNorm2dImpl* bn,
+                            const InferenceOptions& options) {
   at::NoGradGuard no_grad;
-  const at::Tensor scale = bn.weight / (bn.running_var + bn.options.eps()).sqrt();
-  const at::Tensor conv_bias = conv.bias.defined() ? conv.bias : at::zeros_like(bn.running_mean);
   FoldedConv folded;
   folded.spec = spec;
-  folded.weight = conv.weight * scale.reshape({-1, 1, 1, 1});
+  // The folded weight takes over the convolution's storage (ConvBn::fold releases the
+  // module's own tensors): a copy would leave freed memory behind in the process.
+  folded.weight = conv.weight.detach();
+  folded.bias = conv.bias.defined() ? conv.bias.detach() : at::Tensor();
+  if (bn) {
+    const at::Tensor scale = bn->weight / (bn->running_var + bn->options.eps()).sqrt();
+    const at::Tensor conv_bias = folded.bias.defined() ? folded.bias : at::zeros_like(bn->running_mean);
+    folded.weight.mul_(scale.reshape({-1, 1, 1, 1}));
+    folded.bias = (conv_bias - bn->running_mean) * scale + bn->bias;
+  }
+  const bool onednn = options.onednn && OneDnnConv::available() && folded.weight.device().is_cpu() &&
+                      folded.weight.scalar_type() == at::kFloat;
+  if (onednn) {
+    folded.onednn = std::make_shared<OneDnnConv>(std::move(folded.weight), folded.bias, spec);
+    folded.weight = at::Tensor();
+    return folded;
+  }
   folded.weight =
       folded.weight.contiguous(options.channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
-  folded.bias = (conv_bias - bn.running_mean) * scale + bn.bias;
   return folded;
 }
 
-at::Tensor FoldedConv::operator()(const at::Tensor& x) const {
+at::Tensor FoldedConv::operator()(const at::Tensor& x, Activation activation) const {
+  if (onednn) return (*onednn)(x, activation);
   const auto& s = spec;
-  return at::conv2d(x, weight, bias, {s.stride(), s.stride()}, {s.padding(), s.padding()}, {s.dilation(), s.dilation()},
-                    s.groups());
+  return activate(at::conv2d(x, weight, bias, {s.stride(), s.stride()}, {s.padding(), s.padding()},
+                             {s.dilation(), s.dilation()}, s.groups()),
+                  activation);
 }
 
 ConvBn::ConvBn(torch::nn::Module& parent, const std::string& conv_name, const std::string& bn_name,
                const ConvSpec& spec, double bn_eps, double bn_momentum)
-    : conv(parent.register_module(conv_name, torch::nn::Conv2d(spec.to_options()))),
-      bn(parent.register_module(
-          bn_name, torch::nn::BatchNorm2d(
-                       torch::nn::BatchNorm2dOptions(spec.out_channels()).eps(bn_eps).momentum(bn_momentum)))),
-      spec_(spec) {}
+    : conv(parent.register_module(conv_name, torch::nn::Conv2d(spec.to_options()))), spec_(spec) {
+  if (bn_name.empty()) return;
+  bn = parent.register_module(
+      bn_name,
+      torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(spec.out_channels()).eps(bn_eps).momentum(bn_momentum)));
+}
 
-at::Tensor ConvBn::operator()(const at::Tensor& x) {
-  if (folded_) return (*folded_)(x);
-  return bn->forward(conv->forward(x));
+at::Tensor ConvBn::operator()(const at::Tensor& x, Activation activation) {
+  if (folded_) return (*folded_)(x, activation);
+  const at::Tensor out = conv->forward(x);
+  return activate(bn ? bn->forward(out) : out, activation);
 }
 
 void ConvBn::fold(const InferenceOptions& options) {
   if (folded_) return;
-  folded_ = FoldedConv::fold(spec_, *conv, *bn, options);
+  folded_ = FoldedConv::fold(spec_, *conv, bn ? bn.get() : nullptr, options);
   // Only the folded copy is used from now on; keeping the originals would double the memory.
   at::NoGradGuard no_grad;
-  for (at::Tensor* t : {&conv->weight, &conv->bias, &bn->weight, &bn->bias, &bn->running_mean, &bn->running_var}) {
+  std::vector<at::Tensor*> originals{&conv->weight, &conv->bias};
+  if (bn) originals.insert(originals.end(), {&bn->weight, &bn->bias, &bn->running_mean, &bn->running_var});
+  for (at::Tensor* t : originals) {
     if (t->defined()) t->set_data(at::empty({0}, t->options()));
   }
 }
@@ -101,6 +122,6 @@ ConvNormActImpl::ConvNormActImpl(const ConvNormActOptions& options_) : options(o
                     o.bn_eps(), o.bn_momentum());
 }
 
-at::Tensor ConvNormActImpl::forward(const at::Tensor& x) { return activate(conv_bn_(x), options.activation()); }
+at::Tensor ConvNormActImpl::forward(const at::Tensor& x) { return conv_bn_(x, options.activation()); }
 
 }  // namespace segkit

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "segkit/eval/evaluate.h"
+#include "segkit/infer/inference.h"
 
 namespace segkit {
 
@@ -47,7 +48,7 @@ ValidationReport ClassificationTraining::validate(const Model& model, c10::Devic
   const ClassificationDataset& data = validation_ ? *validation_ : train_;
   auto classifier = std::dynamic_pointer_cast<ClassifierImpl>(model);
   TORCH_CHECK(classifier, "classification training needs a classification model");
-  InferenceOptions borrowed;
+  InferenceOptions borrowed = default_inference_options(device);  // channels-last input on CPU, as training
   borrowed.rewrite = false;
   ClassificationPredictor predictor(classifier, options_.eval_preprocess, device, borrowed);
   const ClassificationReport r = evaluate_classification(predictor, data, options_.eval_batch);

@@ -49,6 +49,15 @@ void to_device(TrainingBatch& batch, c10::Device device) {
   move(batch.targets.teacher_logits);
 }
 
+/// Gradients released rather than zeroed (PyTorch 2's zero_grad(set_to_none)): backward
+/// then hands its results over instead of adding them to zeroed buffers. A parameter that
+/// gets no gradient in a step is then left alone by the optimizer (no weight decay either).
+void release_gradients(torch::optim::Optimizer& optimizer) {
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& p : group.params()) p.mutable_grad() = at::Tensor();
+  }
+}
+
 }  // namespace
 
 struct Trainer::Impl {
@@ -197,6 +206,8 @@ struct Trainer::Impl {
     fail("--best-metric ", name, ": validation reports no such measure here (valid: ", known, ")");
   }
 
+  bool channels_last() const { return o.channels_last && o.device.is_cpu(); }
+
   void run() {
     std::error_code ec;
     fs::create_directories(o.output_dir, ec);
@@ -207,6 +218,12 @@ struct Trainer::Impl {
       fail("an epoch of ", epoch_size(), " samples holds no batch of ", o.batch_size, " (lower --batch)");
     }
     model->to(o.device);
+    if (channels_last()) {
+      at::NoGradGuard no_grad;
+      for (auto& p : model->parameters()) {
+        if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+      }
+    }
     make_optimizer_for_run();
     set_training_mode();
     if (o.resume && load_resume()) {
@@ -243,6 +260,7 @@ struct Trainer::Impl {
         queue.pop_front();
         launch();
         to_device(batch, o.device);
+        if (channels_last()) batch.images = batch.images.contiguous(at::MemoryFormat::ChannelsLast);
         task.complete_targets(batch);
         const double lr = learning_rate(o.schedule, o.optimizer.lr, epoch * steps + step, total_steps, steps);
         set_learning_rate(*optimizer, lr, lr_scales);
@@ -257,7 +275,7 @@ struct Trainer::Impl {
                                             : std::string("no checkpoint was written yet"),
                ". Try a lower --lr");
         }
-        optimizer->zero_grad();
+        release_gradients(*optimizer);
         loss.backward();
         optimizer->step();
         loss_sum += value;

@@ -142,6 +142,23 @@ TEST_F(ClassificationCli, ClassifiesFoldersWithALabelsFile) {
   EXPECT_GE(vertical, 5);
 }
 
+// Classification trains channels-last on CPU; a stopped run must still resume to the same weights.
+TEST_F(ClassificationCli, ResumesToTheWeightsOfAnUninterruptedRun) {
+  const std::string dir = temp_dir("classification_resume");
+  const std::string common = "-m resnet18 --epochs 3 --lr 0.003 --val-every 0 --mixup-alpha 0.2 ";
+  ASSERT_EQ(run_command(train(common + "-o " + dir + "/full")).exit_code, 0);
+  const auto stopped = run_command(train(common + "--time-limit 0.00001 -o " + dir + "/stopped"));
+  ASSERT_EQ(stopped.exit_code, 0) << stopped.output;
+  ASSERT_EQ(testing::count_lines(dir + "/stopped/metrics.jsonl"), 1) << "the time limit stops after the first epoch";
+  const auto resumed = run_command(train(common + "--resume -o " + dir + "/stopped"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  const StateDict full = load_state_dict(dir + "/full/last.pth"), again = load_state_dict(dir + "/stopped/last.pth");
+  ASSERT_EQ(full.size(), again.size());
+  for (size_t i = 0; i < full.size(); ++i) {
+    EXPECT_TRUE(full[i].second.equal(again[i].second)) << full[i].first << " differs";
+  }
+}
+
 TEST_F(ClassificationCli, DistilsFromATeacher) {
   ASSERT_EQ(train_.exit_code, 0) << train_.output;
   const std::string out = temp_dir("classification_distil");

@@ -16,6 +16,7 @@ namespace segkit {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::count_lines;
 using testing::run_command;
 using testing::temp_dir;
 
@@ -57,13 +58,6 @@ void expect_same_weights(const std::string& a, const std::string& b) {
   }
 }
 
-int count_lines(const std::string& path) {
-  std::ifstream in(path);
-  int n = 0;
-  for (std::string line; std::getline(in, line);) n += !line.empty();
-  return n;
-}
-
 class TrainCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { data_ = make_dataset(temp_dir("train_data"), 6); }
@@ -73,7 +67,8 @@ std::string TrainCli::data_;
 
 TEST_F(TrainCli, ResumeAfterKillMinus9MatchesAnUninterruptedRun) {
   const std::string dir = temp_dir("train_resume");
-  const std::string epochs = "--epochs 6 --epoch-size 96";
+  // Long enough that the latest kill still lands before the end on a fast machine.
+  const std::string epochs = "--epochs 6 --epoch-size 384";
   const auto full = run_command(train_command(data_, dir + "/full", epochs));
   ASSERT_EQ(full.exit_code, 0) << full.output;
   EXPECT_EQ(count_lines(dir + "/full/metrics.jsonl"), 6);

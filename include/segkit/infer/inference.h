@@ -16,7 +16,7 @@
 
 namespace segkit {
 
-/// Channels-last weights on CPU (oneDNN's fast layout there), BatchNorm folded.
+/// BatchNorm folded; on CPU, channels-last data and convolutions run by oneDNN with packed weights.
 InferenceOptions default_inference_options(c10::Device device);
 
 /// Puts `model` in eval mode on `device` and, unless options.rewrite is false, rewrites it

@@ -4,10 +4,13 @@
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace segkit {
+
+class OneDnnConv;
 
 enum class Activation { kNone, kReLU, kReLU6, kHardswish, kSiLU, kSigmoid, kHardsigmoid };
 
@@ -38,31 +41,40 @@ struct InferenceOptions {
   /// channels-last inputs too). Measured against oneDNN's blocked layout with
   /// prepacked weights, channels-last was faster: see bench/RESULTS.md.
   bool channels_last = false;
+  /// Run the folded convolutions with oneDNN directly, weights packed once and activations
+  /// fused (float32 CPU inference; ignored when segkit was built without oneDNN). The
+  /// rewritten model then takes only float32 CPU input.
+  bool onednn = false;
   /// false: leave the model as it is (eval mode only), e.g. for validation during training.
   bool rewrite = true;
 };
 
-/// A convolution with the BatchNorm after it folded into its weight and bias.
+/// A convolution with the BatchNorm after it (if any) folded into its weight and bias.
 struct FoldedConv {
-  at::Tensor weight;
+  at::Tensor weight;  ///< undefined when oneDNN holds the weights
   at::Tensor bias;
   ConvSpec spec{1, 1, 1};
+  std::shared_ptr<OneDnnConv> onednn;  ///< set when InferenceOptions::onednn asked for it
 
-  static FoldedConv fold(const ConvSpec& spec, const torch::nn::Conv2dImpl& conv, const torch::nn::BatchNorm2dImpl& bn,
+  /// Takes over `conv`'s weight storage, scaled in place (the caller releases the module's
+  /// tensors). `bn` may be null: a plain convolution, rewritten all the same.
+  static FoldedConv fold(const ConvSpec& spec, torch::nn::Conv2dImpl& conv, const torch::nn::BatchNorm2dImpl* bn,
                          const InferenceOptions& options);
-  at::Tensor operator()(const at::Tensor& x) const;
+  /// The convolution, then `activation` (fused into it by oneDNN).
+  at::Tensor operator()(const at::Tensor& x, Activation activation = Activation::kNone) const;
 };
 
 /// A Conv2d and the BatchNorm2d after it, registered in `parent` under the names
-/// torchvision gives them. Not a module itself, so checkpoint keys stay flat.
+/// torchvision gives them (an empty `bn_name`: a convolution without BatchNorm, still
+/// rewritten for inference). Not a module itself, so checkpoint keys stay flat.
 class ConvBn {
  public:
   ConvBn() = default;
   ConvBn(torch::nn::Module& parent, const std::string& conv_name, const std::string& bn_name, const ConvSpec& spec,
          double bn_eps = 1e-5, double bn_momentum = 0.1);
 
-  /// conv then BatchNorm, or the folded convolution once fold() ran.
-  at::Tensor operator()(const at::Tensor& x);
+  /// conv then BatchNorm then `activation`, or the folded convolution once fold() ran.
+  at::Tensor operator()(const at::Tensor& x, Activation activation = Activation::kNone);
   /// Folds BatchNorm into the convolution for inference (call in eval mode, after loading
   /// weights). Releases the unfolded weights: from then on the module's state dict is empty.
   void fold(const InferenceOptions& options = {});

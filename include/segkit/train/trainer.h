@@ -44,6 +44,9 @@ struct TrainOptions {
   /// Continue from output_dir/resume.pt if it exists.
   bool resume = false;
   c10::Device device = c10::Device("cpu");
+  /// CPU: weights and batches channels-last (oneDNN's faster layout there, for training too:
+  /// bench/RESULTS.md). Values are the same either way; only speed differs.
+  bool channels_last = false;
 };
 
 struct EpochReport {

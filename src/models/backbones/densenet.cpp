@@ -9,13 +9,9 @@
 namespace segkit {
 namespace {
 
-torch::nn::Conv2d conv_no_bias(int64_t in, int64_t out, int64_t kernel, int64_t padding = 0) {
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).padding(padding).bias(false));
-}
-
-/// BatchNorm, ReLU, then a convolution: DenseNet's pre-activation order.
-at::Tensor norm_relu_conv(torch::nn::BatchNorm2d& norm, torch::nn::Conv2d& conv, const at::Tensor& x) {
-  return conv->forward(activate(norm->forward(x), Activation::kReLU));
+/// BatchNorm then ReLU: DenseNet's pre-activation order, before each convolution.
+at::Tensor norm_relu(torch::nn::BatchNorm2d& norm, const at::Tensor& x) {
+  return activate(norm->forward(x), Activation::kReLU);
 }
 
 /// norm1, relu1, conv1 (1x1 to bn_size x growth), norm2, relu2, conv2 (3x3 to growth).
@@ -25,20 +21,19 @@ class DenseLayerImpl : public torch::nn::Module, public InferenceOptimizable {
   DenseLayerImpl(int64_t in, int64_t growth, int64_t bn_size)
       : norm1_(register_module("norm1", torch::nn::BatchNorm2d(in))),
         conv1_norm2_(*this, "conv1", "norm2", ConvSpec(in, bn_size * growth, 1)),
-        conv2_(register_module("conv2", conv_no_bias(bn_size * growth, growth, 3, 1))) {}
+        conv2_(*this, "conv2", "", ConvSpec(bn_size * growth, growth, 3).padding(1)) {}
 
   /// The new features (growth channels) from all earlier ones (concatenated).
-  at::Tensor forward(const at::Tensor& x) {
-    const at::Tensor inner = conv1_norm2_(activate(norm1_->forward(x), Activation::kReLU));
-    return conv2_->forward(activate(inner, Activation::kReLU));
-  }
+  at::Tensor forward(const at::Tensor& x) { return conv2_(conv1_norm2_(norm_relu(norm1_, x), Activation::kReLU)); }
 
-  void optimize_for_inference(const InferenceOptions& o) override { conv1_norm2_.fold(o); }
+  void optimize_for_inference(const InferenceOptions& o) override {
+    conv1_norm2_.fold(o);
+    conv2_.fold(o);
+  }
 
  private:
   torch::nn::BatchNorm2d norm1_;
-  ConvBn conv1_norm2_;
-  torch::nn::Conv2d conv2_;
+  ConvBn conv1_norm2_, conv2_;
 };
 TORCH_MODULE(DenseLayer);
 
@@ -78,16 +73,16 @@ class DenseBlockImpl : public torch::nn::Module {
 TORCH_MODULE(DenseBlock);
 
 /// norm, relu, conv (1x1, halving the channels), average pooling 2x2.
-class TransitionImpl : public torch::nn::Module {
+class TransitionImpl : public torch::nn::Module, public InferenceOptimizable {
  public:
   TransitionImpl(int64_t in, int64_t out)
-      : norm_(register_module("norm", torch::nn::BatchNorm2d(in))),
-        conv_(register_module("conv", conv_no_bias(in, out, 1))) {}
-  at::Tensor forward(const at::Tensor& x) { return at::avg_pool2d(norm_relu_conv(norm_, conv_, x), {2, 2}, {2, 2}); }
+      : norm_(register_module("norm", torch::nn::BatchNorm2d(in))), conv_(*this, "conv", "", ConvSpec(in, out, 1)) {}
+  at::Tensor forward(const at::Tensor& x) { return at::avg_pool2d(conv_(norm_relu(norm_, x)), {2, 2}, {2, 2}); }
+  void optimize_for_inference(const InferenceOptions& o) override { conv_.fold(o); }
 
  private:
   torch::nn::BatchNorm2d norm_;
-  torch::nn::Conv2d conv_;
+  ConvBn conv_;
 };
 TORCH_MODULE(Transition);
 
@@ -104,8 +99,7 @@ class DenseNetImpl : public BackboneImpl, public InferenceOptimizable {
     dilate_last_stages(options.output_stride(), 0, this->name());  // torchvision never dilates it
     constexpr int64_t kBnSize = 4;
     stem_ = ConvBn(*this, "conv0", "norm0", ConvSpec(3, c.init_features, 7).stride(2).padding(3));
-    add_stage("relu0", [this](const at::Tensor& x) { return activate(stem_(x), Activation::kReLU); },
-              {c.init_features, 2});
+    add_stage("relu0", [this](const at::Tensor& x) { return stem_(x, Activation::kReLU); }, {c.init_features, 2});
     add_stage("pool0",
               [](const at::Tensor& x) {
                 return at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});

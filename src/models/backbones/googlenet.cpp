@@ -95,7 +95,7 @@ BasicConv2dImpl::BasicConv2dImpl(const ConvSpec& spec) {
   conv_bn_ = ConvBn(*this, "conv", "bn", spec, /*bn_eps=*/1e-3);
 }
 
-at::Tensor BasicConv2dImpl::forward(const at::Tensor& x) { return activate(conv_bn_(x), Activation::kReLU); }
+at::Tensor BasicConv2dImpl::forward(const at::Tensor& x) { return conv_bn_(x, Activation::kReLU); }
 
 void add_googlenet_backbones(Registry<BackboneBuilder>& registry) {
   registry.add("googlenet", [](const BackboneOptions& o) { return GoogLeNet("googlenet", o).ptr(); });

@@ -40,18 +40,10 @@ class PlainBackboneImpl : public BackboneImpl, public InferenceOptimizable {
           ConvSpec(channels, layer.out_channels, layer.kernel).stride(layer.stride).padding(layer.padding).bias(true);
       const std::string conv_name = std::to_string(index++);
       stride *= layer.stride;
-      if (batch_norm) {
-        convs_.emplace_back(*this, conv_name, std::to_string(index++), spec);
-        ConvBn* conv_bn = &convs_.back();
-        add_stage(std::to_string(index++),
-                  [conv_bn](const at::Tensor& x) { return activate((*conv_bn)(x), Activation::kReLU); },
-                  {layer.out_channels, stride});
-      } else {
-        auto plain = register_module(conv_name, torch::nn::Conv2d(spec.to_options()));
-        add_stage(std::to_string(index++),
-                  [plain](const at::Tensor& x) mutable { return activate(plain->forward(x), Activation::kReLU); },
-                  {layer.out_channels, stride});
-      }
+      convs_.emplace_back(*this, conv_name, batch_norm ? std::to_string(index++) : "", spec);
+      ConvBn* conv_bn = &convs_.back();
+      add_stage(std::to_string(index++), [conv_bn](const at::Tensor& x) { return (*conv_bn)(x, Activation::kReLU); },
+                {layer.out_channels, stride});
       channels = layer.out_channels;
     }
   }

@@ -37,7 +37,7 @@ BasicBlockImpl::BasicBlockImpl(const ResidualBlockSpec& s, const ResNetOptions& 
 }
 
 at::Tensor BasicBlockImpl::forward(const at::Tensor& x) {
-  at::Tensor out = activate(conv_bn1_(x), Activation::kReLU);
+  at::Tensor out = conv_bn1_(x, Activation::kReLU);
   out = conv_bn2_(out);
   return finish_block(out, has_downsample_ ? downsample_(x) : x, se_);
 }
@@ -61,8 +61,8 @@ BottleneckImpl::BottleneckImpl(const ResidualBlockSpec& s, const ResNetOptions& 
 }
 
 at::Tensor BottleneckImpl::forward(const at::Tensor& x) {
-  at::Tensor out = activate(conv_bn1_(x), Activation::kReLU);
-  out = activate(conv_bn2_(out), Activation::kReLU);
+  at::Tensor out = conv_bn1_(x, Activation::kReLU);
+  out = conv_bn2_(out, Activation::kReLU);
   out = conv_bn3_(out);
   return finish_block(out, has_downsample_ ? downsample_(x) : x, se_);
 }
@@ -81,7 +81,7 @@ ResNetImpl::ResNetImpl(std::string name, const ResNetOptions& options_)
   const auto dilate = dilate_last_stages(options.output_stride(), 3, this->name());
 
   stem_ = ConvBn(*this, "conv1", "bn1", ConvSpec(3, 64, 7).stride(2).padding(3));
-  add_stage("relu", [this](const at::Tensor& x) { return activate(stem_(x), Activation::kReLU); }, {64, 2});
+  add_stage("relu", [this](const at::Tensor& x) { return stem_(x, Activation::kReLU); }, {64, 2});
   add_stage("maxpool", [](const at::Tensor& x) { return at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1}); }, {64, 4});
 
   int64_t in_channels = 64;

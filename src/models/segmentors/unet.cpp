@@ -32,26 +32,18 @@ at::Tensor pad_to(const at::Tensor& x, int64_t height, int64_t width) {
 
 }  // namespace
 
-UNetBlockImpl::UNetBlockImpl(int64_t in_channels, int64_t out_channels, bool padding, bool batch_norm)
-    : batch_norm_(batch_norm) {
-  if (batch_norm) {
-    conv_bn1_ = ConvBn(*this, "conv1", "bn1", conv3x3(in_channels, out_channels, padding, /*bias=*/false));
-    conv_bn2_ = ConvBn(*this, "conv2", "bn2", conv3x3(out_channels, out_channels, padding, /*bias=*/false));
-  } else {
-    conv1_ =
-        register_module("conv1", torch::nn::Conv2d(conv3x3(in_channels, out_channels, padding, true).to_options()));
-    conv2_ =
-        register_module("conv2", torch::nn::Conv2d(conv3x3(out_channels, out_channels, padding, true).to_options()));
-  }
+UNetBlockImpl::UNetBlockImpl(int64_t in_channels, int64_t out_channels, bool padding, bool batch_norm) {
+  // Without BatchNorm the convolutions have biases, as in the paper.
+  conv_bn1_ = ConvBn(*this, "conv1", batch_norm ? "bn1" : "", conv3x3(in_channels, out_channels, padding, !batch_norm));
+  conv_bn2_ =
+      ConvBn(*this, "conv2", batch_norm ? "bn2" : "", conv3x3(out_channels, out_channels, padding, !batch_norm));
 }
 
 at::Tensor UNetBlockImpl::forward(at::Tensor x) {
-  x = activate(batch_norm_ ? conv_bn1_(x) : conv1_->forward(x), Activation::kReLU);
-  return activate(batch_norm_ ? conv_bn2_(x) : conv2_->forward(x), Activation::kReLU);
+  return conv_bn2_(conv_bn1_(x, Activation::kReLU), Activation::kReLU);
 }
 
 void UNetBlockImpl::optimize_for_inference(const InferenceOptions& options) {
-  if (!batch_norm_) return;
   conv_bn1_.fold(options);
   conv_bn2_.fold(options);
 }

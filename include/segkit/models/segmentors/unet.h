@@ -45,9 +45,7 @@ class UNetBlockImpl : public torch::nn::Module, public InferenceOptimizable {
   void optimize_for_inference(const InferenceOptions& options) override;
 
  private:
-  bool batch_norm_;
-  ConvBn conv_bn1_, conv_bn2_;
-  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+  ConvBn conv_bn1_, conv_bn2_;  // without BatchNorm: plain convolutions
 };
 TORCH_MODULE(UNetBlock);
 

@@ -1,0 +1,46 @@
+#pragma once
+
+// A convolution for CPU inference run by oneDNN (Debian's libdnnl, the library LibTorch
+// itself calls), with its weights packed once, in the layout the chosen kernel wants, and
+// its activation fused. 3x3 stride-1 convolutions of small enough weights use oneDNN's
+// Winograd kernel (F(4x4, 3x3): 2.25x fewer multiplications, weights stored 4x larger); the
+// others its direct kernel on channels-last data. PyTorch's own channels-last convolution
+// reorders its weights on every call instead. FoldedConv uses it when the inference rewrite
+// asks for it (InferenceOptions::onednn).
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+
+#include "segkit/layers/conv_bn.h"
+
+namespace segkit {
+
+class OneDnnConv {
+ public:
+  /// Whether segkit was built with oneDNN (the CMake option SEGKIT_WITH_ONEDNN, on when found).
+  static bool available();
+
+  /// Takes the weight (out x in/groups x k x k) and bias (out) of a float32 CPU convolution.
+  /// The weight is released once packed, at the first call.
+  OneDnnConv(at::Tensor weight, at::Tensor bias, const ConvSpec& spec);
+  ~OneDnnConv();
+  OneDnnConv(const OneDnnConv&) = delete;
+  OneDnnConv& operator=(const OneDnnConv&) = delete;
+
+  /// The convolution of an N x C x H x W float32 CPU batch (made channels-last if it is not),
+  /// then `activation` (fused where oneDNN can): a channels-last result. Each new input size
+  /// and activation builds its kernel once.
+  at::Tensor operator()(const at::Tensor& x, Activation activation) const;
+
+  /// How many images of a batch of this size one Winograd call takes; 0: the direct kernel.
+  /// Winograd: 3x3, stride 1, not grouped or dilated, weights of at most 256 x 256 x 3 x 3,
+  /// output of at least 28 x 28, at most 16 MiB of channels-last input and output per call.
+  int64_t winograd_chunk(int64_t batch, int64_t height, int64_t width) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace segkit

@@ -1,0 +1,295 @@
+#include "segkit/layers/onednn_conv.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#if SEGKIT_WITH_ONEDNN
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+namespace segkit {
+
+#if SEGKIT_WITH_ONEDNN
+
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+dnnl::engine& engine() {
+  static dnnl::engine cpu(dnnl::engine::kind::cpu, 0);
+  return cpu;
+}
+
+/// The oneDNN post-op for an activation; false for those it has no exact match for.
+bool append_activation(dnnl::post_ops& ops, Activation activation) {
+  using A = dnnl::algorithm;
+  switch (activation) {
+    case Activation::kNone: return true;
+    case Activation::kReLU: ops.append_eltwise(1.f, A::eltwise_relu, 0.f, 0.f); return true;
+    case Activation::kReLU6: ops.append_eltwise(1.f, A::eltwise_clip, 0.f, 6.f); return true;
+    case Activation::kHardswish: ops.append_eltwise(1.f, A::eltwise_hardswish, 0.f, 0.f); return true;
+    case Activation::kSiLU: ops.append_eltwise(1.f, A::eltwise_swish, 1.f, 0.f); return true;
+    case Activation::kSigmoid: ops.append_eltwise(1.f, A::eltwise_logistic, 0.f, 0.f); return true;
+    case Activation::kHardsigmoid: return false;
+  }
+  return false;
+}
+
+/// A buffer for one oneDNN memory of `desc`, owned by an ATen tensor (64-byte aligned).
+struct Buffer {
+  at::Tensor storage;
+  memory mem;
+  explicit Buffer(const memory::desc& desc)
+      : storage(at::empty({static_cast<int64_t>(desc.get_size())}, at::TensorOptions().dtype(at::kByte))),
+        mem(desc, engine(), storage.data_ptr()) {}
+};
+
+}  // namespace
+
+struct OneDnnConv::Impl {
+  /// One input size and activation: the kernel, and what it needs around it.
+  struct Kernel {
+    dnnl::convolution_forward conv;
+    memory::desc src, dst;                          // the kernel's layouts
+    memory::desc user_src, user_dst;                // channels-last
+    std::optional<dnnl::reorder> to_src, from_dst;  // when the two differ
+    memory weights;
+    at::Tensor weights_storage;  // what `weights` points into, held while the kernel is
+    bool fused = false;          // the activation ran as a post-op
+    std::vector<int64_t> out_shape;
+  };
+
+  /// The weights packed in one layout.
+  struct Packed {
+    memory::desc desc;
+    Buffer buffer;
+    bool winograd;
+  };
+
+  ConvSpec spec{1, 1, 1};
+  at::Tensor plain_weight;  // until first packed
+  at::Tensor bias;
+  memory bias_mem;
+  /// The layouts the cached kernels use, and the newest one that is not Winograd's: oneDNN
+  /// cannot reorder out of those, so new layouts are made from it.
+  std::vector<Packed> packed;
+  std::map<std::tuple<int64_t, int64_t, int64_t, int>, Kernel> kernels;
+  std::mutex mutex;
+
+  memory::dims weight_dims() const {
+    const auto& s = spec;
+    const int64_t k = s.kernel_size();
+    if (s.groups() == 1) return {s.out_channels(), s.in_channels(), k, k};
+    return {s.groups(), s.out_channels() / s.groups(), s.in_channels() / s.groups(), k, k};
+  }
+
+  /// Whether some input size may take the Winograd kernel (see winograd_chunk).
+  bool winograd_capable() const {
+    const auto& s = spec;
+    return s.kernel_size() == 3 && s.stride() == 1 && s.dilation() == 1 && s.groups() == 1 &&
+           s.in_channels() * s.out_channels() <= 256 * 256;
+  }
+
+  /// The weights in `desc`'s layout, packed if no kernel has them yet.
+  const Packed& weights_as(const memory::desc& desc, bool winograd, dnnl::stream& stream) {
+    for (const Packed& p : packed) {
+      if (p.desc == desc) return p;
+    }
+    const memory::desc plain(weight_dims(), memory::data_type::f32, spec.groups() == 1 ? Tag::oihw : Tag::goihw);
+    at::Tensor unpacked = plain_weight;
+    Packed* direct = nullptr;
+    for (Packed& p : packed) direct = p.winograd ? direct : &p;
+    if (!unpacked.defined() && winograd) {  // back to the plain layout first
+      unpacked = at::empty(weight_dims(), at::kFloat);
+      memory to(plain, engine(), unpacked.data_ptr());
+      dnnl::reorder(direct->buffer.mem, to).execute(stream, direct->buffer.mem, to);
+    }
+    memory source = unpacked.defined() ? memory(plain, engine(), unpacked.data_ptr()) : direct->buffer.mem;
+    Packed made{desc, Buffer(desc), winograd};
+    dnnl::reorder(source, made.buffer.mem).execute(stream, source, made.buffer.mem);
+    stream.wait();
+    plain_weight = at::Tensor();  // packed: the plain copy would double the memory
+    packed.push_back(std::move(made));
+    return packed.back();
+  }
+
+  /// Drops the layouts no cached kernel holds, but for the newest one that is not Winograd's.
+  void drop_unused() {
+    std::vector<Packed> kept;
+    const Packed* direct = nullptr;
+    for (const Packed& p : packed) direct = p.winograd ? direct : &p;
+    for (Packed& p : packed) {
+      if (&p == direct || p.buffer.storage.use_count() > 1) kept.push_back(std::move(p));
+    }
+    packed = std::move(kept);
+  }
+
+  /// The kernel for n x in_channels x height x width inputs.
+  Kernel build(int64_t n, int64_t height, int64_t width, Activation activation, bool winograd, dnnl::stream& stream) {
+    const auto& s = spec;
+    const int64_t k = s.kernel_size(), extent = s.dilation() * (k - 1) + 1;
+    const int64_t out_h = (height + 2 * s.padding() - extent) / s.stride() + 1;
+    const int64_t out_w = (width + 2 * s.padding() - extent) / s.stride() + 1;
+    if (out_h < 1 || out_w < 1) {
+      throw std::invalid_argument("input of " + std::to_string(height) + "x" + std::to_string(width) +
+                                  " is too small for a " + std::to_string(k) + "x" + std::to_string(k) +
+                                  " convolution");
+    }
+    const auto f32 = memory::data_type::f32;
+    Kernel kernel;
+    kernel.out_shape = {n, s.out_channels(), out_h, out_w};
+    kernel.user_src = memory::desc({n, s.in_channels(), height, width}, f32, Tag::nhwc);
+    kernel.user_dst = memory::desc({n, s.out_channels(), out_h, out_w}, f32, Tag::nhwc);
+    dnnl::post_ops ops;
+    kernel.fused = append_activation(ops, activation);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    const memory::desc any_weights(weight_dims(), f32, Tag::any);
+    const memory::desc bias_desc({s.out_channels()}, f32, Tag::x);
+    const memory::dims strides{s.stride(), s.stride()}, dilates{s.dilation() - 1, s.dilation() - 1},
+        padding{s.padding(), s.padding()};
+    auto primitive_desc = [&](dnnl::algorithm algorithm, const memory::desc& src, const memory::desc& dst,
+                              const memory::desc& weights) {
+      dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, src, weights, bias_desc, dst,
+                                           strides, dilates, padding, padding);
+      return dnnl::convolution_forward::primitive_desc(desc, attr, engine());
+    };
+    dnnl::convolution_forward::primitive_desc pd;
+    bool winograd_built = false;
+    if (winograd) {
+      try {  // Winograd wants its own blocked layout for the data too
+        const memory::desc any_src({n, s.in_channels(), height, width}, f32, Tag::any);
+        const memory::desc any_dst({n, s.out_channels(), out_h, out_w}, f32, Tag::any);
+        pd = primitive_desc(dnnl::algorithm::convolution_winograd, any_src, any_dst, any_weights);
+        winograd_built = true;
+      } catch (const dnnl::error&) {  // not on this CPU: the direct kernel below
+      }
+    }
+    if (!winograd_built) {
+      pd = primitive_desc(dnnl::algorithm::convolution_direct, kernel.user_src, kernel.user_dst, any_weights);
+    }
+    kernel.conv = dnnl::convolution_forward(pd);
+    kernel.src = pd.src_desc();
+    kernel.dst = pd.dst_desc();
+    if (kernel.src != kernel.user_src) {
+      kernel.to_src = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), kernel.user_src, engine(), kernel.src));
+    }
+    if (kernel.dst != kernel.user_dst) {
+      kernel.from_dst = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), kernel.dst, engine(), kernel.user_dst));
+    }
+    const Packed& weights = weights_as(pd.weights_desc(), winograd_built, stream);
+    kernel.weights = weights.buffer.mem;
+    kernel.weights_storage = weights.buffer.storage;
+    return kernel;
+  }
+};
+
+bool OneDnnConv::available() { return true; }
+
+OneDnnConv::OneDnnConv(at::Tensor weight, at::Tensor bias, const ConvSpec& spec) : impl_(std::make_unique<Impl>()) {
+  if (weight.scalar_type() != at::kFloat || !weight.device().is_cpu()) {
+    throw std::invalid_argument("oneDNN convolutions take float32 CPU weights");
+  }
+  impl_->spec = spec;
+  impl_->plain_weight = weight.contiguous();
+  impl_->bias = bias.defined() ? bias.to(at::kFloat).contiguous() : at::zeros({spec.out_channels()}, at::kFloat);
+  impl_->bias_mem =
+      memory(memory::desc({spec.out_channels()}, memory::data_type::f32, Tag::x), engine(), impl_->bias.data_ptr());
+  // Packed now, while the model is rewritten, and the plain weight released: layouts for
+  // other kernels are made from this one when they are first needed.
+  const int64_t side = std::max<int64_t>(32, spec.dilation() * (spec.kernel_size() - 1) + 1);
+  dnnl::stream stream(engine());
+  impl_->build(1, side, side, Activation::kNone, false, stream);
+}
+
+OneDnnConv::~OneDnnConv() = default;
+
+int64_t OneDnnConv::winograd_chunk(int64_t batch, int64_t height, int64_t width) const {
+  // Winograd's packed weights are 4x the plain ones: kept to layers where that stays small
+  // and the output is large enough for its 4x4 tiles to pay off. Its blocked copies of the
+  // data and its transforms grow with the images it takes at once: at most kBudget of
+  // channels-last input and output per call, whole images, a divisor of the batch (one
+  // weight layout). Measured: bench/RESULTS.md.
+  constexpr int64_t kBudget = int64_t{16} << 20;
+  const auto& s = impl_->spec;
+  if (!impl_->winograd_capable() || height < 28 || width < 28 || batch < 1) return 0;
+  const int64_t per_image = height * width * (s.in_channels() + s.out_channels()) * 4;
+  for (int64_t chunk = batch; chunk >= 1; --chunk) {
+    if (batch % chunk == 0 && chunk * per_image <= kBudget) return chunk;
+  }
+  return 0;
+}
+
+at::Tensor OneDnnConv::operator()(const at::Tensor& x, Activation activation) const {
+  if (x.dim() != 4 || x.scalar_type() != at::kFloat || !x.device().is_cpu() || x.size(1) != impl_->spec.in_channels()) {
+    throw std::invalid_argument("a convolution rewritten for oneDNN takes N x " +
+                                std::to_string(impl_->spec.in_channels()) + " x H x W float32 CPU input");
+  }
+  const at::Tensor input = x.contiguous(at::MemoryFormat::ChannelsLast);
+  const int64_t batch = x.size(0), chunk = winograd_chunk(batch, x.size(2), x.size(3));
+  const int64_t step = chunk > 0 ? chunk : std::max<int64_t>(batch, 1);
+  dnnl::stream stream(engine());
+  const std::tuple<int64_t, int64_t, int64_t, int> key{step, x.size(2), x.size(3), static_cast<int>(activation)};
+  Impl::Kernel* kernel = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    auto found = impl_->kernels.find(key);
+    if (found == impl_->kernels.end()) {
+      Impl::Kernel built = impl_->build(step, x.size(2), x.size(3), activation, chunk > 0, stream);
+      found = impl_->kernels.emplace(key, std::move(built)).first;
+      impl_->drop_unused();
+    }
+    kernel = &found->second;
+  }
+  std::vector<int64_t> out_shape = kernel->out_shape;
+  out_shape[0] = batch;
+  at::Tensor out = at::empty(out_shape, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  const int64_t in_step = input.numel() / std::max<int64_t>(batch, 1) * step;
+  const int64_t out_step = out.numel() / std::max<int64_t>(batch, 1) * step;
+  std::optional<Buffer> src_blocked, dst_blocked;
+  if (kernel->to_src) src_blocked.emplace(kernel->src);
+  if (kernel->from_dst) dst_blocked.emplace(kernel->dst);
+  for (int64_t first = 0; first < batch; first += step) {  // the images of one call lie together (NHWC)
+    memory src(kernel->user_src, engine(), input.data_ptr<float>() + first / step * in_step);
+    memory dst(kernel->user_dst, engine(), out.data_ptr<float>() + first / step * out_step);
+    if (kernel->to_src) kernel->to_src->execute(stream, src, src_blocked->mem);
+    kernel->conv.execute(stream, {{DNNL_ARG_SRC, src_blocked ? src_blocked->mem : src},
+                                  {DNNL_ARG_WEIGHTS, kernel->weights},
+                                  {DNNL_ARG_BIAS, impl_->bias_mem},
+                                  {DNNL_ARG_DST, dst_blocked ? dst_blocked->mem : dst}});
+    if (kernel->from_dst) kernel->from_dst->execute(stream, dst_blocked->mem, dst);
+  }
+  stream.wait();
+  return kernel->fused ? out : activate(out, activation);
+}
+
+#else  // built without oneDNN
+
+struct OneDnnConv::Impl {};
+
+bool OneDnnConv::available() { return false; }
+
+OneDnnConv::OneDnnConv(at::Tensor, at::Tensor, const ConvSpec&) {
+  throw std::logic_error("segkit was built without oneDNN (SEGKIT_WITH_ONEDNN)");
+}
+
+OneDnnConv::~OneDnnConv() = default;
+
+int64_t OneDnnConv::winograd_chunk(int64_t, int64_t, int64_t) const { return 0; }
+
+at::Tensor OneDnnConv::operator()(const at::Tensor&, Activation) const {
+  throw std::logic_error("segkit was built without oneDNN (SEGKIT_WITH_ONEDNN)");
+}
+
+#endif
+
+}  // namespace segkit

@@ -1,0 +1,107 @@
+#include "segkit/layers/onednn_conv.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+namespace segkit {
+namespace {
+
+struct OneDnnCase {
+  int64_t in, out, kernel, stride, padding, dilation, groups;
+  int64_t height, width;
+  Activation activation;
+  bool winograd;  // the size and shape take the Winograd kernel
+};
+
+std::ostream& operator<<(std::ostream& os, const OneDnnCase& c) {
+  return os << c.in << "->" << c.out << " k" << c.kernel << " s" << c.stride << " p" << c.padding << " d" << c.dilation
+            << " g" << c.groups << " " << c.height << "x" << c.width << " act " << static_cast<int>(c.activation);
+}
+
+ConvSpec spec_of(const OneDnnCase& c) {
+  return ConvSpec(c.in, c.out, c.kernel).stride(c.stride).padding(c.padding).dilation(c.dilation).groups(c.groups);
+}
+
+at::Tensor reference(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, const OneDnnCase& c) {
+  return activate(
+      at::conv2d(x, weight, bias, {c.stride, c.stride}, {c.padding, c.padding}, {c.dilation, c.dilation}, c.groups),
+      c.activation);
+}
+
+class OneDnnConvMatchesLibTorch : public ::testing::TestWithParam<OneDnnCase> {};
+
+TEST_P(OneDnnConvMatchesLibTorch, OnEveryInputLayoutAndSize) {
+  const OneDnnCase c = GetParam();
+  at::manual_seed(11);
+  const at::Tensor weight = at::randn({c.out, c.in / c.groups, c.kernel, c.kernel}) * 0.2;
+  const at::Tensor bias = at::randn({c.out});
+  at::NoGradGuard no_grad;
+  if (!OneDnnConv::available()) {  // built without it: the rewrite keeps LibTorch's convolution
+    auto conv = torch::nn::Conv2d(spec_of(c).to_options());
+    InferenceOptions options;
+    options.onednn = true;
+    EXPECT_EQ(FoldedConv::fold(spec_of(c), *conv, nullptr, options).onednn, nullptr);
+    return;
+  }
+  OneDnnConv conv(weight.clone(), bias, spec_of(c));
+  EXPECT_EQ(conv.winograd_chunk(2, c.height, c.width) > 0, c.winograd) << c;
+  // A wider tensor's channel slice: neither contiguous nor channels-last, as DenseNet feeds it.
+  const at::Tensor wide = at::randn({2, c.in + 5, c.height, c.width}).contiguous(at::MemoryFormat::ChannelsLast);
+  const std::vector<at::Tensor> inputs = {
+      at::randn({2, c.in, c.height, c.width}),
+      at::randn({1, c.in, c.height, c.width}).contiguous(at::MemoryFormat::ChannelsLast), wide.narrow(1, 3, c.in)};
+  for (int pass = 0; pass < 2; ++pass) {  // the second pass reuses the kernels built by the first
+    for (const at::Tensor& x : inputs) {
+      const at::Tensor expected = reference(x, weight, bias, c);
+      const at::Tensor got = conv(x, c.activation);
+      ASSERT_EQ(got.sizes(), expected.sizes()) << c;
+      EXPECT_TRUE(got.is_contiguous(at::MemoryFormat::ChannelsLast)) << c;
+      const double scale = 1 + expected.abs().max().item<double>();
+      EXPECT_LT((got - expected).abs().max().item<double>(), 1e-5 * scale) << c << " pass " << pass;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, OneDnnConvMatchesLibTorch,
+    ::testing::Values(OneDnnCase{32, 48, 3, 1, 1, 1, 1, 37, 41, Activation::kReLU, true},
+                      OneDnnCase{16, 16, 3, 1, 1, 1, 1, 29, 33, Activation::kNone, true},
+                      OneDnnCase{32, 48, 3, 1, 1, 1, 1, 19, 41, Activation::kReLU, false},        // too small for it
+                      OneDnnCase{24, 40, 3, 2, 1, 1, 1, 31, 29, Activation::kReLU6, false},       // stride 2
+                      OneDnnCase{16, 24, 3, 1, 2, 2, 1, 30, 30, Activation::kSiLU, false},        // dilated
+                      OneDnnCase{32, 32, 5, 1, 2, 1, 32, 21, 17, Activation::kHardswish, false},  // depthwise
+                      OneDnnCase{12, 18, 3, 1, 1, 1, 3, 13, 11, Activation::kSigmoid, false},     // grouped
+                      OneDnnCase{40, 24, 1, 1, 0, 1, 1, 15, 9, Activation::kHardsigmoid, false},  // not fusable
+                      OneDnnCase{3, 64, 7, 2, 3, 1, 1, 45, 39, Activation::kReLU, false}));       // a stem
+
+TEST(OneDnnConv, WinogradTakesWholeImagesWithinItsBudget) {
+  if (!OneDnnConv::available()) GTEST_SKIP() << "built without oneDNN";
+  at::manual_seed(12);
+  const at::Tensor weight = at::randn({64, 64, 3, 3}) * 0.1, bias = at::randn({64});
+  OneDnnConv conv(weight.clone(), bias, ConvSpec(64, 64, 3).padding(1));
+  // 64 + 64 channels of 4 bytes: 56 x 56 is 1.5 MiB an image, 224 x 224 24.5 MiB (over 16).
+  EXPECT_EQ(conv.winograd_chunk(8, 56, 56), 8);
+  EXPECT_EQ(conv.winograd_chunk(24, 56, 56), 8) << "a divisor of the batch: one weight layout";
+  EXPECT_EQ(conv.winograd_chunk(11, 56, 56), 1) << "a prime batch";
+  EXPECT_EQ(conv.winograd_chunk(1, 224, 224), 0) << "one image over the budget";
+  // 5.25 MiB an image: four images take two calls of two, each on its own slice of the batch.
+  ASSERT_EQ(conv.winograd_chunk(4, 112, 96), 2);
+  at::NoGradGuard no_grad;
+  const at::Tensor x = at::randn({4, 64, 112, 96});
+  const at::Tensor expected = at::conv2d(x, weight, bias, 1, 1).relu();
+  EXPECT_LT((conv(x, Activation::kReLU) - expected).abs().max().item<double>(),
+            1e-5 * (1 + expected.abs().max().item<double>()));
+}
+
+TEST(OneDnnConv, RefusesWhatItCannotRun) {
+  if (!OneDnnConv::available()) GTEST_SKIP() << "built without oneDNN";
+  at::NoGradGuard no_grad;
+  OneDnnConv conv(at::randn({4, 3, 3, 3}), at::randn({4}), ConvSpec(3, 4, 3));
+  EXPECT_THROW(conv(at::randn({1, 5, 8, 8}), Activation::kNone), std::invalid_argument) << "channels";
+  EXPECT_THROW(conv(at::randn({1, 3, 8, 8}, at::kDouble), Activation::kNone), std::invalid_argument) << "dtype";
+  EXPECT_THROW(conv(at::randn({1, 3, 2, 2}), Activation::kNone), std::invalid_argument) << "smaller than the kernel";
+  EXPECT_EQ(conv(at::randn({0, 3, 8, 8}), Activation::kNone).sizes(), (std::vector<int64_t>{0, 4, 6, 6}));
+}
+
+}  // namespace
+}  // namespace segkit
