@@ -99,6 +99,13 @@ struct OneDnnConv::Impl {
            s.in_channels() * s.out_channels() <= 256 * 256;
   }
 
+  /// The newest layout that is not Winograd's (one always exists once constructed).
+  Packed* newest_direct() {
+    Packed* direct = nullptr;
+    for (Packed& p : packed) direct = p.winograd ? direct : &p;
+    return direct;
+  }
+
   /// The weights in `desc`'s layout, packed if no kernel has them yet.
   const Packed& weights_as(const memory::desc& desc, bool winograd, dnnl::stream& stream) {
     for (const Packed& p : packed) {
@@ -106,8 +113,7 @@ struct OneDnnConv::Impl {
     }
     const memory::desc plain(weight_dims(), memory::data_type::f32, spec.groups() == 1 ? Tag::oihw : Tag::goihw);
     at::Tensor unpacked = plain_weight;
-    Packed* direct = nullptr;
-    for (Packed& p : packed) direct = p.winograd ? direct : &p;
+    Packed* direct = newest_direct();
     if (!unpacked.defined() && winograd) {  // back to the plain layout first
       unpacked = at::empty(weight_dims(), at::kFloat);
       memory to(plain, engine(), unpacked.data_ptr());
@@ -125,8 +131,7 @@ struct OneDnnConv::Impl {
   /// Drops the layouts no cached kernel holds, but for the newest one that is not Winograd's.
   void drop_unused() {
     std::vector<Packed> kept;
-    const Packed* direct = nullptr;
-    for (const Packed& p : packed) direct = p.winograd ? direct : &p;
+    const Packed* direct = newest_direct();
     for (Packed& p : packed) {
       if (&p == direct || p.buffer.storage.use_count() > 1) kept.push_back(std::move(p));
     }
@@ -236,7 +241,7 @@ at::Tensor OneDnnConv::operator()(const at::Tensor& x, Activation activation) co
   }
   const at::Tensor input = x.contiguous(at::MemoryFormat::ChannelsLast);
   const int64_t batch = x.size(0), chunk = winograd_chunk(batch, x.size(2), x.size(3));
-  const int64_t step = chunk > 0 ? chunk : std::max<int64_t>(batch, 1);
+  const int64_t step = chunk > 0 ? chunk : std::max<int64_t>(batch, 1);  // images per call
   dnnl::stream stream(engine());
   const std::tuple<int64_t, int64_t, int64_t, int> key{step, x.size(2), x.size(3), static_cast<int>(activation)};
   Impl::Kernel* kernel = nullptr;
@@ -253,14 +258,13 @@ at::Tensor OneDnnConv::operator()(const at::Tensor& x, Activation activation) co
   std::vector<int64_t> out_shape = kernel->out_shape;
   out_shape[0] = batch;
   at::Tensor out = at::empty(out_shape, x.options().memory_format(at::MemoryFormat::ChannelsLast));
-  const int64_t in_step = input.numel() / std::max<int64_t>(batch, 1) * step;
-  const int64_t out_step = out.numel() / std::max<int64_t>(batch, 1) * step;
+  const int64_t in_image = batch > 0 ? input.numel() / batch : 0, out_image = batch > 0 ? out.numel() / batch : 0;
   std::optional<Buffer> src_blocked, dst_blocked;
   if (kernel->to_src) src_blocked.emplace(kernel->src);
   if (kernel->from_dst) dst_blocked.emplace(kernel->dst);
   for (int64_t first = 0; first < batch; first += step) {  // the images of one call lie together (NHWC)
-    memory src(kernel->user_src, engine(), input.data_ptr<float>() + first / step * in_step);
-    memory dst(kernel->user_dst, engine(), out.data_ptr<float>() + first / step * out_step);
+    memory src(kernel->user_src, engine(), input.data_ptr<float>() + first * in_image);
+    memory dst(kernel->user_dst, engine(), out.data_ptr<float>() + first * out_image);
     if (kernel->to_src) kernel->to_src->execute(stream, src, src_blocked->mem);
     kernel->conv.execute(stream, {{DNNL_ARG_SRC, src_blocked ? src_blocked->mem : src},
                                   {DNNL_ARG_WEIGHTS, kernel->weights},
