@@ -9,29 +9,20 @@ loading included, validation and start-up excluded).
 Usage: run_classification_train_bench.py BUILD_DIR FOLDER [--model resnet18] [--rounds 3]
 """
 import argparse
-import json
-import os
-import statistics
-import subprocess
-import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from train_throughput import compare, peer_rates, segkit_rates
 
 
 def segkit_run(a):
-    with tempfile.TemporaryDirectory() as out:
-        subprocess.run([os.path.join(a.build, "segkit"), "train", "-m", a.model, "--folder", a.folder, "--skip-bad",
-                        "--crop", str(a.crop), "--batch", str(a.batch), "--epochs", str(a.epochs), "--val-every", "0",
-                        "--area-min", "0.25", "--optimizer", "adam", "--lr", "0.001", "--schedule", "constant",
-                        "--threads", "2", "--workers", "2", "-o", out], check=True, capture_output=True)
-        return [json.loads(l)["images_per_second"] for l in open(os.path.join(out, "metrics.jsonl")) if l.strip()]
+    return segkit_rates(a.build, ["-m", a.model, "--folder", a.folder, "--skip-bad", "--crop", str(a.crop), "--batch",
+                                  str(a.batch), "--epochs", str(a.epochs), "--val-every", "0", "--area-min", "0.25",
+                                  "--optimizer", "adam", "--lr", "0.001", "--schedule", "constant", "--threads", "2",
+                                  "--workers", "2"])
 
 
 def python_run(a):
-    out = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "peer_train_classifier.py"), a.folder, "--model",
-                          a.model, "--crop", str(a.crop), "--batch", str(a.batch), "--epochs", str(a.epochs)],
-                         check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])["images_per_second"]
+    return peer_rates("peer_train_classifier.py", [a.folder, "--model", a.model, "--crop", str(a.crop), "--batch",
+                                                   str(a.batch), "--epochs", str(a.epochs)])
 
 
 def main():
@@ -44,16 +35,7 @@ def main():
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--epochs", type=int, default=3)
     a = p.parse_args()
-    ours, theirs = [], []
-    for r in range(a.rounds):
-        s = segkit_run(a)[1:]
-        t = python_run(a)[1:]
-        ours += s
-        theirs += t
-        print(f"round {r + 1}: segkit {[round(x, 1) for x in s]} img/s, PyTorch {[round(x, 1) for x in t]} img/s",
-              flush=True)
-    so, st = statistics.median(ours), statistics.median(theirs)
-    print(f"median: segkit {so:.1f} img/s, PyTorch eager {st:.1f} img/s, ratio {so / st:.2f}x")
+    compare(a.rounds, lambda: segkit_run(a), lambda: python_run(a), digits=1)
 
 
 if __name__ == "__main__":
