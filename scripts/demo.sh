@@ -5,9 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 bash scripts/build.sh segkit_cli  # the command line alone: no tests, no benchmarks
+# The checkpoint records its model (unet_padded), classes and colours: no --model needed.
 build/segkit predict \
-  --model unet_padded \
   --weights assets/models/unet_isbi2012_membranes.pth \
   --output out \
   assets/images/isbi2012_slice29.png
-echo "see out/isbi2012_slice29_overlay.png (cell interiors in red, membranes left bare) and out/isbi2012_slice29_mask.png"
+echo "see out/isbi2012_slice29_overlay.png (membranes in red, with a legend) and out/isbi2012_slice29_mask.png"

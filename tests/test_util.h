@@ -12,6 +12,8 @@
 
 #include "segkit/io/npy.h"
 
+#include "segkit/core/errors.h"
+
 namespace segkit::testing {
 
 /// Where tools/make_parity_fixtures.py wrote torchvision's reference outputs.
@@ -69,4 +71,23 @@ inline int count_lines(const std::string& path) {
   return n;
 }
 
+/// The InputError message `statement` throws ("" when it throws none).
+template <typename F>
+std::string input_error_of(F&& statement) {
+  try {
+    statement();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace segkit::testing
+
+/// Expects `statement` to throw an InputError whose message holds `fragment`.
+#define EXPECT_THROW_MESSAGE(statement, fragment)                                                      \
+  do {                                                                                                 \
+    const std::string segkit_message_ = ::segkit::testing::input_error_of([&] { (void)(statement); }); \
+    EXPECT_NE(segkit_message_.find(fragment), std::string::npos)                                       \
+        << #statement << " threw \"" << segkit_message_ << "\"";                                       \
+  } while (false)

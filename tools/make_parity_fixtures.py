@@ -218,7 +218,8 @@ def make_image_fixture(out_dir):
 
 def make_metrics_fixture(out_dir):
     """Random label maps and scikit-learn's measures of them: the confusion matrix,
-    per-class IoU (jaccard_score) and Dice (f1_score), accuracy."""
+    per-class IoU (jaccard_score), Dice (f1_score) and accuracy (recall_score), accuracy and
+    class-average accuracy (balanced_accuracy_score)."""
     from sklearn import metrics
 
     folder = os.path.join(out_dir, "metrics")
@@ -234,6 +235,8 @@ def make_metrics_fixture(out_dir):
         "iou": metrics.jaccard_score(t, p, labels=labels, average=None, zero_division=0).tolist(),
         "dice": metrics.f1_score(t, p, labels=labels, average=None, zero_division=0).tolist(),
         "accuracy": metrics.accuracy_score(t, p),
+        "recall": metrics.recall_score(t, p, labels=labels, average=None, zero_division=0).tolist(),
+        "balanced_accuracy": metrics.balanced_accuracy_score(t, p),
     }
     np.save(os.path.join(folder, "truth.npy"), truth.astype(np.int64))
     np.save(os.path.join(folder, "pred.npy"), pred.astype(np.int64))

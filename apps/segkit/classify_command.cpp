@@ -28,16 +28,12 @@ struct ClassifyArgs {
   std::string device = "cpu";
 };
 
-// Names for the model's classes: --labels, else ImageNet's for 1000 classes, else the indices.
-std::vector<std::string> class_names(const ClassifyArgs& args, int64_t num_classes) {
-  std::vector<std::string> names;
-  if (!args.labels.empty()) {
-    names = read_class_names(args.labels);
-    if (static_cast<int64_t>(names.size()) != num_classes) {
-      fail(args.labels, ": names ", names.size(), " classes but the model has ", num_classes);
-    }
-    return names;
-  }
+// Names for the model's classes: --labels, else the checkpoint's, else ImageNet's for 1000
+// classes, else the indices.
+std::vector<std::string> class_names(const ClassifyArgs& args, const LoadedModel& loaded) {
+  const int64_t num_classes = loaded.num_classes;
+  std::vector<std::string> names = class_names_for(args.labels, loaded, num_classes);
+  if (!names.empty()) return names;
   if (num_classes == static_cast<int64_t>(imagenet_classes().size())) return imagenet_classes();
   for (int64_t k = 0; k < num_classes; ++k) names.push_back(std::to_string(k));
   return names;
@@ -68,17 +64,17 @@ void run_classify(const ClassifyArgs& args) {
   configure_runtime(args.threads);
   if (args.batch < 1) fail("--batch must be at least 1, got ", args.batch);
   if (args.top < 1) fail("--top must be at least 1, got ", args.top);
-  const ZooEntry& entry = find_model_for(args.model, Task::kClassification);
-  Preprocess preprocess = entry.preprocess;
-  preprocess.resize = parse_resize(args.resize, entry.preprocess.resize);
-  if (args.crop >= 0) preprocess.crop = args.crop;
+  const ZooEntry& entry = model_for(args.model, args.weights, Task::kClassification);
   const auto files = collect_images(args.inputs);
   LoadOptions load;
   load.num_classes = args.num_classes;
   load.strict = !args.non_strict;
-  LoadedModel loaded = load_model(args.model, args.weights, load);
+  LoadedModel loaded = load_model(entry.name, args.weights, load);
   if (!loaded.report.empty()) std::cerr << "segkit: --non-strict skipped " << loaded.report.summary() << "\n";
-  const auto names = class_names(args, loaded.num_classes);
+  Preprocess preprocess = loaded.preprocess;
+  preprocess.resize = parse_resize(args.resize, loaded.preprocess.resize);
+  if (args.crop >= 0) preprocess.crop = args.crop;
+  const auto names = class_names(args, loaded);
   ClassificationPredictor predictor(take_as<ClassifierImpl>(loaded.model), preprocess, parse_device(args.device));
 
   Progress progress(files.size(), "classify");
@@ -106,9 +102,11 @@ Run add_classify_command(CLI::App& app) {
   auto args = std::make_shared<ClassifyArgs>();
   CLI::App* cmd = app.add_subcommand("classify", "Classify images with a zoo classifier and a checkpoint");
   cmd->add_option("inputs", args->inputs, "Image files or folders of images")->required();
-  cmd->add_option("-m,--model", args->model, "Model name (see `segkit models`)")->required();
+  cmd->add_option("-m,--model", args->model,
+                  "Model name (see `segkit models`; default: the one a segkit checkpoint records)");
   cmd->add_option("-w,--weights", args->weights, "Checkpoint: torch.save file (.pth/.pt) or .safetensors")->required();
-  cmd->add_option("--labels", args->labels, "Class names, one per line (default: ImageNet's for 1000 classes)");
+  cmd->add_option("--labels", args->labels,
+                  "Class names, one per line (default: the checkpoint's, else ImageNet's for 1000 classes)");
   cmd->add_option("--num-classes", args->num_classes, "Class count (default: read from the checkpoint)");
   cmd->add_option("--top", args->top, "Classes shown per image")->capture_default_str();
   cmd->add_flag("--json", args->json,

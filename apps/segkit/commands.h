@@ -15,5 +15,6 @@ Run add_models_command(CLI::App& app);
 Run add_train_command(CLI::App& app);
 Run add_eval_command(CLI::App& app);
 Run add_explain_command(CLI::App& app);
+Run add_completion_command(CLI::App& app);
 
 }  // namespace segkit::cli

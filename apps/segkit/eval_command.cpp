@@ -22,12 +22,12 @@ struct EvalArgs {
   std::string predictions;
   std::string folder;
   std::string mask_encoding = "auto";
-  int64_t ignore_index = 255;
-  std::string upsampling = "bilinear";
+  std::optional<int64_t> ignore_index;
+  std::string upsampling;
   TileOptions tiles;
   std::string resize = "default";
   int64_t crop = -1;
-  int64_t batch = 16;
+  int64_t batch = 0;
   std::string labels;
   bool skip_bad = false;
   std::string report;
@@ -36,10 +36,20 @@ struct EvalArgs {
   std::string device = "cpu";
 };
 
-DatasetOptions mask_options(const EvalArgs& args, int64_t num_classes) {
+constexpr int64_t kDefaultIgnoreIndex = 255;
+
+std::string join(const std::vector<std::string>& items) {
+  std::string text;
+  for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
+  return text;
+}
+
+// --ignore-index, else the one the checkpoint records, else 255.
+DatasetOptions mask_options(const EvalArgs& args, int64_t num_classes, const LoadedModel* loaded = nullptr) {
   DatasetOptions data;
   data.num_classes = num_classes;
-  data.ignore_index = args.ignore_index;
+  data.ignore_index = args.ignore_index.value_or(
+      loaded && loaded->info && loaded->info->ignore_index ? *loaded->info->ignore_index : kDefaultIgnoreIndex);
   if (args.mask_encoding == "binary")
     data.encoding = MaskEncoding::kBinary;
   else if (args.mask_encoding == "index")
@@ -57,26 +67,48 @@ void print_report(const EvalArgs& args, const std::string& table, const std::str
   }
 }
 
-std::vector<std::string> binary_names(bool binary) {
+// Names for the report's rows: --class-names or the checkpoint's, else the membrane
+// classes for binary data.
+std::vector<std::string> report_names(const std::vector<std::string>& names, bool binary) {
+  if (!names.empty()) return names;
   return binary ? std::vector<std::string>{"membrane", "cell interior"} : std::vector<std::string>{};
 }
 
-// Semantic: a model run on labelled images, tiled as predict does.
+// Semantic: a model run on labelled images: tiled as predict does where the model or
+// --tile asks for it, else whole images, --batch at a time, at --resize.
 void eval_semantic_model(const EvalArgs& args) {
-  const ZooEntry& entry = find_model_for(args.model, Task::kSemantic);
+  const ZooEntry& entry = model_for(args.model, args.weights, Task::kSemantic);
   LoadOptions load;
   load.num_classes = args.num_classes;
-  load.unet_upsampling = parse_upsampling(args.upsampling);
-  LoadedModel loaded = load_model(args.model, args.weights, load);
-  const SegmentationDataset dataset(collect_samples(args.data, "--images/--masks or --list"),
-                                    mask_options(args, loaded.num_classes));
-  Predictor predictor(take_as<SegmentorImpl>(loaded.model), entry.preprocess, parse_device(args.device));
-  TiledInference tiler(predictor, args.tiles);
+  load.unet_upsampling = parse_optional_upsampling(args.upsampling);
+  LoadedModel loaded = load_model(entry.name, args.weights, load);
+  const std::vector<std::string> names = class_names_for(args.labels, loaded, loaded.num_classes);
+  const auto samples = collect_samples(args.data, "--images/--masks or --list");
+  Progress reading(samples.size(), "reading");
+  const SegmentationDataset dataset(samples, mask_options(args, loaded.num_classes, &loaded),
+                                    [&](size_t done, size_t) { reading.update(done, samples[done - 1].image); });
+  reading.finish();
+  Preprocess preprocess = loaded.preprocess;
+  preprocess.resize = parse_resize(args.resize, loaded.preprocess.resize);
+  const auto* constraints = input_constraints(*loaded.model);
+  const bool tiled = args.tiles.tile > 0 || (constraints && constraints->border() > 0);
+  if (tiled && args.resize != "default" && args.resize != "none") {
+    fail("--resize cannot be combined with tiles: tiles are taken at the image's own resolution");
+  }
+  if (tiled && args.batch > 0) fail("--batch cannot be combined with tiles (--tile-batch sets tiles per pass)");
+  Predictor predictor(take_as<SegmentorImpl>(loaded.model), preprocess, parse_device(args.device));
   Progress progress(dataset.size(), "eval");
-  const EvalReport report = evaluate_segmentation(
-      tiler, dataset, loaded.num_classes, [&](size_t done) { progress.update(done, dataset[done - 1].paths.image); });
+  const auto report_progress = [&](size_t done) { progress.update(done, dataset[done - 1].paths.image); };
+  EvalReport report;
+  if (tiled) {
+    TiledInference tiler(predictor, args.tiles);
+    report = evaluate_segmentation(tiler, dataset, loaded.num_classes, report_progress);
+  } else {
+    report = evaluate_segmentation(predictor, dataset, loaded.num_classes, std::max<int64_t>(1, args.batch),
+                                   report_progress);
+  }
   progress.finish();
-  print_report(args, report.to_table(binary_names(dataset.binary())), report.to_json());
+  print_report(args, report.to_table(report_names(names, dataset.binary())), report.to_json());
 }
 
 // Semantic without a model: predicted masks (class indices, as predict writes them) against the truth.
@@ -90,7 +122,7 @@ void eval_semantic_predictions(const EvalArgs& args) {
   std::vector<at::Tensor> truths;
   for (const auto& pair : pairs) truths.push_back(read_label_image(pair.mask));
   const bool binary = masks_are_binary(truths, options);
-  Evaluator evaluator(*args.num_classes, args.ignore_index, binary);
+  Evaluator evaluator(*args.num_classes, options.ignore_index, binary);
   DatasetOptions predicted = options;
   predicted.ignore_index = -1;  // every predicted pixel must be a class
   Progress progress(pairs.size(), "eval");
@@ -108,11 +140,13 @@ void eval_semantic_predictions(const EvalArgs& args) {
   }
   progress.finish();
   const EvalReport report = evaluator.report();
-  print_report(args, report.to_table(binary_names(binary)), report.to_json());
+  const std::vector<std::string> names =
+      args.labels.empty() ? std::vector<std::string>{} : class_names_for(args.labels, {}, *args.num_classes);
+  print_report(args, report.to_table(report_names(names, binary)), report.to_json());
 }
 
 void eval_classification(const EvalArgs& args) {
-  const ZooEntry& entry = find_model_for(args.model, Task::kClassification);
+  const ZooEntry& entry = model_for(args.model, args.weights, Task::kClassification);
   if (args.folder.empty() == args.data.list.empty()) fail("give --folder (one folder per class) or --list, not both");
   std::vector<std::string> names = args.labels.empty() ? std::vector<std::string>{} : read_class_names(args.labels);
   ClassSamples samples = args.folder.empty() ? read_class_list(args.data.list, names) : scan_image_folder(args.folder);
@@ -122,9 +156,13 @@ void eval_classification(const EvalArgs& args) {
   data.threads = at::get_num_threads();
   LoadOptions load;
   load.num_classes = args.num_classes;
-  LoadedModel loaded = load_model(args.model, args.weights, load);
-  Preprocess preprocess = entry.preprocess;
-  preprocess.resize = parse_resize(args.resize, entry.preprocess.resize);
+  LoadedModel loaded = load_model(entry.name, args.weights, load);
+  if (loaded.info && !loaded.info->class_names.empty() && loaded.info->class_names != samples.classes) {
+    fail("the data's classes (", join(samples.classes), ") are not those ", args.weights, " was trained on (",
+         join(loaded.info->class_names), ")");
+  }
+  Preprocess preprocess = loaded.preprocess;
+  preprocess.resize = parse_resize(args.resize, loaded.preprocess.resize);
   if (args.crop >= 0) preprocess.crop = args.crop;
   if (preprocess.crop <= 0) fail("classification eval needs a --crop (images of one size per batch)");
   const ClassificationDataset dataset(std::move(samples), data);
@@ -134,8 +172,9 @@ void eval_classification(const EvalArgs& args) {
   }
   ClassificationPredictor predictor(take_as<ClassifierImpl>(loaded.model), preprocess, parse_device(args.device));
   Progress progress(dataset.size(), "eval");
-  const ClassificationReport report = evaluate_classification(
-      predictor, dataset, args.batch, [&](size_t done) { progress.update(done, dataset.path(done - 1)); });
+  const ClassificationReport report =
+      evaluate_classification(predictor, dataset, args.batch > 0 ? args.batch : 16,
+                              [&](size_t done) { progress.update(done, dataset.path(done - 1)); });
   progress.finish();
   print_report(args, report.to_table(dataset.classes()), report.to_json(dataset.classes()));
 }
@@ -147,10 +186,11 @@ void run_eval(const EvalArgs& args) {
     eval_semantic_predictions(args);
     return;
   }
-  if (args.model.empty() || args.weights.empty()) fail("give --model and --weights, or --predictions");
-  const Task task = find_model(args.model).task;
+  if (args.weights.empty()) fail("give --weights (and --model for a file segkit did not write), or --predictions");
+  const std::string model = resolve_model_name(args.model, args.weights);
+  const Task task = find_model(model).task;
   if (!args.task.empty() && args.task != task_name(task)) {
-    fail("--task ", args.task, " does not fit ", args.model, ", a ", task_name(task), " model");
+    fail("--task ", args.task, " does not fit ", model, ", a ", task_name(task), " model");
   }
   if (task == Task::kClassification) {
     eval_classification(args);
@@ -165,7 +205,8 @@ Run add_eval_command(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
   CLI::App* cmd = app.add_subcommand(
       "eval", "Measure a model on labelled images (IoU, Dice, ISBI errors; top-1/top-5), or score predicted masks");
-  cmd->add_option("-m,--model", args->model, "Model name (see `segkit models`)");
+  cmd->add_option("-m,--model", args->model,
+                  "Model name (see `segkit models`; default: the one a segkit checkpoint records)");
   cmd->add_option("-w,--weights", args->weights, "Checkpoint");
   cmd->add_option("--task", args->task, "semantic or classification (default: the model's)");
   cmd->add_option("--num-classes", args->num_classes, "Class count (default: read from the checkpoint)");
@@ -173,17 +214,22 @@ Run add_eval_command(CLI::App& app) {
   cmd->add_option("--predictions", args->predictions,
                   "Semantic, without a model: a folder of predicted class-index masks, scored against --masks");
   cmd->add_option("--folder", args->folder, "Classification: a folder with one folder of images per class");
-  cmd->add_option("--labels", args->labels, "Classification: class names, one per line");
+  cmd->add_option("--labels,--class-names", args->labels,
+                  "Class names for the report: a file, one per line, or voc, camvid, cityscapes (default: the "
+                  "checkpoint's); classification: the order of --list's label indices");
   cmd->add_option("--mask-encoding", args->mask_encoding, "auto, index or binary (0/255)")->capture_default_str();
-  cmd->add_option("--ignore-index", args->ignore_index, "Mask value that does not count")->capture_default_str();
-  cmd->add_option("--upsampling", args->upsampling, "U-Net with resize upsampling: nearest or bilinear")
-      ->capture_default_str();
+  cmd->add_option("--ignore-index", args->ignore_index,
+                  "Mask value that does not count (default: the checkpoint's, else 255)");
+  cmd->add_option("--upsampling", args->upsampling,
+                  "U-Net with resize upsampling: nearest or bilinear (default: the checkpoint's, else bilinear)");
   cmd->add_option("--tile", args->tiles.tile, "Semantic: tile side in pixels (0: whole images)")->capture_default_str();
   cmd->add_option("--overlap", args->tiles.overlap, "Semantic: overlap of neighbouring tiles, pixels")
       ->capture_default_str();
-  cmd->add_option("--resize", args->resize, "Classification: short side, or \"none\" (default: the model's)");
+  cmd->add_option("--tile-batch", args->tiles.batch, "Semantic: tiles per forward pass")->capture_default_str();
+  cmd->add_option("--resize", args->resize,
+                  "Short side in pixels, or \"none\" for the image's own size (default: the checkpoint's or model's)");
   cmd->add_option("--crop", args->crop, "Classification: center crop side (default: the model's)");
-  cmd->add_option("--batch", args->batch, "Classification: images per forward pass")->capture_default_str();
+  cmd->add_option("--batch", args->batch, "Images per forward pass (default: semantic 1, classification 16)");
   cmd->add_flag("--skip-bad", args->skip_bad, "Classification: leave out unreadable files with a warning");
   cmd->add_option("--report", args->report, "Also write the report as JSON to this file");
   cmd->add_flag("--json", args->json, "Print the report as JSON instead of a table");

@@ -52,17 +52,17 @@ std::array<int64_t, 4> parse_region(const std::string& text) {
 
 void run_explain(const ExplainArgs& args) {
   configure_runtime(args.threads);
-  const ZooEntry& entry = find_model(args.model);
-  if (entry.task == Task::kInstance) fail(args.model, ": explain serves classifiers and semantic models");
+  const ZooEntry& entry = find_model(resolve_model_name(args.model, args.weights));
+  if (entry.task == Task::kInstance) fail(entry.name, ": explain serves classifiers and semantic models");
   if (args.method != "gradcam" && args.method != "cam")
     fail("--method must be gradcam or cam, got \"", args.method, "\"");
   if (!args.region.empty() && entry.task != Task::kSemantic) fail("--region explains semantic models' masks");
-  Preprocess preprocess = entry.preprocess;
-  preprocess.resize = parse_resize(args.resize, entry.preprocess.resize);
-  if (args.crop >= 0) preprocess.crop = args.crop;
   const auto files = collect_images(args.inputs);
   const auto names = output_names(files);
-  LoadedModel loaded = load_model(args.model, args.weights, {});
+  LoadedModel loaded = load_model(entry.name, args.weights, {});
+  Preprocess preprocess = loaded.preprocess;
+  preprocess.resize = parse_resize(args.resize, loaded.preprocess.resize);
+  if (args.crop >= 0) preprocess.crop = args.crop;
   ModelImpl& model = *loaded.model;
   model.eval();
   CamOptions options;
@@ -104,7 +104,8 @@ Run add_explain_command(CLI::App& app) {
   auto args = std::make_shared<ExplainArgs>();
   CLI::App* cmd = app.add_subcommand("explain", "Heat maps of where a model looks: Grad-CAM or CAM, written as PNG");
   cmd->add_option("inputs", args->inputs, "Image files or folders of images")->required();
-  cmd->add_option("-m,--model", args->model, "Model name (see `segkit models`)")->required();
+  cmd->add_option("-m,--model", args->model,
+                  "Model name (see `segkit models`; default: the one a segkit checkpoint records)");
   cmd->add_option("-w,--weights", args->weights, "Checkpoint")->required();
   cmd->add_option("--method", args->method, "gradcam (any layer, any classifier or semantic model) or cam")
       ->capture_default_str();

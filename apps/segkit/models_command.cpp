@@ -2,7 +2,10 @@
 #include <iostream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "commands.h"
+#include "segkit/core/errors.h"
 #include "segkit/models/zoo.h"
 
 namespace segkit::cli {
@@ -51,6 +54,27 @@ void list_zoo() {
                "depth 5). `segkit models NAME` lists a model's layers.\n";
 }
 
+// The zoo as JSON, one object per model, for scripts.
+void list_zoo_json() {
+  nlohmann::json models = nlohmann::json::array();
+  for (const auto& name : model_zoo().names()) {
+    const ZooEntry& e = model_zoo().at(name);
+    nlohmann::json m{{"name", e.name},
+                     {"task", task_name(e.task)},
+                     {"summary", e.summary},
+                     {"num_classes", e.num_classes},
+                     {"parameters", e.parameters},
+                     {"aux", has_aux(e)},
+                     {"preprocess", nlohmann::json::parse(e.preprocess.to_json())}};
+    if (const auto* composed = std::get_if<ComposedArchitecture>(&e.architecture)) {
+      m["backbone"] = composed->backbone;
+      m["head"] = composed->head.type;
+    }
+    models.push_back(m);
+  }
+  std::cout << models.dump(2) << "\n";
+}
+
 // One model in detail: its layers (what Grad-CAM's --layer and backbone features name).
 void describe_model(const std::string& name) {
   const ZooEntry& e = find_model(name);
@@ -80,10 +104,16 @@ void describe_model(const std::string& name) {
 
 Run add_models_command(CLI::App& app) {
   auto name = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand("models", "List the models segkit can build, or one model's layers");
   cmd->add_option("name", *name, "A model to describe");
-  return [name] {
-    if (name->empty())
+  cmd->add_flag("--json", *json,
+                "List the zoo as a JSON array: name, task, summary, classes, parameters, preprocessing");
+  return [name, json] {
+    if (*json && !name->empty()) fail("--json lists the whole zoo; leave out the name");
+    if (*json)
+      list_zoo_json();
+    else if (name->empty())
       list_zoo();
     else
       describe_model(*name);

@@ -7,11 +7,14 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <map>
+#include <sstream>
 
 #include "segkit/core/errors.h"
 #include "segkit/io/image.h"
+#include "segkit/io/palette.h"
 
 namespace segkit::cli {
 
@@ -38,13 +41,10 @@ std::vector<std::string> collect_images(const std::vector<std::string>& inputs) 
   for (const auto& input : inputs) {
     std::error_code ec;
     if (fs::is_directory(input, ec)) {
-      std::vector<std::string> found;
-      for (const auto& item : fs::directory_iterator(input, ec)) {
-        if (item.is_regular_file() && is_image_file(item.path().string())) found.push_back(item.path().string());
-      }
-      if (ec) fail(input, ": cannot list folder (", ec.message(), ")");
+      std::vector<std::string> skipped;
+      const auto found = list_image_files(input, skipped);
+      report_skipped_files(input, skipped);
       if (found.empty()) fail(input, ": folder holds no PNG, JPEG, BMP or TIFF images");
-      std::sort(found.begin(), found.end());
       files.insert(files.end(), found.begin(), found.end());
     } else if (fs::exists(input, ec)) {
       files.push_back(input);
@@ -105,6 +105,38 @@ const ZooEntry& find_model_for(const std::string& name, Task task) {
   fail(name, " is a ", task_name(entry.task), " model, not a ", task_name(task), " one (use ", command, ")");
 }
 
+const ZooEntry& model_for(const std::string& flag, const std::string& weights, Task task) {
+  if (weights.empty()) fail("give --weights (a checkpoint)");
+  return find_model_for(resolve_model_name(flag, weights), task);
+}
+
+std::optional<Upsampling> parse_optional_upsampling(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  return parse_upsampling(text);
+}
+
+std::vector<std::string> class_names_for(const std::string& flag, const LoadedModel& loaded, int64_t num_classes) {
+  std::vector<std::string> names;
+  if (!flag.empty()) {
+    names = dataset_class_names(flag);
+    if (names.empty()) names = read_class_names(flag);
+    if (static_cast<int64_t>(names.size()) != num_classes) {
+      fail(flag, ": names ", names.size(), " classes but the model has ", num_classes);
+    }
+    return names;
+  }
+  if (loaded.info) return loaded.info->class_names;
+  return names;
+}
+
+at::Tensor palette_for(const std::string& flag, const LoadedModel& loaded, int64_t num_classes) {
+  if (!flag.empty()) return load_palette(flag, num_classes);
+  if (loaded.info && loaded.info->palette.defined() && loaded.info->palette.size(0) >= num_classes) {
+    return loaded.info->palette;
+  }
+  return named_palette("voc", num_classes);
+}
+
 std::vector<std::string> read_class_names(const std::string& path) {
   std::ifstream in(path);
   if (!in) fail(path, ": cannot open the class names file");
@@ -117,16 +149,29 @@ std::vector<std::string> read_class_names(const std::string& path) {
   return names;
 }
 
+std::string format_duration(double seconds) {
+  const auto s = static_cast<int64_t>(std::max(0.0, seconds));
+  std::ostringstream out;
+  if (s >= 3600) out << s / 3600 << "h" << std::setw(2) << std::setfill('0');
+  out << (s % 3600) / 60 << "m" << std::setw(2) << std::setfill('0') << s % 60 << "s";
+  return out.str();
+}
+
 Progress::Progress(size_t total, std::string what)
-    : total_(total), what_(std::move(what)), tty_(::isatty(STDERR_FILENO)) {}
+    : total_(total), what_(std::move(what)), tty_(::isatty(STDERR_FILENO)), start_(std::chrono::steady_clock::now()) {}
 
 void Progress::update(size_t done, const std::string& item) {
   if (total_ < 2) return;
-  // A log file gets a line per tenth of the way, a terminal every item.
+  // A log gets a line per tenth of the way once a second has passed (quick jobs stay quiet).
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const size_t step = std::max<size_t>(1, total_ / 10);
-  if (!tty_ && done % step != 0 && done != total_) return;
-  std::cerr << (tty_ ? "\r" : "") << what_ << " [" << done << "/" << total_ << "] " << item << (tty_ ? "\033[K" : "\n")
-            << std::flush;
+  if (!tty_ && ((done % step != 0 && done != total_) || elapsed < 1.0)) return;
+  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+  std::ostringstream line;
+  line << what_ << " [" << done << "/" << total_ << "] " << std::fixed << std::setprecision(1) << rate << "/s";
+  if (rate > 0 && done < total_) line << " ETA " << format_duration(static_cast<double>(total_ - done) / rate);
+  line << " " << item;
+  std::cerr << (tty_ ? "\r" : "") << line.str() << (tty_ ? "\033[K" : "\n") << std::flush;
 }
 
 void Progress::finish() {

@@ -5,10 +5,13 @@
 #include <c10/core/Device.h>
 #include <CLI/CLI.hpp>
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "segkit/data/dataset.h"
+#include "segkit/models/load_model.h"
 #include "segkit/models/segmentors/unet.h"
 #include "segkit/models/zoo.h"
 
@@ -41,10 +44,26 @@ Upsampling parse_upsampling(const std::string& text);
 /// The zoo entry `name`, which must be a model of `task`; the error says which command serves it.
 const ZooEntry& find_model_for(const std::string& name, Task task);
 
+/// The zoo entry for --model and --weights: the model the checkpoint records or the flag
+/// (which must agree), of `task`.
+const ZooEntry& model_for(const std::string& flag, const std::string& weights, Task task);
+
+/// --upsampling: empty keeps what the checkpoint records (else bilinear).
+std::optional<Upsampling> parse_optional_upsampling(const std::string& text);
+
 /// Class names, one per line (blank lines and trailing spaces dropped).
 std::vector<std::string> read_class_names(const std::string& path);
 
-/// "[3/10] path" on standard error, redrawn in place on a terminal; silent for one item.
+/// Class names from a flag (a file, or a dataset: voc, camvid, cityscapes), else those the
+/// checkpoint records, else none; a count other than `num_classes` is an error.
+std::vector<std::string> class_names_for(const std::string& flag, const LoadedModel& loaded, int64_t num_classes);
+
+/// Class colours (classes x 4 RGBA): --palette, else the checkpoint's, else VOC's (class 0,
+/// background, left bare: torchvision's published segmentation weights are VOC's classes).
+at::Tensor palette_for(const std::string& flag, const LoadedModel& loaded, int64_t num_classes);
+
+/// "eval [3/10] 2.5/s ETA 0m03s path" on standard error: redrawn in place on a terminal,
+/// a line per tenth of the way in a log; silent for one item.
 class Progress {
  public:
   Progress(size_t total, std::string what);
@@ -55,6 +74,10 @@ class Progress {
   size_t total_;
   std::string what_;
   bool tty_;
+  std::chrono::steady_clock::time_point start_;
 };
+
+/// "1h02m03s", "2m05s".
+std::string format_duration(double seconds);
 
 }  // namespace segkit::cli

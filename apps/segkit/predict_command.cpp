@@ -16,6 +16,7 @@
 #include "segkit/io/label_image.h"
 #include "segkit/io/npy.h"
 #include "segkit/io/overlay.h"
+#include "segkit/io/palette.h"
 #include "segkit/models/load_model.h"
 
 namespace segkit::cli {
@@ -36,58 +37,91 @@ struct PredictArgs {
   bool save_logits = false;
   bool non_strict = false;
   int64_t max_pixels = 100'000'000;
-  std::string upsampling = "bilinear";
+  std::string upsampling;
   TileOptions tiles;
+  std::string palette, class_names;
+  double alpha = 0.5;
+  bool no_legend = false;
 };
 
-void write_outputs(const Image& image, const Prediction& prediction, const std::string& name, const at::Tensor& palette,
+// How overlays look: the class colours, their weight, and the legend's class names.
+struct OverlayStyle {
+  at::Tensor palette;
+  double alpha = 0.5;
+  std::vector<std::string> legend;  ///< empty: no legend
+
+  // The overlay of rows [row, row + labels rows) of `image`, the legend's rows beside them.
+  at::Tensor draw(const at::Tensor& image, const at::Tensor& labels, int64_t row, const at::Tensor& panel) const {
+    const at::Tensor blended = overlay(image.slice(0, row, row + labels.size(0)), labels, palette, alpha);
+    if (!panel.defined()) return blended;
+    return at::cat({blended, panel.slice(0, row, row + labels.size(0))}, 1);
+  }
+  at::Tensor panel(int64_t height) const {
+    return legend.empty() ? at::Tensor() : legend_panel(legend, palette, height);
+  }
+};
+
+void write_outputs(const Image& image, const Prediction& prediction, const std::string& name, const OverlayStyle& style,
                    const PredictArgs& args) {
   const std::string stem = (fs::path(args.output) / name).string();
   write_label_png(prediction.mask, stem + "_mask.png");
-  write_rgb_png(overlay(image.pixels, prediction.mask, palette), stem + "_overlay.png");
+  write_rgb_png(style.draw(image.pixels, prediction.mask, 0, style.panel(image.height())), stem + "_overlay.png");
   if (args.save_logits) write_npy(prediction.logits, stem + "_logits.npy");
 }
 
 // Tiles at the image's own resolution; mask and overlay are written band by band as the
 // tiles finish, so memory stays bounded by a row of tiles (plus the decoded image).
-void predict_tiled(TiledInference& tiler, const Image& image, const std::string& name, const at::Tensor& palette,
+void predict_tiled(TiledInference& tiler, const Image& image, const std::string& name, const OverlayStyle& style,
                    const PredictArgs& args) {
   const std::string stem = (fs::path(args.output) / name).string();
+  const at::Tensor panel = style.panel(image.height());
   if (args.save_logits) {
     const at::Tensor logits = tiler.logits(image.pixels);
     const at::Tensor mask = logits.argmax(0);
     write_label_png(mask, stem + "_mask.png");
-    write_rgb_png(overlay(image.pixels, mask, palette), stem + "_overlay.png");
+    write_rgb_png(style.draw(image.pixels, mask, 0, panel), stem + "_overlay.png");
     write_npy(logits, stem + "_logits.npy");
     return;
   }
   StreamingPng mask_png(stem + "_mask.png", image.height(), image.width());
-  StreamingPng overlay_png(stem + "_overlay.png", image.height(), image.width(), 3);
+  StreamingPng overlay_png(stem + "_overlay.png", image.height(), image.width() + (panel.defined() ? panel.size(1) : 0),
+                           3);
   int64_t row = 0;
   tiler.masks(image.pixels, [&](const at::Tensor& rows) {
     mask_png.write_rows(rows);
-    overlay_png.write_rows(overlay(image.pixels.slice(0, row, row + rows.size(0)), rows, palette));
+    overlay_png.write_rows(style.draw(image.pixels, rows, row, panel));
     row += rows.size(0);
   });
   mask_png.finish();
   overlay_png.finish();
 }
 
+// Legend names: the flag's or the checkpoint's, else "class K" (a legend always names something).
+std::vector<std::string> legend_names(const PredictArgs& args, const LoadedModel& loaded, int64_t num_classes) {
+  if (args.no_legend) return {};
+  std::vector<std::string> names = class_names_for(args.class_names, loaded, num_classes);
+  if (names.empty() && num_classes == 21 && !loaded.info) names = dataset_class_names("voc");
+  for (int64_t k = static_cast<int64_t>(names.size()); k < num_classes; ++k)
+    names.push_back("class " + std::to_string(k));
+  return names;
+}
+
 void run_predict(const PredictArgs& args) {
   configure_runtime(args.threads);
   if (args.batch < 1) fail("--batch must be at least 1, got ", args.batch);
   const c10::Device device = parse_device(args.device);
-  const ZooEntry& entry = find_model_for(args.model, Task::kSemantic);
-  Preprocess preprocess = entry.preprocess;
-  preprocess.resize = parse_resize(args.resize, entry.preprocess.resize);
+  if (!(args.alpha >= 0 && args.alpha <= 1)) fail("--alpha must be between 0 and 1, got ", args.alpha);
+  const ZooEntry& entry = model_for(args.model, args.weights, Task::kSemantic);
   const auto files = collect_images(args.inputs);
   const auto names = output_names(files);
 
   LoadOptions load;
   load.num_classes = args.num_classes;
   load.strict = !args.non_strict;
-  load.unet_upsampling = parse_upsampling(args.upsampling);
-  LoadedModel loaded = load_model(args.model, args.weights, load);
+  load.unet_upsampling = parse_optional_upsampling(args.upsampling);
+  LoadedModel loaded = load_model(entry.name, args.weights, load);
+  Preprocess preprocess = loaded.preprocess;
+  preprocess.resize = parse_resize(args.resize, loaded.preprocess.resize);
   if (!loaded.report.empty()) std::cerr << "segkit: --non-strict skipped " << loaded.report.summary() << "\n";
   const auto* constraints = input_constraints(*loaded.model);
   const bool tiled = args.tiles.tile > 0 || (constraints && constraints->border() > 0);
@@ -97,7 +131,10 @@ void run_predict(const PredictArgs& args) {
   const int64_t num_classes = loaded.num_classes;
   Predictor predictor(take_as<SegmentorImpl>(loaded.model), preprocess, device);
   TiledInference tiler(predictor, args.tiles);
-  const at::Tensor palette = voc_palette(std::max<int64_t>(num_classes, 256));
+  OverlayStyle style;
+  style.palette = palette_for(args.palette, loaded, num_classes);
+  style.alpha = args.alpha;
+  style.legend = legend_names(args, loaded, num_classes);
 
   std::error_code ec;
   fs::create_directories(args.output, ec);
@@ -110,11 +147,11 @@ void run_predict(const PredictArgs& args) {
       images.push_back(read_image(files[i], args.max_pixels));
     }
     if (tiled) {
-      predict_tiled(tiler, images[0], names[start], palette, args);
+      predict_tiled(tiler, images[0], names[start], style, args);
     } else {
       const auto predictions = predictor.predict(images);
       for (size_t k = 0; k < images.size(); ++k) {
-        write_outputs(images[k], predictions[k], names[start + k], palette, args);
+        write_outputs(images[k], predictions[k], names[start + k], style, args);
       }
     }
     progress.update(start + images.size(), images.back().path);
@@ -129,7 +166,8 @@ Run add_predict_command(CLI::App& app) {
   auto args = std::make_shared<PredictArgs>();
   CLI::App* cmd = app.add_subcommand("predict", "Segment images with a zoo model and a checkpoint");
   cmd->add_option("inputs", args->inputs, "Image files or folders of images")->required();
-  cmd->add_option("-m,--model", args->model, "Model name (see `segkit models`)")->required();
+  cmd->add_option("-m,--model", args->model,
+                  "Model name (see `segkit models`; default: the one a segkit checkpoint records)");
   cmd->add_option("-w,--weights", args->weights, "Checkpoint: torch.save file (.pth/.pt) or .safetensors")->required();
   cmd->add_option("--num-classes", args->num_classes, "Class count (default: read from the checkpoint)");
   cmd->add_option("--resize", args->resize, "Short side in pixels, or \"none\" to keep the size (default: 520)");
@@ -145,8 +183,15 @@ Run add_predict_command(CLI::App& app) {
   cmd->add_option("--overlap", args->tiles.overlap, "Overlap of neighbouring tiles, pixels (blended)")
       ->capture_default_str();
   cmd->add_option("--tile-batch", args->tiles.batch, "Tiles per forward pass")->capture_default_str();
-  cmd->add_option("--upsampling", args->upsampling, "U-Net with resize upsampling: nearest or bilinear")
-      ->capture_default_str();
+  cmd->add_option("--upsampling", args->upsampling,
+                  "U-Net with resize upsampling: nearest or bilinear (default: the checkpoint's, else bilinear)");
+  cmd->add_option("--palette", args->palette,
+                  "Overlay colours: voc, camvid, cityscapes, distinct, or a file of \"R G B\" / \"#RRGGBB\" / \"none\" "
+                  "lines (default: the checkpoint's, else voc)");
+  cmd->add_option("--alpha", args->alpha, "Weight of the class colours in overlays (0 to 1)")->capture_default_str();
+  cmd->add_option("--class-names", args->class_names,
+                  "Names for the legend: a file, one per line, or voc, camvid, cityscapes (default: the checkpoint's)");
+  cmd->add_flag("--no-legend", args->no_legend, "Overlays without the legend of class names beside them");
   return [args] { run_predict(*args); };
 }
 

@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include "segkit/core/errors.h"
 #include "segkit/core/runtime.h"
 #include "segkit/core/state_dict.h"
+#include "segkit/io/palette.h"
 #include "segkit/models/load_model.h"
 #include "segkit/train/classification_training.h"
 #include "segkit/train/semantic_training.h"
@@ -44,7 +46,35 @@ struct TrainArgs {
   double time_limit_min = 0;
   int threads = 0;
   std::string device = "cpu";
+  double min_weight_match = 0.5;
+  bool overwrite = false;
+  std::string class_names, palette;
 };
+
+// What a run leaves in its output folder.
+const std::vector<std::string> kRunFiles = {"last.pth",    "best.pth",    "resume.pt",  "metrics.jsonl",
+                                            "config.toml", "report.html", "curves.png", "confusion.png"};
+
+// An output folder holding another run is refused unless --resume or --overwrite says what to do.
+void prepare_output_folder(const TrainArgs& args) {
+  const fs::path dir(args.options.output_dir);
+  std::vector<std::string> found;
+  for (const auto& name : kRunFiles) {
+    if (fs::exists(dir / name)) found.push_back(name);
+  }
+  if (found.empty()) return;
+  std::string list;
+  for (const auto& name : found) list += (list.empty() ? "" : ", ") + name;
+  if (args.overwrite) {
+    for (const auto& name : found) fs::remove(dir / name);
+    std::cerr << "segkit: --overwrite: removed the earlier run's " << list << " from " << dir.string() << "\n";
+    return;
+  }
+  // --resume continues it; without a resume.pt (stopped within its first epoch) it starts over.
+  if (args.options.resume) return;
+  fail(dir.string(), ": holds another run (", list,
+       "); give --resume to continue it, --overwrite to replace it, or another -o");
+}
 
 template <typename Enum>
 Enum parse_choice(const std::string& flag, const std::string& value, const std::map<std::string, Enum>& choices) {
@@ -55,25 +85,37 @@ Enum parse_choice(const std::string& flag, const std::string& value, const std::
   fail(flag, " must be one of ", known, "; got \"", value, "\"");
 }
 
-// Progress on stderr: one line redrawn in place on a terminal, one line per epoch otherwise.
+// Progress on stderr: one line redrawn in place on a terminal; in a log, one per epoch and,
+// within long epochs and validations, one every 30 s.
 class ProgressHooks : public TrainHooks {
  public:
-  ProgressHooks(int64_t epochs, int64_t batch) : epochs_(epochs), batch_(batch), tty_(::isatty(STDERR_FILENO)) {}
+  ProgressHooks() : tty_(::isatty(STDERR_FILENO)) {}
 
-  void on_step(int64_t epoch, int64_t step, int64_t steps, double loss, double rate) override {
-    if (!tty_) return;
+  void on_step(const StepReport& r) override {
+    if (!tty_ && (r.step == r.steps || !log_due())) return;
     constexpr int kWidth = 24;
-    const int filled = static_cast<int>(kWidth * step / steps);
-    const double eta = rate > 0 ? (steps - step) * batch_ / rate + (epochs_ - epoch) * steps * batch_ / rate : 0;
-    std::cerr << "\repoch " << epoch << "/" << epochs_ << " [" << std::string(filled, '#')
-              << std::string(kWidth - filled, '.') << "] " << step << "/" << steps << " loss " << std::fixed
-              << std::setprecision(4) << loss << " " << std::setprecision(1) << rate << " img/s ETA "
-              << format_duration(eta) << "\033[K" << std::flush;
+    const int filled = static_cast<int>(kWidth * r.step / r.steps);
+    std::ostringstream line;
+    line << "epoch " << r.epoch << "/" << r.epochs << " [" << std::string(filled, '#')
+         << std::string(kWidth - filled, '.') << "] " << r.step << "/" << r.steps << " loss " << std::fixed
+         << std::setprecision(4) << r.loss << " " << std::setprecision(1) << r.images_per_second << " img/s ETA "
+         << format_duration(r.eta_seconds);
+    draw(line.str());
+  }
+
+  void on_validation(size_t done, size_t total) override {
+    if (done == 1) validation_start_ = std::chrono::steady_clock::now();
+    if (!tty_ && (done == total || !log_due())) return;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - validation_start_).count();
+    std::ostringstream line;
+    line << "validating [" << done << "/" << total << "] " << std::fixed << std::setprecision(1)
+         << (elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0) << " img/s";
+    draw(line.str());
   }
 
   void on_epoch(const EpochReport& r) override {
     std::ostringstream line;
-    line << "epoch " << r.epoch << "/" << epochs_ << " loss " << std::fixed << std::setprecision(4) << r.loss;
+    line << "epoch " << r.epoch << " loss " << std::fixed << std::setprecision(4) << r.loss;
     if (r.losses.size() > 1) {
       line << " (";
       for (auto it = r.losses.begin(); it != r.losses.end(); ++it) {
@@ -86,6 +128,7 @@ class ProgressHooks : public TrainHooks {
     if (r.validation) line << " | " << r.validation->summary;
     if (r.best) line << " (best)";
     std::cerr << (tty_ ? "\r\033[K" : "") << line.str() << "\n";
+    last_line_ = std::chrono::steady_clock::now();
   }
 
   void on_message(const std::string& text) override {
@@ -93,17 +136,18 @@ class ProgressHooks : public TrainHooks {
   }
 
  private:
-  static std::string format_duration(double seconds) {
-    const auto s = static_cast<int64_t>(seconds);
-    std::ostringstream out;
-    if (s >= 3600) out << s / 3600 << "h";
-    out << (s % 3600) / 60 << "m" << std::setw(2) << std::setfill('0') << s % 60 << "s";
-    return out.str();
+  void draw(const std::string& line) {
+    std::cerr << (tty_ ? "\r" : "") << line << (tty_ ? "\033[K" : "\n") << std::flush;
+    last_line_ = std::chrono::steady_clock::now();
+  }
+  bool log_due() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - last_line_).count() >= kLogSeconds;
   }
 
-  int64_t epochs_;
-  int64_t batch_;
+  static constexpr double kLogSeconds = 30;
   bool tty_;
+  std::chrono::steady_clock::time_point validation_start_;
+  std::chrono::steady_clock::time_point last_line_ = std::chrono::steady_clock::now();
 };
 
 void parse_common(TrainArgs& args) {
@@ -134,8 +178,8 @@ void parse_common(TrainArgs& args) {
   if (o.batch_size < 1) fail("--batch must be at least 1, got ", o.batch_size);
 }
 
-// The model, fresh from --seed, with the initial weights the flags name.
-Model make_model(const TrainArgs& args, const ZooEntry& entry, int64_t num_classes) {
+// The zoo entry with the U-Net flags applied.
+ZooEntry configured_entry(const TrainArgs& args, const ZooEntry& entry) {
   ZooEntry configured = entry;
   if (auto* unet = std::get_if<UNetOptions>(&configured.architecture)) {
     unet->depth(args.depth)
@@ -143,6 +187,37 @@ Model make_model(const TrainArgs& args, const ZooEntry& entry, int64_t num_class
         .batch_norm(args.batch_norm)
         .upsampling(parse_upsampling(args.upsampling));
   }
+  return configured;
+}
+
+// What the run's checkpoints record about the model.
+CheckpointInfo checkpoint_info(const TrainArgs& args, const ZooEntry& entry, int64_t num_classes) {
+  CheckpointInfo info;
+  info.model = entry.name;
+  info.task = task_name(entry.task);
+  info.num_classes = num_classes;
+  const ZooEntry configured = configured_entry(args, entry);
+  if (const auto* unet = std::get_if<UNetOptions>(&configured.architecture)) {
+    info.unet = UNetOptions(*unet).num_classes(num_classes);
+  }
+  info.preprocess = entry.preprocess;
+  if (!args.class_names.empty()) {
+    info.class_names = dataset_class_names(args.class_names);
+    if (info.class_names.empty()) info.class_names = read_class_names(args.class_names);
+    if (static_cast<int64_t>(info.class_names.size()) != num_classes) {
+      fail(args.class_names, ": names ", info.class_names.size(), " classes for ", num_classes);
+    }
+  }
+  // Colours: --palette, else those of the dataset --class-names names, else distinct ones for every class.
+  std::string palette = args.palette;
+  if (palette.empty()) palette = dataset_class_names(args.class_names).empty() ? "distinct" : args.class_names;
+  info.palette = load_palette(palette, num_classes);
+  return info;
+}
+
+// The model, fresh from --seed, with the initial weights the flags name.
+Model make_model(const TrainArgs& args, const ZooEntry& entry, int64_t num_classes) {
+  const ZooEntry configured = configured_entry(args, entry);
   const auto* composed = std::get_if<ComposedArchitecture>(&entry.architecture);
   const bool aux = composed != nullptr && !composed->aux.empty() && args.options.loss.aux_weight > 0;
   at::manual_seed(args.options.seed);  // the initial weights, too, follow --seed
@@ -154,7 +229,16 @@ Model make_model(const TrainArgs& args, const ZooEntry& entry, int64_t num_class
   if (!args.weights.empty()) {
     const LoadReport report = load_state_dict_into(*model, apply_key_renames(entry, load_state_dict(args.weights)),
                                                    /*strict=*/false, args.weights);
-    if (!report.empty()) std::cerr << "segkit: initial weights: skipped " << report.summary() << "\n";
+    const size_t total = module_state_dict(*model).size();
+    const size_t loaded = total - report.missing.size() - report.mismatched.size();
+    const double share = total > 0 ? static_cast<double>(loaded) / static_cast<double>(total) : 0.0;
+    if (share < args.min_weight_match) {
+      fail(args.weights, ": only ", loaded, " of ", entry.name, "'s ", total, " tensors fit it (", report.summary(),
+           "); a checkpoint of another model? (--min-weight-match 0 trains from what fits on purpose)");
+    }
+    std::cerr << "segkit: initial weights: " << loaded << " of " << total << " tensors from " << args.weights;
+    if (!report.empty()) std::cerr << "; skipped " << report.summary();
+    std::cerr << "\n";
   }
   return model;
 }
@@ -183,6 +267,10 @@ void train_semantic(TrainArgs& args, const ZooEntry& entry, CLI::App& cmd) {
     fail("--class-weights has ", o.loss.class_weights.size(), " values for ", num_classes, " classes");
   }
   Model model = make_model(args, entry, num_classes);
+  o.info = checkpoint_info(args, entry, num_classes);
+  if (o.loss.ignore_index >= 0) o.info.ignore_index = o.loss.ignore_index;
+  // Trained (and validated) at the images' own scale: predict and eval default to it too.
+  o.info.preprocess->resize = 0;
   AugmentOptions& augment = args.semantic.augment;
   augment.crop = args.crop > 0 ? args.crop : 256;
   if (const InputConstraints* c = input_constraints(*model)) {
@@ -199,7 +287,12 @@ void train_semantic(TrainArgs& args, const ZooEntry& entry, CLI::App& cmd) {
       "--mask-encoding", args.mask_encoding,
       {{"auto", MaskEncoding::kAuto}, {"index", MaskEncoding::kIndex}, {"binary", MaskEncoding::kBinary}});
   data.skip_bad = args.skip_bad;
-  const SegmentationDataset train(collect_samples(args.train, "--images/--masks or --list"), data);
+  prepare_output_folder(args);
+  const auto train_samples = collect_samples(args.train, "--images/--masks or --list");
+  Progress reading(train_samples.size(), "reading");
+  const SegmentationDataset train(train_samples, data,
+                                  [&](size_t done, size_t) { reading.update(done, train_samples[done - 1].image); });
+  reading.finish();
   std::optional<SegmentationDataset> val;
   if (args.val.given()) val.emplace(collect_samples(args.val, "--val-images/--val-masks or --val-list"), data);
   save_config(args, cmd);
@@ -208,7 +301,7 @@ void train_semantic(TrainArgs& args, const ZooEntry& entry, CLI::App& cmd) {
             << (train.binary() ? ", binary 0/255 masks" : ", class-index masks") << ", " << at::get_num_threads()
             << " threads, " << o.workers << " loader threads\n";
   SemanticTraining task(train, val ? &*val : nullptr, entry.preprocess, args.semantic);
-  ProgressHooks hooks(o.epochs, o.batch_size);
+  ProgressHooks hooks;
   Trainer(std::move(model), task, o, hooks).run();
   finish(args);
 }
@@ -236,6 +329,11 @@ void train_classification(TrainArgs& args, const ZooEntry& entry, CLI::App& cmd)
   eval.crop = augment.size;
   eval.resize = static_cast<int64_t>(std::lround(augment.size * 256.0 / 224.0));
 
+  if (!args.teacher.empty() && o.loss.distill_alpha <= 0) fail("--teacher needs a --distill-alpha above 0");
+  if (args.teacher.empty() && o.loss.distill_alpha > 0) fail("--distill-alpha needs a --teacher");
+  if (!args.class_names.empty()) fail("--class-names is for semantic models: a classifier's are its class folders");
+  prepare_output_folder(args);
+
   ClassificationDatasetOptions data;
   data.skip_bad = args.skip_bad;
   data.threads = std::max(1, at::get_num_threads());
@@ -253,13 +351,16 @@ void train_classification(TrainArgs& args, const ZooEntry& entry, CLI::App& cmd)
     fail("--num-classes ", num_classes, " but the training data has ", train.num_classes(), " classes");
   }
   Model model = make_model(args, entry, num_classes);
+  o.info = checkpoint_info(args, entry, num_classes);
+  o.info.class_names = train.classes();
+  o.info.preprocess = eval;
 
   std::unique_ptr<ClassificationPredictor> teacher;
-  if (!args.teacher.empty() && o.loss.distill_alpha <= 0) fail("--teacher needs a --distill-alpha above 0");
-  if (args.teacher.empty() && o.loss.distill_alpha > 0) fail("--distill-alpha needs a --teacher");
   if (!args.teacher.empty()) {
-    const std::string teacher_model = args.teacher_model.empty() ? args.model : args.teacher_model;
-    find_model_for(teacher_model, Task::kClassification);
+    // The teacher's model: --teacher-model, else the one its checkpoint records, else the student's.
+    std::string teacher_model = args.teacher_model;
+    if (teacher_model.empty() && !read_checkpoint_info(args.teacher)) teacher_model = args.model;
+    teacher_model = find_model_for(resolve_model_name(teacher_model, args.teacher), Task::kClassification).name;
     LoadedModel loaded = load_model(teacher_model, args.teacher, {});
     if (loaded.num_classes != num_classes) {
       fail(args.teacher, ": the teacher has ", loaded.num_classes, " classes, the student ", num_classes);
@@ -273,7 +374,7 @@ void train_classification(TrainArgs& args, const ZooEntry& entry, CLI::App& cmd)
             << (teacher ? ", distilling " + args.teacher : std::string()) << ", " << at::get_num_threads()
             << " threads, " << o.workers << " loader threads\n";
   ClassificationTraining task(train, val ? &*val : nullptr, entry.preprocess, args.classification, std::move(teacher));
-  ProgressHooks hooks(o.epochs, o.batch_size);
+  ProgressHooks hooks;
   Trainer(std::move(model), task, o, hooks).run();
   finish(args);
 }
@@ -286,6 +387,10 @@ void run_train(TrainArgs& args, CLI::App& cmd) {
     fail("--task ", args.task, " does not fit ", args.model, ", a ", task_name(entry.task), " model");
   }
   if (args.num_classes < 0) fail("--num-classes must be at least 1, got ", args.num_classes);
+  if (args.options.resume) {
+    const std::string last = (fs::path(args.options.output_dir) / "last.pth").string();
+    if (fs::exists(last)) resolve_model_name(args.model, last);  // a --model that contradicts the run is an error
+  }
   args.options.loss.aux_weight = args.aux_weight >= 0 ? args.aux_weight : entry.aux_weight;
   if (entry.task == Task::kClassification) {
     train_classification(args, entry, cmd);
@@ -306,6 +411,9 @@ Run add_train_command(CLI::App& app) {
   cmd->add_option("-m,--model", a.model, "Model name (see `segkit models`)")->required();
   cmd->add_option("--task", a.task, "semantic or classification (default: the model's)");
   cmd->add_option("-w,--weights", a.weights, "Initial weights (loaded non-strictly: another head is left out)");
+  cmd->add_option("--min-weight-match", a.min_weight_match,
+                  "Least share of the model's tensors -w must fill, or the run stops (0: train from what fits)")
+      ->capture_default_str();
   cmd->add_option("--backbone-weights", a.backbone_weights,
                   "Initial backbone weights from a classifier's or a segmentation model's checkpoint");
   cmd->add_option("--num-classes", a.num_classes,
@@ -377,7 +485,8 @@ Run add_train_command(CLI::App& app) {
                   "The backbone's learning rate as a fraction of the head's")
       ->capture_default_str();
   cmd->add_option("--teacher", a.teacher, "Classification: distil from this checkpoint (run in inference mode)");
-  cmd->add_option("--teacher-model", a.teacher_model, "The teacher's zoo model (default: the student's)");
+  cmd->add_option("--teacher-model", a.teacher_model,
+                  "The teacher's zoo model (default: its checkpoint's, else the student's)");
   cmd->add_option("--distill-alpha", o.loss.distill_alpha, "Weight of the distillation term (cross-entropy: 1 - it)")
       ->capture_default_str();
   cmd->add_option("--distill-temperature", o.loss.distill_temperature, "Distillation temperature")
@@ -402,10 +511,19 @@ Run add_train_command(CLI::App& app) {
   cmd->add_option("--best-metric", o.best_metric,
                   "Validation measure best.pth is chosen by: semantic miou (default), pixel_error, rand_error, "
                   "rand_error_skimage, mean_dice; classification top1 (default), top5, mean_class_accuracy");
-  cmd->add_option("--time-limit", a.time_limit_min, "Stop after the epoch that passes this many minutes (0: none)")
+  cmd->add_option("--time-limit", a.time_limit_min,
+                  "Stop after the training step that passes this many minutes (0: none)")
       ->capture_default_str();
   cmd->add_option("-o,--output", o.output_dir, "Folder for checkpoints, log and configuration")->capture_default_str();
-  cmd->add_flag("--resume", o.resume, "Continue from OUTPUT/resume.pt if it exists");
+  cmd->add_flag("--resume", o.resume,
+                "Continue the run in OUTPUT from its resume.pt, with its config.toml's options (flags given win)");
+  cmd->add_flag("--overwrite", a.overwrite, "Replace the run OUTPUT holds (its checkpoints, log and report)");
+  cmd->add_option(
+      "--class-names", a.class_names,
+      "Semantic: class names recorded in the checkpoints, a file (one per line) or voc, camvid, cityscapes");
+  cmd->add_option("--palette", a.palette,
+                  "Semantic: class colours recorded in the checkpoints: voc, camvid, cityscapes, distinct or a file "
+                  "(default: --class-names' dataset's, else distinct)");
   cmd->add_option("--threads", a.threads, "Threads (default: all cores)");
   cmd->add_option("--device", a.device, "cpu or cuda")->capture_default_str();
   return [args, cmd] { run_train(*args, *cmd); };

@@ -210,7 +210,11 @@ ValuePtr state_dict_to_value(const StateDict& state) {
   return dict;
 }
 
-void save_torch_file(const Value& value, const std::string& path) {
+namespace {
+
+constexpr const char* kMetadataRecord = "segkit.json";
+
+void save_torch_file(const Value& value, const std::string& path, const std::string& metadata) {
   std::vector<at::Tensor> storages;
   auto persistent_save = [&](const at::Tensor& t) -> ValuePtr {
     auto pid = Value::of_kind(Kind::kTuple);
@@ -229,6 +233,7 @@ void save_torch_file(const Value& value, const std::string& path) {
         [&](const void* data, size_t size) { return file.write_deferring_errors(data, size); });
     writer.writeRecord("data.pkl", data_pkl.data(), data_pkl.size());
     writer.writeRecord("byteorder", "little", 6);
+    if (!metadata.empty()) writer.writeRecord(kMetadataRecord, metadata.data(), metadata.size());
     for (size_t i = 0; i < storages.size(); ++i) {
       const at::Tensor& s = storages[i];
       writer.writeRecord("data/" + std::to_string(i), s.data_ptr(), s.numel() * s.element_size());
@@ -238,13 +243,34 @@ void save_torch_file(const Value& value, const std::string& path) {
   file.commit();
 }
 
-void save_state_dict(const StateDict& state, const std::string& path, CheckpointFormat format) {
+}  // namespace
+
+void save_torch_file(const Value& value, const std::string& path) { save_torch_file(value, path, ""); }
+
+void save_state_dict(const StateDict& state, const std::string& path, CheckpointFormat format,
+                     const std::string& metadata) {
   switch (format) {
-    case CheckpointFormat::kSafetensors: save_safetensors(state, path); return;
-    case CheckpointFormat::kTorchZip: save_torch_file(*state_dict_to_value(state), path); return;
+    case CheckpointFormat::kSafetensors: save_safetensors(state, path, metadata); return;
+    case CheckpointFormat::kTorchZip: save_torch_file(*state_dict_to_value(state), path, metadata); return;
     case CheckpointFormat::kTorchLegacy: break;
   }
   fail(path, ": writing the legacy pre-1.6 format is not supported");
+}
+
+std::string load_checkpoint_metadata(const std::string& path) {
+  switch (detect_checkpoint_format(path)) {
+    case CheckpointFormat::kSafetensors: return load_safetensors_metadata(path);
+    case CheckpointFormat::kTorchLegacy: return "";
+    case CheckpointFormat::kTorchZip: break;
+  }
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    if (!reader.hasRecord(kMetadataRecord)) return "";
+    const auto [data, size] = reader.getRecord(kMetadataRecord);
+    return std::string(static_cast<const char*>(data.get()), size);
+  } catch (const c10::Error& e) {
+    fail(path, ": unreadable zip checkpoint (", first_line(e.what_without_backtrace()), ")");
+  }
 }
 
 }  // namespace segkit

@@ -4,6 +4,8 @@
 #include <ATen/ATen.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "segkit/core/atomic_file.h"
@@ -38,19 +40,49 @@ const char* name_of(at::ScalarType dtype) {
 
 }  // namespace
 
-StateDict load_safetensors(const std::string& path) {
-  const auto bytes = std::make_shared<std::string>(read_file(path));
-  if (bytes->size() < 8) fail(path, ": safetensors file is truncated");
+namespace {
+
+nlohmann::ordered_json parse_header(const std::string& bytes, const std::string& path) {
+  if (bytes.size() < 8) fail(path, ": safetensors file is truncated");
   uint64_t header_size = 0;
-  std::memcpy(&header_size, bytes->data(), 8);
-  if (header_size > bytes->size() - 8) fail(path, ": safetensors file is truncated (header)");
+  std::memcpy(&header_size, bytes.data(), 8);
+  if (header_size > bytes.size() - 8) fail(path, ": safetensors file is truncated (header)");
   nlohmann::ordered_json header;
   try {
-    header = nlohmann::ordered_json::parse(bytes->begin() + 8, bytes->begin() + 8 + header_size);
+    header = nlohmann::ordered_json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<int64_t>(header_size));
   } catch (const nlohmann::json::exception& e) {
     fail(path, ": corrupt safetensors header (", e.what(), ")");
   }
   if (!header.is_object()) fail(path, ": corrupt safetensors header (not an object)");
+  return header;
+}
+
+}  // namespace
+
+std::string load_safetensors_metadata(const std::string& path) {
+  // The header alone: the length, then the JSON (the tensors' bytes are not read).
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes(8, '\0');
+  in.read(bytes.data(), 8);
+  uint64_t header_size = 0;
+  std::memcpy(&header_size, bytes.data(), 8);
+  if (in.gcount() == 8 && header_size <= std::filesystem::file_size(path) - 8) {
+    bytes.resize(8 + header_size);
+    in.read(bytes.data() + 8, static_cast<std::streamsize>(header_size));
+    bytes.resize(8 + static_cast<size_t>(in.gcount()));
+  }
+  const nlohmann::ordered_json header = parse_header(bytes, path);
+  const auto meta = header.find("__metadata__");
+  if (meta == header.end() || !meta->is_object()) return "";
+  const auto text = meta->find("segkit");
+  return text != meta->end() && text->is_string() ? text->get<std::string>() : "";
+}
+
+StateDict load_safetensors(const std::string& path) {
+  const auto bytes = std::make_shared<std::string>(read_file(path));
+  const nlohmann::ordered_json header = parse_header(*bytes, path);
+  uint64_t header_size = 0;
+  std::memcpy(&header_size, bytes->data(), 8);
   const size_t data_start = 8 + header_size;
   const size_t data_size = bytes->size() - data_start;
   StateDict state;
@@ -79,8 +111,9 @@ StateDict load_safetensors(const std::string& path) {
   return state;
 }
 
-void save_safetensors(const StateDict& state, const std::string& path) {
+void save_safetensors(const StateDict& state, const std::string& path, const std::string& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = {{"segkit", metadata}};
   std::vector<at::Tensor> tensors;
   uint64_t offset = 0;
   for (const auto& [name, tensor] : state) {

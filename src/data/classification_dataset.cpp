@@ -34,11 +34,14 @@ ClassSamples scan_image_folder(const std::string& root) {
   std::error_code ec;
   if (!fs::is_directory(root, ec)) fail(root, ": no such folder");
   ClassSamples result;
+  std::vector<std::string> skipped;
   for (const auto& dir : sorted_entries(root, /*folders=*/true)) {
     const int64_t label = static_cast<int64_t>(result.classes.size());
     result.classes.push_back(dir.filename().string());
-    for (const auto& file : sorted_entries(dir, /*folders=*/false)) result.samples.push_back({file.string(), label});
+    for (const auto& file : list_image_files(dir.string(), skipped)) result.samples.push_back({file, label});
   }
+  for (const auto& file : sorted_entries(root, /*folders=*/false)) skipped.push_back(file.string());
+  report_skipped_files(root, skipped);
   if (result.classes.empty()) fail(root, ": holds no class folders (expected ROOT/<class>/<image>)");
   if (result.samples.empty()) fail(root, ": its class folders hold no files");
   return result;

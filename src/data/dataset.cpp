@@ -18,15 +18,10 @@ namespace {
 namespace fs = std::filesystem;
 
 std::vector<fs::path> list_images(const std::string& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) fail(dir, ": no such folder");
-  std::vector<fs::path> files;
-  for (const auto& item : fs::directory_iterator(dir, ec)) {
-    if (item.is_regular_file() && is_image_file(item.path().string())) files.push_back(item.path());
-  }
-  if (ec) fail(dir, ": cannot list folder (", ec.message(), ")");
-  std::sort(files.begin(), files.end());
-  return files;
+  std::vector<std::string> skipped;
+  const auto images = list_image_files(dir, skipped);
+  report_skipped_files(dir, skipped);
+  return {images.begin(), images.end()};
 }
 
 bool only_0_and_255(const at::Tensor& mask) { return mask.eq(0).logical_or(mask.eq(255)).all().item<bool>(); }
@@ -81,9 +76,10 @@ at::Tensor decode_mask(const at::Tensor& mask, const std::string& path, const Da
   }
   const at::Tensor bad = mask.ge(options.num_classes).logical_and(mask.ne(options.ignore_index));
   if (bad.any().item<bool>()) {
-    fail(path, ": mask value ", mask.masked_select(bad).max().item<int64_t>(), " is not a class (0 to ",
-         options.num_classes - 1, ")",
-         options.ignore_index >= 0 ? " nor the ignore index " + std::to_string(options.ignore_index) : "");
+    const int64_t value = mask.masked_select(bad).max().item<int64_t>();
+    fail(path, ": mask value ", value, " is not a class (0 to ", options.num_classes - 1, ")",
+         options.ignore_index >= 0 ? " nor the ignore index " + std::to_string(options.ignore_index) : "",
+         "; if it marks pixels that do not count, give --ignore-index ", value);
   }
   return mask;
 }
@@ -105,16 +101,18 @@ LabeledImage read_labeled_image(const SamplePaths& paths, const DatasetOptions& 
   return item;
 }
 
-SegmentationDataset::SegmentationDataset(std::vector<SamplePaths> samples, const DatasetOptions& options)
+SegmentationDataset::SegmentationDataset(std::vector<SamplePaths> samples, const DatasetOptions& options,
+                                         const std::function<void(size_t done, size_t total)>& on_read)
     : options_(options) {
   if (samples.empty()) fail("the dataset is empty");
-  for (const auto& s : samples) {
+  for (size_t i = 0; i < samples.size(); ++i) {
     try {
-      items_.push_back(read_raw(s));
+      items_.push_back(read_raw(samples[i]));
     } catch (const InputError& e) {
       if (!options.skip_bad) throw;
       std::cerr << "segkit: warning: skipping a sample: " << e.what() << "\n";
     }
+    if (on_read) on_read(i + 1, samples.size());
   }
   std::vector<at::Tensor> masks;
   for (const auto& item : items_) masks.push_back(item.mask);

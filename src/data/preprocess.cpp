@@ -3,6 +3,9 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "segkit/core/errors.h"
 
 #include "segkit/io/image.h"
 
@@ -22,6 +25,33 @@ Preprocess Preprocess::imagenet(int64_t resize, int64_t crop, Interpolation inte
   p.resize = resize;
   p.crop = crop;
   p.interpolation = interpolation;
+  return p;
+}
+
+std::string Preprocess::to_json() const {
+  const nlohmann::json j{{"resize", resize},
+                         {"crop", crop},
+                         {"interpolation", interpolation == Interpolation::kBicubic ? "bicubic" : "bilinear"},
+                         {"channels", channels},
+                         {"mean", mean},
+                         {"std", std}};
+  return j.dump();
+}
+
+Preprocess Preprocess::from_json(const std::string& text, const std::string& source) {
+  Preprocess p;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(text);
+    p.resize = j.at("resize").get<int64_t>();
+    p.crop = j.at("crop").get<int64_t>();
+    p.interpolation =
+        j.at("interpolation").get<std::string>() == "bicubic" ? Interpolation::kBicubic : Interpolation::kBilinear;
+    p.channels = j.at("channels").get<int64_t>();
+    p.mean = j.at("mean").get<std::array<double, 3>>();
+    p.std = j.at("std").get<std::array<double, 3>>();
+  } catch (const nlohmann::json::exception& e) {
+    fail(source, ": malformed preprocessing record (", e.what(), ")");
+  }
   return p;
 }
 

@@ -62,7 +62,9 @@ ClassificationReport ClassificationEvaluator::report() const {
 }
 
 std::map<std::string, double> ClassificationReport::metrics() const {
-  return {{"top1", top1}, {"top5", top5}, {"mean_class_accuracy", mean_class_accuracy}};
+  std::map<std::string, double> m{{"top1", top1}, {"top5", top5}, {"mean_class_accuracy", mean_class_accuracy}};
+  if (cross_entropy) m["loss"] = *cross_entropy;
+  return m;
 }
 
 std::string ClassificationReport::to_json(const std::vector<std::string>& names) const {
@@ -72,6 +74,7 @@ std::string ClassificationReport::to_json(const std::vector<std::string>& names)
   j["top5"] = top5;
   j["top_k"] = top_k;
   j["mean_class_accuracy"] = mean_class_accuracy;
+  if (cross_entropy) j["loss"] = *cross_entropy;
   nlohmann::json classes = nlohmann::json::array();
   for (size_t k = 0; k < class_accuracy.size(); ++k) {
     const double a = class_accuracy[k];

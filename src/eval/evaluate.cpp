@@ -7,9 +7,35 @@ namespace segkit {
 EvalReport evaluate_segmentation(TiledInference& tiler, const SegmentationDataset& data, int64_t num_classes,
                                  const ProgressCallback& progress) {
   Evaluator evaluator(num_classes, data.options().ignore_index, data.binary());
+  double loss_sum = 0;
+  int64_t counted = 0;
   for (size_t i = 0; i < data.size(); ++i) {
-    evaluator.add(tiler.logits(data[i].image).argmax(0), data[i].mask);
+    const at::Tensor logits = tiler.logits(data[i].image);
+    const at::Tensor& mask = data[i].mask;
+    evaluator.add(logits.argmax(0), mask);
+    const at::Tensor kept = mask.ne(data.options().ignore_index);
+    const at::Tensor target = mask.masked_fill(kept.logical_not(), 0).unsqueeze(0);
+    const at::Tensor nll = -logits.log_softmax(0).gather(0, target).squeeze(0);
+    loss_sum += nll.masked_select(kept).sum().item<double>();
+    counted += kept.sum().item<int64_t>();
     if (progress) progress(i + 1);
+  }
+  EvalReport report = evaluator.report();
+  if (counted > 0) report.cross_entropy = loss_sum / static_cast<double>(counted);
+  return report;
+}
+
+EvalReport evaluate_segmentation(Predictor& predictor, const SegmentationDataset& data, int64_t num_classes,
+                                 int64_t batch, const ProgressCallback& progress) {
+  Evaluator evaluator(num_classes, data.options().ignore_index, data.binary());
+  const size_t step = static_cast<size_t>(std::max<int64_t>(1, batch));
+  for (size_t start = 0; start < data.size(); start += step) {
+    const size_t end = std::min(data.size(), start + step);
+    std::vector<Image> images;
+    for (size_t i = start; i < end; ++i) images.push_back(Image{data[i].image, data[i].paths.image});
+    const auto predictions = predictor.predict(images);
+    for (size_t i = start; i < end; ++i) evaluator.add(predictions[i - start].mask, data[i].mask);
+    if (progress) progress(end);
   }
   return evaluator.report();
 }
@@ -17,6 +43,7 @@ EvalReport evaluate_segmentation(TiledInference& tiler, const SegmentationDatase
 ClassificationReport evaluate_classification(ClassificationPredictor& predictor, const ClassificationDataset& data,
                                              int64_t batch, const ProgressCallback& progress) {
   ClassificationEvaluator evaluator(predictor.model().num_classes());
+  double loss_sum = 0;
   const size_t step = static_cast<size_t>(std::max<int64_t>(1, batch));
   for (size_t start = 0; start < data.size(); start += step) {
     const size_t end = std::min(data.size(), start + step);
@@ -26,10 +53,15 @@ ClassificationReport evaluate_classification(ClassificationPredictor& predictor,
       inputs.push_back(predictor.preprocess()(data.image(i)));
       labels.push_back(data.label(i));
     }
-    evaluator.add(predictor.forward(at::stack(inputs)), at::tensor(labels, at::kLong));
+    const at::Tensor logits = predictor.forward(at::stack(inputs)).to(at::kCPU, at::kFloat);
+    const at::Tensor truth = at::tensor(labels, at::kLong);
+    evaluator.add(logits, truth);
+    loss_sum += -logits.log_softmax(1).gather(1, truth.unsqueeze(1)).sum().item<double>();
     if (progress) progress(end);
   }
-  return evaluator.report();
+  ClassificationReport report = evaluator.report();
+  if (data.size() > 0) report.cross_entropy = loss_sum / static_cast<double>(data.size());
+  return report;
 }
 
 }  // namespace segkit

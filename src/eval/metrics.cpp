@@ -97,13 +97,18 @@ EvalReport Evaluator::report() const {
   const double total = m.sum().item<double>();
   r.pixels = static_cast<int64_t>(total);
   r.pixel_accuracy = total > 0 ? tp.sum().item<double>() / total : 0.0;
-  double iou_sum = 0, dice_sum = 0;
-  int64_t counted = 0;
+  double iou_sum = 0, dice_sum = 0, accuracy_sum = 0;
+  int64_t counted = 0, present = 0;
   for (int64_t k = 0; k < confusion_.num_classes(); ++k) {
     const double t = truth[k].item<double>(), p = predicted[k].item<double>(), i = tp[k].item<double>();
     const double nan = std::numeric_limits<double>::quiet_NaN();
     r.iou.push_back(t + p > 0 ? i / (t + p - i) : nan);
     r.dice.push_back(t + p > 0 ? 2 * i / (t + p) : nan);
+    r.class_accuracy.push_back(t > 0 ? i / t : nan);
+    if (t > 0) {
+      accuracy_sum += i / t;
+      ++present;
+    }
     if (t + p > 0) {
       iou_sum += r.iou.back();
       dice_sum += r.dice.back();
@@ -112,6 +117,7 @@ EvalReport Evaluator::report() const {
   }
   r.mean_iou = counted ? iou_sum / counted : 0.0;
   r.mean_dice = counted ? dice_sum / counted : 0.0;
+  r.mean_class_accuracy = present ? accuracy_sum / present : 0.0;
   if (membrane_) {
     r.pixel_error = 1.0 - r.pixel_accuracy;
     r.rand_error = images_ ? rand_sums_.challenge / images_ : 0.0;
@@ -134,9 +140,11 @@ std::map<std::string, double> EvalReport::metrics() const {
   std::map<std::string, double> m{{"miou", mean_iou},
                                   {"mean_dice", mean_dice},
                                   {"pixel_accuracy", pixel_accuracy},
+                                  {"mean_class_accuracy", mean_class_accuracy},
                                   {"pixel_error", pixel_error.value_or(1.0 - pixel_accuracy)}};
   if (rand_error) m["rand_error"] = *rand_error;
   if (rand_error_skimage) m["rand_error_skimage"] = *rand_error_skimage;
+  if (cross_entropy) m["loss"] = *cross_entropy;
   return m;
 }
 
@@ -147,8 +155,11 @@ std::string EvalReport::to_json() const {
   j["pixel_accuracy"] = pixel_accuracy;
   j["mean_iou"] = mean_iou;
   j["mean_dice"] = mean_dice;
+  j["mean_class_accuracy"] = mean_class_accuracy;
+  if (cross_entropy) j["loss"] = *cross_entropy;
   j["iou"] = numbers(iou);
   j["dice"] = numbers(dice);
+  j["class_accuracy"] = numbers(class_accuracy);
   if (pixel_error) j["pixel_error"] = *pixel_error;
   if (rand_error) j["rand_error"] = *rand_error;
   if (rand_error_skimage) j["rand_error_skimage"] = *rand_error_skimage;
@@ -166,11 +177,12 @@ std::string EvalReport::to_table(const std::vector<std::string>& class_names) co
   std::ostringstream out;
   out << std::fixed << std::setprecision(4);
   out << std::left << std::setw(16) << "class" << std::right << std::setw(10) << "IoU" << std::setw(10) << "Dice"
+      << std::setw(10) << "accuracy"
       << "\n";
   for (size_t k = 0; k < iou.size(); ++k) {
     const std::string name = k < class_names.size() ? class_names[k] : std::to_string(k);
     out << std::left << std::setw(16) << name << std::right;
-    for (double v : {iou[k], dice[k]}) {
+    for (double v : {iou[k], dice[k], class_accuracy[k]}) {
       if (std::isnan(v))
         out << std::setw(10) << "-";
       else
@@ -179,7 +191,8 @@ std::string EvalReport::to_table(const std::vector<std::string>& class_names) co
     out << "\n";
   }
   out << "images " << images << ", pixels " << pixels << "\n";
-  out << "pixel accuracy " << pixel_accuracy << ", mean IoU " << mean_iou << ", mean Dice " << mean_dice << "\n";
+  out << "pixel accuracy " << pixel_accuracy << ", class-average accuracy " << mean_class_accuracy << ", mean IoU "
+      << mean_iou << ", mean Dice " << mean_dice << "\n";
   if (pixel_error) {
     out << "pixel error " << *pixel_error << ", Rand error " << *rand_error
         << " (ISBI challenge definition; scikit-image's adapted_rand_error: " << *rand_error_skimage << ")\n";

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -32,9 +33,50 @@ void write_png(const cv::Mat& mat, const std::string& path) {
 
 }  // namespace
 
-bool is_image_file(const std::string& path) {
+namespace {
+
+std::string lower_extension(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext;
+}
+
+}  // namespace
+
+std::vector<std::string> list_image_files(const std::string& dir, std::vector<std::string>& skipped) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) fail(dir, ": no such folder");
+  std::vector<std::string> images;
+  for (const auto& item : std::filesystem::directory_iterator(dir, ec)) {
+    if (item.is_directory(ec)) continue;
+    const std::string path = item.path().string();
+    const std::string ext = lower_extension(path);
+    const bool unreadable_image = ext == ".gif" || ext == ".webp" || ext == ".ppm" || ext == ".pgm";
+    if (item.path().filename().string()[0] != '.' && (is_image_file(path) || unreadable_image)) {
+      images.push_back(path);
+    } else {
+      skipped.push_back(path);
+    }
+  }
+  if (ec) fail(dir, ": cannot list folder (", ec.message(), ")");
+  std::sort(images.begin(), images.end());
+  return images;
+}
+
+void report_skipped_files(const std::string& where, const std::vector<std::string>& skipped) {
+  if (skipped.empty()) return;
+  std::vector<std::string> names;
+  for (const auto& path : skipped) names.push_back(std::filesystem::path(path).filename().string());
+  std::sort(names.begin(), names.end());
+  std::string shown;
+  for (size_t i = 0; i < std::min<size_t>(3, names.size()); ++i) shown += (i ? ", " : "") + names[i];
+  if (names.size() > 3) shown += ", ...";
+  std::cerr << "segkit: skipped " << names.size() << (names.size() == 1 ? " file" : " files")
+            << " that are not images in " << where << " (" << shown << ")\n";
+}
+
+bool is_image_file(const std::string& path) {
+  const std::string ext = lower_extension(path);
   for (const char* known : {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}) {
     if (ext == known) return true;
   }

@@ -37,8 +37,25 @@ StateDict apply_key_renames(const ZooEntry& entry, StateDict state) {
   return state;
 }
 
-LoadedModel load_model(const std::string& name, const std::string& weights, const LoadOptions& o) {
+std::string resolve_model_name(const std::string& requested, const std::string& weights) {
+  const std::optional<CheckpointInfo> info = read_checkpoint_info(weights);
+  if (!info) {
+    if (requested.empty()) {
+      fail(weights, ": records no model (segkit did not write it); give --model (see `segkit models`)");
+    }
+    return requested;
+  }
+  if (!requested.empty() && requested != info->model) {
+    fail("--model ", requested, " contradicts ", weights, ", a checkpoint of ", info->model,
+         " (leave --model out to use the recorded one)");
+  }
+  return info->model;
+}
+
+LoadedModel load_model(const std::string& requested, const std::string& weights, const LoadOptions& o) {
+  const std::string name = resolve_model_name(requested, weights);
   const ZooEntry& entry = find_model(name);
+  std::optional<CheckpointInfo> info = read_checkpoint_info(weights);
   const StateDict state = apply_key_renames(entry, load_state_dict(weights));
 
   std::optional<int64_t> file_classes;
@@ -57,9 +74,17 @@ LoadedModel load_model(const std::string& name, const std::string& weights, cons
 
   ZooEntry configured = entry;
   if (auto* unet = std::get_if<UNetOptions>(&configured.architecture)) {
-    *unet = unet_options_from_checkpoint(state, UNetOptions(*unet).upsampling(o.unet_upsampling));
+    if (info && info->unet) {
+      *unet = *info->unet;
+      if (o.unet_upsampling) unet->upsampling(*o.unet_upsampling);
+    } else {
+      *unet = unet_options_from_checkpoint(
+          state, UNetOptions(*unet).upsampling(o.unet_upsampling.value_or(Upsampling::kBilinear)));
+    }
   }
   LoadedModel loaded;
+  loaded.preprocess = info && info->preprocess ? *info->preprocess : entry.preprocess;
+  loaded.info = std::move(info);
   loaded.entry = &entry;
   loaded.num_classes = o.num_classes.value_or(file_classes.value_or(0));
   loaded.model = build_model(configured, {loaded.num_classes, has_aux_keys(entry, state)});

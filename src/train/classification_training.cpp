@@ -8,6 +8,7 @@
 
 #include "segkit/eval/evaluate.h"
 #include "segkit/infer/inference.h"
+#include "segkit/train/trainer.h"
 
 namespace segkit {
 
@@ -44,14 +45,15 @@ void ClassificationTraining::complete_targets(TrainingBatch& batch) {
   if (teacher_) batch.targets.teacher_logits = teacher_->forward(batch.images).to(batch.images.device());
 }
 
-ValidationReport ClassificationTraining::validate(const Model& model, c10::Device device) {
+ValidationReport ClassificationTraining::validate(const Model& model, c10::Device device, TrainHooks& hooks) {
   const ClassificationDataset& data = validation_ ? *validation_ : train_;
   auto classifier = std::dynamic_pointer_cast<ClassifierImpl>(model);
   TORCH_CHECK(classifier, "classification training needs a classification model");
   InferenceOptions borrowed = default_inference_options(device);  // channels-last input on CPU, as training
   borrowed.rewrite = false;
   ClassificationPredictor predictor(classifier, options_.eval_preprocess, device, borrowed);
-  const ClassificationReport r = evaluate_classification(predictor, data, options_.eval_batch);
+  const ClassificationReport r = evaluate_classification(predictor, data, options_.eval_batch,
+                                                         [&](size_t done) { hooks.on_validation(done, data.size()); });
   ValidationReport report;
   report.metrics = r.metrics();
   nlohmann::json json = nlohmann::json::parse(r.to_json(data.classes()));
@@ -59,7 +61,8 @@ ValidationReport ClassificationTraining::validate(const Model& model, c10::Devic
   json.erase("classes");
   report.json = json.dump();
   std::ostringstream line;
-  line << std::fixed << std::setprecision(4) << "val top-1 " << r.top1 << " top-" << r.top_k << " " << r.top5;
+  line << std::fixed << std::setprecision(4) << "val loss " << r.cross_entropy.value_or(0) << " top-1 " << r.top1
+       << " top-" << r.top_k << " " << r.top5;
   report.summary = line.str();
   return report;
 }

@@ -58,7 +58,7 @@ TrainingBatch SemanticTraining::make_batch(const BatchPlan& plan) const {
   return batch;
 }
 
-ValidationReport SemanticTraining::validate(const Model& model, c10::Device device) {
+ValidationReport SemanticTraining::validate(const Model& model, c10::Device device, TrainHooks& hooks) {
   const SegmentationDataset& data = validation_ ? *validation_ : train_;
   auto segmentor = std::dynamic_pointer_cast<SegmentorImpl>(model);
   TORCH_CHECK(segmentor, "semantic training needs a semantic segmentation model");
@@ -66,7 +66,8 @@ ValidationReport SemanticTraining::validate(const Model& model, c10::Device devi
   borrowed.rewrite = false;
   Predictor predictor(segmentor, preprocess_, device, borrowed);
   TiledInference tiler(predictor, TileOptions{});
-  const EvalReport r = evaluate_segmentation(tiler, data, train_.options().num_classes);
+  const EvalReport r = evaluate_segmentation(tiler, data, train_.options().num_classes,
+                                             [&](size_t done) { hooks.on_validation(done, data.size()); });
 
   ValidationReport report;
   report.metrics = r.metrics();
@@ -74,7 +75,8 @@ ValidationReport SemanticTraining::validate(const Model& model, c10::Device devi
   json.erase("confusion_matrix");
   report.json = json.dump();
   std::ostringstream line;
-  line << std::fixed << std::setprecision(4) << "val mIoU " << r.mean_iou << " pixel acc " << r.pixel_accuracy;
+  line << std::fixed << std::setprecision(4) << "val loss " << r.cross_entropy.value_or(0) << " mIoU " << r.mean_iou
+       << " pixel acc " << r.pixel_accuracy;
   if (r.rand_error) line << " pixel error " << *r.pixel_error << " Rand error " << *r.rand_error;
   report.summary = line.str();
   return report;

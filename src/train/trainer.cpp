@@ -6,12 +6,15 @@
 
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <iomanip>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <sstream>
 
 #include "segkit/core/atomic_file.h"
 #include "segkit/core/checkpoint.h"
@@ -24,9 +27,20 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
+// Now as ISO 8601 UTC ("2026-11-26T10:04:05Z").
+std::string utc_now() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
 nlohmann::json report_json(const EpochReport& r) {
   nlohmann::json j;
   j["epoch"] = r.epoch;
+  j["time"] = utc_now();
   j["loss"] = r.loss;
   j["losses"] = r.losses;
   j["lr"] = r.lr;
@@ -208,6 +222,33 @@ struct Trainer::Impl {
 
   bool channels_last() const { return o.channels_last && o.device.is_cpu(); }
 
+  bool last_planned(int64_t epoch) const { return epoch + 1 == o.epochs; }
+  // Validation after 0-based `epoch`: every val_every epochs, and after the last.
+  bool validates_after(int64_t epoch) const {
+    return o.val_every > 0 && ((epoch + 1) % o.val_every == 0 || last_planned(epoch));
+  }
+
+  static std::string minutes(double seconds) {
+    std::ostringstream out;
+    out << std::fixed << std::setprecision(1) << seconds / 60 << " min";
+    return out.str();
+  }
+
+  // Seconds left: the steps still to train at the current rate, and the validations still to
+  // come at the last one's duration (before any, estimated at three times the training rate).
+  double eta(int64_t epoch, int64_t steps_done, double images_per_second, double validation_seconds) const {
+    if (!(images_per_second > 0)) return 0;
+    const int64_t steps = steps_per_epoch();
+    const double step_seconds = static_cast<double>(o.batch_size) / images_per_second;
+    const int64_t steps_left = (o.epochs - epoch) * steps - steps_done;
+    int64_t validations_left = 0;
+    for (int64_t e = epoch; e < o.epochs; ++e) validations_left += validates_after(e);
+    const double one_validation = validation_seconds >= 0
+                                      ? validation_seconds
+                                      : static_cast<double>(task.validation_size()) / (3 * images_per_second);
+    return static_cast<double>(steps_left) * step_seconds + static_cast<double>(validations_left) * one_validation;
+  }
+
   void run() {
     std::error_code ec;
     fs::create_directories(o.output_dir, ec);
@@ -237,6 +278,11 @@ struct Trainer::Impl {
     const int64_t steps = steps_per_epoch();
     const int64_t total_steps = steps * o.epochs;
     const auto started = Clock::now();
+    const auto seconds_since = [](Clock::time_point t) {
+      return std::chrono::duration<double>(Clock::now() - t).count();
+    };
+    const auto out_of_time = [&] { return o.time_limit_s > 0 && seconds_since(started) >= o.time_limit_s; };
+    double validation_seconds = -1;  // the last validation's duration; -1: none timed yet
     for (int64_t epoch = start_epoch; epoch < o.epochs; ++epoch) {
       EpochReport report;
       report.epoch = epoch + 1;
@@ -280,32 +326,52 @@ struct Trainer::Impl {
         optimizer->step();
         loss_sum += value;
         for (const auto& [name, part] : losses) report.losses[name] += part.item<double>() / steps;
-        const double elapsed = std::chrono::duration<double>(Clock::now() - epoch_start).count();
-        hooks.on_step(epoch + 1, step + 1, steps, loss_sum / (step + 1), (step + 1) * o.batch_size / elapsed);
+        StepReport progress;
+        progress.epoch = epoch + 1;
+        progress.epochs = o.epochs;
+        progress.step = step + 1;
+        progress.steps = steps;
+        progress.loss = loss_sum / static_cast<double>(step + 1);
+        progress.images_per_second = static_cast<double>((step + 1) * o.batch_size) / seconds_since(epoch_start);
+        progress.eta_seconds = eta(epoch, step + 1, progress.images_per_second, validation_seconds);
+        hooks.on_step(progress);
+        if (out_of_time() && step + 1 < steps) {
+          // Mid-epoch: the weights so far are kept, but resume.pt stays at the last whole
+          // epoch, so that a resumed run repeats this epoch exactly.
+          save_checkpoint(module_state_dict(*model), o.info, path("last.pth"));
+          hooks.on_message("stopping: the time limit of " + minutes(o.time_limit_s) + " was reached after " +
+                           minutes(seconds_since(started)) + ", at step " + std::to_string(step + 1) + "/" +
+                           std::to_string(steps) + " of epoch " + std::to_string(epoch + 1) +
+                           "; last.pth holds these weights (not validated); --resume restarts epoch " +
+                           std::to_string(epoch + 1));
+          return;
+        }
       }
       report.loss = loss_sum / steps;
       report.seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
       report.images_per_second = steps * o.batch_size / report.seconds;
-      const bool out_of_time =
-          o.time_limit_s > 0 && std::chrono::duration<double>(Clock::now() - started).count() >= o.time_limit_s;
-      const bool last = epoch + 1 == o.epochs || out_of_time;
-      if (o.val_every > 0 && ((epoch + 1) % o.val_every == 0 || last)) {
-        report.validation = task.validate(model, o.device);
+      const bool stop = out_of_time();
+      if (validates_after(epoch) || (stop && o.val_every > 0)) {
+        const auto validation_start = Clock::now();
+        report.validation = task.validate(model, o.device, hooks);
+        validation_seconds = seconds_since(validation_start);
         set_training_mode();
         const double value = metric_of(*report.validation);
         const bool better = std::isnan(best) || (lower_is_better(best_metric()) ? value < best : value > best);
         if (better) {
           best = value;
           report.best = true;
-          save_state_dict(module_state_dict(*model), path("best.pth"));
+          save_checkpoint(module_state_dict(*model), o.info, path("best.pth"));
         }
       }
-      save_state_dict(module_state_dict(*model), path("last.pth"));
+      save_checkpoint(module_state_dict(*model), o.info, path("last.pth"));
       append_log(report);
       save_resume(epoch + 1);  // last: a resume never runs ahead of the files it follows
       hooks.on_epoch(report);
-      if (out_of_time) {
-        hooks.on_message("stopping: the time limit was reached");
+      if (stop && !last_planned(epoch)) {
+        hooks.on_message("stopping: the time limit of " + minutes(o.time_limit_s) + " was reached after " +
+                         minutes(seconds_since(started)) + ", at the end of epoch " + std::to_string(epoch + 1) +
+                         " of " + std::to_string(o.epochs) + "; --resume continues from there");
         break;
       }
     }

@@ -10,7 +10,10 @@
 #include "segkit/core/atomic_file.h"
 #include "segkit/core/checkpoint.h"
 #include "segkit/io/image.h"
+#include "segkit/models/checkpoint_info.h"
 #include "test_util.h"
+
+#include <nlohmann/json.hpp>
 
 namespace segkit {
 namespace {
@@ -192,6 +195,126 @@ TEST_F(TrainCli, FullDiskKeepsThePreviousCheckpoint) {
   for (const auto& entry : fs::directory_iterator(dir)) {
     EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << "left behind: " << entry.path();
   }
+}
+
+// Three classes as indices, and a border of 9s: pixels that do not count (as CamVid's 11).
+std::string make_index_dataset(const std::string& dir) {
+  const std::string data = make_dataset(dir, 4);
+  for (int i = 0; i < 4; ++i) {
+    const std::string path = data + "/masks/" + std::to_string(i) + ".png";
+    at::Tensor mask = read_image(path).pixels.select(2, 0).to(at::kLong).div(255, "floor");
+    mask.slice(0, 10, 16).slice(1, 10, 16).fill_(2);
+    mask.slice(0, 0, 2).fill_(9);
+    write_label_png(mask, path);
+  }
+  return data;
+}
+
+TEST_F(TrainCli, CheckpointsCarryTheirModelForEvalPredictAndResume) {
+  const std::string dir = temp_dir("train_record");
+  const std::string data = make_index_dataset(dir + "/data");
+  std::ofstream(dir + "/names.txt") << "wall\ncell\nnucleus\n";
+  const std::string run = dir + "/run";
+  const auto trained = run_command(train_command(data, run,
+                                                 "--epochs 1 --num-classes 3 --mask-encoding index "
+                                                 "--ignore-index 9 --class-names " +
+                                                     dir + "/names.txt"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  const auto info = read_checkpoint_info(run + "/last.pth");
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->model, "unet_padded");
+  EXPECT_EQ(info->num_classes, 3);
+  EXPECT_EQ(info->class_names, (std::vector<std::string>{"wall", "cell", "nucleus"}));
+  EXPECT_EQ(info->ignore_index, 9);
+  ASSERT_TRUE(info->unet.has_value());
+  EXPECT_EQ(info->unet->depth(), 3);
+  EXPECT_EQ(info->unet->base_width(), 4);
+  ASSERT_TRUE(info->preprocess.has_value());
+  EXPECT_EQ(info->preprocess->resize, 0) << "trained at the images' own scale";
+  ASSERT_TRUE(info->palette.defined());
+  EXPECT_NE(info->palette[0][3].item<int64_t>(), 0) << "class 0 is a real class here: coloured";
+
+  // PyTorch reads the same file as a plain state dict.
+  const auto python = run_command(std::string(SEGKIT_PYTHON) + " -c \"import torch; sd = torch.load('" + run +
+                                  "/last.pth'); print(type(sd).__name__, len(sd), all(torch.is_tensor(v) for v in "
+                                  "sd.values()))\"");
+  EXPECT_EQ(python.output, "OrderedDict " + std::to_string(load_state_dict(run + "/last.pth").size()) + " True\n");
+
+  // eval and predict need neither --model nor --ignore-index.
+  const auto eval = run_command(kCli + " eval -w " + run + "/best.pth --images " + data + "/images --masks " + data +
+                                "/masks --mask-encoding index");
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_NE(eval.output.find("nucleus"), std::string::npos) << eval.output;
+  EXPECT_NE(eval.output.find("class-average accuracy"), std::string::npos) << eval.output;
+  // Resized and in batches, scored at the masks' size.
+  const auto resized = run_command(kCli + " eval --json --batch 3 --resize 56 -w " + run + "/best.pth --images " +
+                                       data + "/images --masks " + data + "/masks --mask-encoding index",
+                                   /*with_stderr=*/false);
+  ASSERT_EQ(resized.exit_code, 0) << resized.output;
+  EXPECT_EQ(nlohmann::json::parse(resized.output)["images"], 4);
+  const auto other_ignore = run_command(kCli + " eval -w " + run + "/best.pth --images " + data + "/images --masks " +
+                                        data + "/masks --mask-encoding index --ignore-index 255");
+  EXPECT_EQ(other_ignore.exit_code, 1);
+  EXPECT_NE(other_ignore.output.find("mask value 9 is not a class (0 to 2) nor the ignore index 255; if it marks "
+                                     "pixels that do not count, give --ignore-index 9"),
+            std::string::npos)
+      << other_ignore.output;
+  const auto predicted =
+      run_command(kCli + " predict -w " + run + "/last.pth -o " + dir + "/out " + data + "/images/0.png");
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.output;
+  EXPECT_GT(read_image(dir + "/out/0_overlay.png").width(), 40) << "a legend beside the image";
+  const auto contradicted =
+      run_command(kCli + " predict -m unet -w " + run + "/last.pth -o " + dir + "/out2 " + data + "/images/0.png");
+  EXPECT_EQ(contradicted.exit_code, 1);
+  EXPECT_NE(contradicted.output.find("--model unet contradicts " + run + "/last.pth, a checkpoint of unet_padded"),
+            std::string::npos)
+      << contradicted.output;
+
+  // --resume needs only the folder: the run's config.toml supplies the rest.
+  const auto resumed = run_command(kCli + " train --resume --epochs 2 --threads 1 -o " + run);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming after epoch 1"), std::string::npos) << resumed.output;
+  std::ifstream log(run + "/metrics.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(log, line); ++lines) {
+    const auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["time"].get<std::string>().size(), 20u) << line;  // 2026-11-26T10:04:05Z
+    EXPECT_TRUE(j["validation"]["loss"].is_number()) << line;
+  }
+  EXPECT_EQ(lines, 2);
+}
+
+TEST_F(TrainCli, RefusesAnotherRunsFolderAndWeightsOfAnotherModel) {
+  const std::string dir = temp_dir("train_refusals");
+  ASSERT_EQ(run_command(train_command(data_, dir + "/run", "--epochs 1")).exit_code, 0);
+  const auto again = run_command(train_command(data_, dir + "/run", "--epochs 1"));
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.output.find(dir + "/run: holds another run (last.pth, best.pth, resume.pt, metrics.jsonl, "
+                                    "config.toml); give --resume to continue it, --overwrite to replace it"),
+            std::string::npos)
+      << again.output;
+  EXPECT_EQ(std::count(again.output.begin(), again.output.end(), '\n'), 1) << again.output;
+  const auto replaced = run_command(train_command(data_, dir + "/run", "--epochs 1 --overwrite"));
+  EXPECT_EQ(replaced.exit_code, 0) << replaced.output;
+  EXPECT_NE(replaced.output.find("--overwrite: removed the earlier run's"), std::string::npos) << replaced.output;
+
+  // Weights of a U-Net twice as wide fit none of this one's convolutions.
+  const std::string wide = dir + "/wide";
+  ASSERT_EQ(run_command(kCli + " train -m unet_padded --depth 3 --width 8 --batch-norm true --images " + data_ +
+                        "/images --masks " + data_ +
+                        "/masks --crop 32 --batch 4 --epoch-size 8 --epochs 1 "
+                        "--threads 1 -o " +
+                        wide)
+                .exit_code,
+            0);
+  const auto refused = run_command(train_command(data_, dir + "/from_wide", "--epochs 1 -w " + wide + "/last.pth"));
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.output.find(wide + "/last.pth: only "), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("--min-weight-match 0 trains from what fits"), std::string::npos) << refused.output;
+  EXPECT_FALSE(fs::exists(dir + "/from_wide/last.pth"));
+  const auto allowed =
+      run_command(train_command(data_, dir + "/from_wide", "--epochs 1 --min-weight-match 0 -w " + wide + "/last.pth"));
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.output;
 }
 
 }  // namespace

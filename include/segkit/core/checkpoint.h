@@ -32,8 +32,15 @@ void save_torch_file(const pickle::Value& value, const std::string& path);
 StateDict load_state_dict(const std::string& path);
 
 /// Writes a state dict: kTorchZip (torch.save's default) or kSafetensors, atomically.
+/// `metadata` (text, usually JSON) is stored beside the tensors where readers of the format
+/// ignore it: a "segkit.json" record in the zip (torch.load and load_state_dict see the plain
+/// state dict), or safetensors' "__metadata__" under "segkit".
 void save_state_dict(const StateDict& state, const std::string& path,
-                     CheckpointFormat format = CheckpointFormat::kTorchZip);
+                     CheckpointFormat format = CheckpointFormat::kTorchZip, const std::string& metadata = "");
+
+/// The metadata save_state_dict stored in `path`; empty for files that hold none (those
+/// written by torch.save, any legacy-format file).
+std::string load_checkpoint_metadata(const std::string& path);
 
 /// Finds the state dict inside an unpickled checkpoint; throws naming `path` if there is none.
 StateDict state_dict_from_value(const pickle::ValuePtr& value, const std::string& path);
@@ -42,6 +49,8 @@ StateDict state_dict_from_value(const pickle::ValuePtr& value, const std::string
 pickle::ValuePtr state_dict_to_value(const StateDict& state);
 
 StateDict load_safetensors(const std::string& path);
-void save_safetensors(const StateDict& state, const std::string& path);
+void save_safetensors(const StateDict& state, const std::string& path, const std::string& metadata = "");
+/// safetensors' "__metadata__" entry "segkit"; empty if absent.
+std::string load_safetensors_metadata(const std::string& path);
 
 }  // namespace segkit

@@ -5,6 +5,7 @@
 
 #include <ATen/Tensor.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -57,10 +58,12 @@ at::Tensor decode_mask(const at::Tensor& raw_mask, const std::string& path, cons
 LabeledImage read_labeled_image(const SamplePaths& paths, const DatasetOptions& options, bool binary);
 
 /// A dataset read whole into memory, checked once. With options.skip_bad, bad pairs
-/// are dropped with a warning on stderr; without, the first one is an error.
+/// are dropped with a warning on stderr; without, the first one is an error. `on_read` is
+/// told after each file pair is read.
 class SegmentationDataset {
  public:
-  SegmentationDataset(std::vector<SamplePaths> samples, const DatasetOptions& options);
+  SegmentationDataset(std::vector<SamplePaths> samples, const DatasetOptions& options,
+                      const std::function<void(size_t done, size_t total)>& on_read = nullptr);
 
   size_t size() const { return items_.size(); }
   const LabeledImage& operator[](size_t i) const { return items_[i]; }

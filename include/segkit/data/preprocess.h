@@ -3,6 +3,7 @@
 #include <ATen/Tensor.h>
 
 #include <array>
+#include <string>
 #include <utility>
 
 #include "segkit/io/image.h"
@@ -38,6 +39,11 @@ struct Preprocess {
   at::Tensor operator()(const at::Tensor& pixels) const;
   /// Normalizes an H x W x 3 uint8 image without resizing or cropping it.
   at::Tensor normalize(const at::Tensor& pixels) const;
+
+  /// As a JSON object: resize, crop, interpolation ("bilinear"/"bicubic"), channels, mean, std.
+  std::string to_json() const;
+  /// The inverse; throws InputError naming `source` for malformed text.
+  static Preprocess from_json(const std::string& text, const std::string& source);
 };
 
 /// torchvision's center_crop of an H x W x C image: the crop's top-left corner at

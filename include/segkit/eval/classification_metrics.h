@@ -6,6 +6,7 @@
 #include <ATen/Tensor.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,9 +20,11 @@ struct ClassificationReport {
   /// Per class: the fraction of its images classified as it; NaN for a class with none.
   std::vector<double> class_accuracy;
   double mean_class_accuracy = 0;  ///< over the classes that have images
-  at::Tensor confusion;            ///< classes x classes int64; rows truth, columns prediction
+  /// Mean cross-entropy of the logits (the validation loss), when measured.
+  std::optional<double> cross_entropy;
+  at::Tensor confusion;  ///< classes x classes int64; rows truth, columns prediction
 
-  /// top1, top5, mean_class_accuracy.
+  /// top1, top5, mean_class_accuracy, loss (when measured).
   std::map<std::string, double> metrics() const;
   std::string to_json(const std::vector<std::string>& class_names = {}) const;
   /// One row per class, then the summary.

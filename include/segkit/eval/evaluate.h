@@ -18,9 +18,15 @@ namespace segkit {
 using ProgressCallback = std::function<void(size_t done)>;
 
 /// Every image through `tiler` (whole or tiled, at its own resolution), its argmax scored
-/// against the mask; membrane measures for binary data.
+/// against the mask; membrane measures for binary data; the mean pixel cross-entropy of
+/// the logits (the validation loss).
 EvalReport evaluate_segmentation(TiledInference& tiler, const SegmentationDataset& data, int64_t num_classes,
                                  const ProgressCallback& progress = nullptr);
+
+/// Every image through the predictor's preprocessing (resized as it says), `batch` images per
+/// pass, the logits resized back to the image; its argmax scored against the mask.
+EvalReport evaluate_segmentation(Predictor& predictor, const SegmentationDataset& data, int64_t num_classes,
+                                 int64_t batch, const ProgressCallback& progress = nullptr);
 
 /// Every image through the predictor's preprocessing, `batch` at a time (the preprocessing
 /// must give images one size: a center crop), scored against its label.

@@ -50,10 +50,16 @@ struct EvalReport {
   int64_t images = 0;
   int64_t pixels = 0;
   double pixel_accuracy = 0;
-  std::vector<double> iou;   ///< per class; NaN where the class is absent from truth and prediction
-  std::vector<double> dice;  ///< per class, same
-  double mean_iou = 0;       ///< over the classes that are not NaN
+  std::vector<double> iou;             ///< per class; NaN where the class is absent from truth and prediction
+  std::vector<double> dice;            ///< per class, same
+  std::vector<double> class_accuracy;  ///< per class: right pixels / true pixels; NaN where absent
+  double mean_iou = 0;                 ///< over the classes that are not NaN
   double mean_dice = 0;
+  /// Class-average accuracy (SegNet's CamVid measure; scikit-learn's balanced_accuracy_score):
+  /// the mean of class_accuracy over the classes present in the truth.
+  double mean_class_accuracy = 0;
+  /// Mean pixel cross-entropy of the logits, where they were kept (the validation loss).
+  std::optional<double> cross_entropy;
   at::Tensor confusion;
   /// Binary membrane data (2 classes): fraction of pixels wrong, and the mean Rand errors
   /// per image by the challenges' definition and by scikit-image's (see RandErrors).
@@ -61,7 +67,8 @@ struct EvalReport {
   std::optional<double> rand_error;
   std::optional<double> rand_error_skimage;
 
-  /// The scalar measures by name: miou, mean_dice, pixel_accuracy, pixel_error and, for
+  /// The scalar measures by name: miou, mean_dice, pixel_accuracy, mean_class_accuracy,
+  /// pixel_error, loss (the cross-entropy, when measured) and, for
   /// membrane data, rand_error and rand_error_skimage.
   std::map<std::string, double> metrics() const;
   std::string to_json() const;

@@ -6,6 +6,7 @@
 #include <ATen/Tensor.h>
 
 #include <string>
+#include <vector>
 
 namespace segkit {
 
@@ -26,6 +27,15 @@ Image read_image(const std::string& path, int64_t max_pixels = 0);
 
 /// True for the file extensions read_image understands.
 bool is_image_file(const std::string& path);
+
+/// The images of a folder, sorted: files whose extension is an image format's (those
+/// read_image understands, and GIF, WebP, PPM/PGM, which it then names as unreadable).
+/// Other files (notes, lists, hidden files) are appended to `skipped`; subfolders are left out.
+std::vector<std::string> list_image_files(const std::string& dir, std::vector<std::string>& skipped);
+
+/// One line on stderr, "segkit: skipped 2 files that are not images in DIR (a.txt, b.csv)";
+/// nothing when `skipped` is empty.
+void report_skipped_files(const std::string& where, const std::vector<std::string>& skipped);
 
 /// Resizes an H x W x 3 uint8 image: area averaging when shrinking, bilinear (or bicubic)
 /// when enlarging.

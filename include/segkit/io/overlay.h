@@ -2,14 +2,22 @@
 
 #include <ATen/Tensor.h>
 
+#include <string>
+#include <vector>
+
+#include "segkit/io/palette.h"
+
 namespace segkit {
 
-/// The PASCAL VOC colour palette: class k's RGB colour, for any k (k x 3 uint8).
-at::Tensor voc_palette(int64_t num_classes);
-
-/// Blends each pixel's class colour over an H x W x 3 uint8 image; class 0
-/// (background) is left as it is. `labels` is H x W.
+/// Blends each pixel's class colour over an H x W x 3 uint8 image. `palette` is
+/// classes x 4 RGBA (a class whose alpha is 0 is left as it is) or classes x 3 RGB (all
+/// coloured); `labels` is H x W; `alpha` is the colour's weight.
 at::Tensor overlay(const at::Tensor& image, const at::Tensor& labels, const at::Tensor& palette, double alpha = 0.5);
+
+/// A legend panel `height` pixels tall: a swatch and the name of each class, in as many
+/// columns as the height needs (H x W x 3 uint8, white background). Bare classes get an
+/// outlined empty swatch.
+at::Tensor legend_panel(const std::vector<std::string>& names, const at::Tensor& palette, int64_t height);
 
 /// Blends a heat map (H x W float in [0, 1]) over an H x W x 3 uint8 image in the jet
 /// colour scale (blue cold, red hot).

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "segkit/core/state_dict.h"
+#include "segkit/models/checkpoint_info.h"
 #include "segkit/models/zoo.h"
 
 namespace segkit {
@@ -13,6 +14,10 @@ struct LoadedModel {
   const ZooEntry* entry = nullptr;
   int64_t num_classes = 0;
   LoadReport report;  ///< what a non-strict load skipped
+  /// What the checkpoint records, if segkit wrote it.
+  std::optional<CheckpointInfo> info;
+  /// The preprocessing it was trained with (recorded), or the zoo entry's.
+  Preprocess preprocess;
 };
 
 struct LoadOptions {
@@ -21,13 +26,20 @@ struct LoadOptions {
   /// Strict: every key must fit. Otherwise what fits is loaded (another class count, say)
   /// and the rest keeps its fresh initialization.
   bool strict = true;
-  /// U-Net with resize upsampling: nearest or bilinear (a checkpoint cannot tell them apart).
-  Upsampling unet_upsampling = Upsampling::kBilinear;
+  /// U-Net with resize upsampling: nearest or bilinear (a checkpoint's shapes cannot tell
+  /// them apart). Default: what the checkpoint records, else bilinear.
+  std::optional<Upsampling> unet_upsampling;
 };
 
-/// Builds zoo model `name` as `weights` describes it (class count, aux heads, U-Net
-/// geometry) and loads the weights, after the entry's key renames. A checkpoint of
-/// another class count is an error naming both counts unless loading non-strictly.
+/// The zoo model to build for `weights`: `requested` (a --model flag; may be empty) or the
+/// one the checkpoint records. Throws InputError naming both when they disagree, and when
+/// neither says (a file segkit did not write, with no --model).
+std::string resolve_model_name(const std::string& requested, const std::string& weights);
+
+/// Builds zoo model `name` (empty: the one `weights` records) as `weights` describes it
+/// (class count, aux heads, U-Net geometry) and loads the weights, after the entry's key
+/// renames. A checkpoint of another class count is an error naming both counts unless
+/// loading non-strictly.
 LoadedModel load_model(const std::string& name, const std::string& weights, const LoadOptions& options = {});
 
 /// The entry's checkpoint-key renames applied to a state dict.

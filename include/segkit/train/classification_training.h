@@ -33,7 +33,8 @@ class ClassificationTraining : public TrainingTask {
   TrainingBatch make_batch(const BatchPlan& plan) const override;
   void complete_targets(TrainingBatch& batch) override;
   /// top1, top5 and mean_class_accuracy.
-  ValidationReport validate(const Model& model, c10::Device device) override;
+  size_t validation_size() const override { return validation_ ? validation_->size() : train_.size(); }
+  ValidationReport validate(const Model& model, c10::Device device, TrainHooks& hooks) override;
   std::string default_metric() const override { return "top1"; }
 
  private:

@@ -29,7 +29,8 @@ class SemanticTraining : public TrainingTask {
   TrainingBatch make_batch(const BatchPlan& plan) const override;
   /// Mean IoU and Dice, pixel accuracy and error; for binary membrane data the ISBI 2012
   /// Rand errors ("rand_error": the challenge's definition; "rand_error_skimage").
-  ValidationReport validate(const Model& model, c10::Device device) override;
+  size_t validation_size() const override { return validation_ ? validation_->size() : train_.size(); }
+  ValidationReport validate(const Model& model, c10::Device device, TrainHooks& hooks) override;
   std::string default_metric() const override { return "miou"; }
 
  private:

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "segkit/losses/loss_options.h"
+#include "segkit/models/checkpoint_info.h"
 #include "segkit/models/model.h"
 #include "segkit/train/optimizer.h"
 #include "segkit/train/training_task.h"
@@ -28,7 +29,8 @@ struct TrainOptions {
   uint64_t seed = 0;
   /// Validate every this many epochs (and after the last); 0: never.
   int64_t val_every = 1;
-  /// Stop after the epoch during which this many seconds passed (0: no limit).
+  /// Stop within one step of this many seconds (0: no limit): after the step that passes
+  /// it, last.pth gets the weights so far, resume.pt stays at the last whole epoch.
   double time_limit_s = 0;
   LossOptions loss;
   OptimizerOptions optimizer;
@@ -44,6 +46,8 @@ struct TrainOptions {
   /// Continue from output_dir/resume.pt if it exists.
   bool resume = false;
   c10::Device device = c10::Device("cpu");
+  /// What best.pth and last.pth record beside the weights (see CheckpointInfo).
+  CheckpointInfo info;
   /// CPU: weights and batches channels-last (oneDNN's faster layout there, for training too:
   /// bench/RESULTS.md). Values are the same either way; only speed differs.
   bool channels_last = false;
@@ -60,12 +64,23 @@ struct EpochReport {
   bool best = false;
 };
 
+struct StepReport {
+  int64_t epoch = 0, epochs = 0;  ///< 1-based
+  int64_t step = 0, steps = 0;    ///< 1-based, within the epoch
+  double loss = 0;                ///< the epoch's mean so far
+  double images_per_second = 0;
+  /// Seconds until the run ends, the validations still to come included (estimated
+  /// from the training rate until the first one has been timed).
+  double eta_seconds = 0;
+};
+
 /// How the trainer reports; the command line draws a progress bar and writes logs.
 class TrainHooks {
  public:
   virtual ~TrainHooks() = default;
-  virtual void on_step(int64_t /*epoch*/, int64_t /*step*/, int64_t /*steps*/, double /*loss*/,
-                       double /*images_per_second*/) {}
+  virtual void on_step(const StepReport& /*report*/) {}
+  /// During validation, after each image or batch.
+  virtual void on_validation(size_t /*done*/, size_t /*total*/) {}
   virtual void on_epoch(const EpochReport& /*report*/) {}
   virtual void on_message(const std::string& /*text*/) {}
 };

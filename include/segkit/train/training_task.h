@@ -59,8 +59,11 @@ class TrainingTask {
   /// On the training thread, the batch on `device`: targets that need a network (a
   /// distillation teacher's logits).
   virtual void complete_targets(TrainingBatch& /*batch*/) {}
-  /// Measures `model` (borrowed in eval mode, unchanged) on the validation data.
-  virtual ValidationReport validate(const Model& model, c10::Device device) = 0;
+  /// Samples in one validation pass.
+  virtual size_t validation_size() const = 0;
+  /// Measures `model` (borrowed in eval mode, unchanged) on the validation data, telling
+  /// `hooks` how far it is.
+  virtual ValidationReport validate(const Model& model, c10::Device device, TrainHooks& hooks) = 0;
   /// The metric best.pth is chosen by, when the user names none.
   virtual std::string default_metric() const = 0;
 };

@@ -7,6 +7,8 @@
 
 #include "segkit/core/atomic_file.h"
 #include "segkit/core/errors.h"
+#include "segkit/io/palette.h"
+#include "segkit/models/checkpoint_info.h"
 #include "test_util.h"
 
 namespace segkit {
@@ -135,6 +137,44 @@ TEST(AtomicFile, UncommittedWriteLeavesThePreviousFile) {
   EXPECT_EQ(read_file(path), "old");
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()), 1);
   EXPECT_THROW(write_file_atomically(dir + "/no/such/dir/x.pth", "x"), InputError);
+}
+
+// The record segkit keeps beside the weights survives both formats, and files without one
+// (written by PyTorch) have none.
+TEST(Checkpoint, InfoRoundTripsInBothFormatsAndOfficialFilesHaveNone) {
+  const std::string dir = temp_dir("checkpoint_info");
+  CheckpointInfo info;
+  info.model = "unet";
+  info.task = "semantic";
+  info.num_classes = 3;
+  info.unet = UNetOptions().depth(4).base_width(8).padding(true).upsampling(Upsampling::kNearest).num_classes(3);
+  info.class_names = {"sky", "road", "car"};
+  info.palette = named_palette("camvid", 3);
+  info.ignore_index = 11;
+  info.preprocess = Preprocess::imagenet(110, 96);
+  const StateDict state = {{"a", at::randn({2, 3})}, {"b", at::arange(4)}};
+  for (const std::string name : {"x.pth", "x.safetensors"}) {
+    save_checkpoint(state, info, dir + "/" + name);
+    const auto back = read_checkpoint_info(dir + "/" + name);
+    ASSERT_TRUE(back.has_value()) << name;
+    EXPECT_EQ(back->to_json(), info.to_json()) << name;
+    EXPECT_EQ(back->unet->upsampling(), Upsampling::kNearest);
+    EXPECT_EQ(back->preprocess->crop, 96);
+    EXPECT_TRUE(back->palette.equal(info.palette));
+    const StateDict loaded = load_state_dict(dir + "/" + name);
+    ASSERT_EQ(loaded.size(), 2u);
+    EXPECT_TRUE(loaded[0].second.equal(state[0].second));
+  }
+  EXPECT_EQ(detect_checkpoint_format(dir + "/x.safetensors"), CheckpointFormat::kSafetensors);
+  EXPECT_FALSE(read_checkpoint_info(fixture("dtypes/zip.pth")).has_value());
+  EXPECT_FALSE(read_checkpoint_info(fixture("dtypes/legacy.pth")).has_value());
+  EXPECT_FALSE(read_checkpoint_info(fixture("dtypes/tensors.safetensors")).has_value());
+  // A record from a newer segkit, or a malformed one, is named.
+  save_state_dict(state, dir + "/newer.pth", CheckpointFormat::kTorchZip,
+                  R"({"format": "segkit.checkpoint", "version": 99, "model": "unet", "num_classes": 2})");
+  EXPECT_THROW_MESSAGE(read_checkpoint_info(dir + "/newer.pth"), "newer.pth: written by a newer segkit");
+  save_state_dict(state, dir + "/bad.pth", CheckpointFormat::kTorchZip, R"({"format": "segkit.checkpoint"})");
+  EXPECT_THROW_MESSAGE(read_checkpoint_info(dir + "/bad.pth"), "bad.pth: malformed segkit record");
 }
 
 }  // namespace

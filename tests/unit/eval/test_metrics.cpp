@@ -55,8 +55,10 @@ TEST(Metrics, MatchScikitLearnOnRandomLabelMaps) {
     for (int64_t j = 0; j < 5; ++j) EXPECT_EQ(r.confusion[i][j].item<int64_t>(), confusion[i][j]) << i << "," << j;
     EXPECT_NEAR(r.iou[i], expected["iou"][i].get<double>(), 1e-12);
     EXPECT_NEAR(r.dice[i], expected["dice"][i].get<double>(), 1e-12);
+    EXPECT_NEAR(r.class_accuracy[i], expected["recall"][i].get<double>(), 1e-12);
   }
   EXPECT_NEAR(r.pixel_accuracy, expected["accuracy"].get<double>(), 1e-12);
+  EXPECT_NEAR(r.mean_class_accuracy, expected["balanced_accuracy"].get<double>(), 1e-12);
 }
 
 // Both Rand errors of binary membrane maps, end to end (segkit's own connected

@@ -82,9 +82,45 @@ TEST(Overlay, UsesTheVocPaletteAndLeavesBackground) {
   EXPECT_TRUE(palette[15].equal(at::tensor({192, 128, 128}, at::kLong).to(at::kByte)));  // person
   const at::Tensor image = at::full({2, 2, 3}, 100, at::kByte);
   const at::Tensor labels = at::tensor({0, 1, 0, 15}, at::kLong).view({2, 2});
-  const at::Tensor out = overlay(image, labels, palette, 0.5);
-  EXPECT_TRUE(out[0][0].equal(image[0][0]));
+  const at::Tensor out = overlay(image, labels, named_palette("voc", 21), 0.5);
+  EXPECT_TRUE(out[0][0].equal(image[0][0]));  // VOC's background left bare
   EXPECT_TRUE(out[0][1].equal(at::tensor({114, 50, 50}, at::kLong).to(at::kByte)));
+  // An RGB palette (or a named one whose class 0 is a real class) colours class 0 too.
+  EXPECT_TRUE(overlay(image, labels, palette, 0.5)[0][0].equal(at::full({3}, 50, at::kByte)));
+  const at::Tensor sky = named_palette("camvid", 11)[0];
+  EXPECT_TRUE(overlay(image, labels, named_palette("camvid", 11), 0.5)[0][0].equal(at::full({3}, 114, at::kByte)))
+      << sky;
+}
+
+TEST(Palette, ReadsFilesAndNamesTheBadLine) {
+  const std::string dir = temp_dir("palette");
+  {
+    std::ofstream out(dir + "/p.txt");
+    out << "none background\n#ff8000 road\n\n10, 20, 30\n";
+  }
+  const at::Tensor p = load_palette(dir + "/p.txt", 3);
+  EXPECT_TRUE(
+      p.equal(at::tensor({0, 0, 0, 0, 255, 128, 0, 255, 10, 20, 30, 255}, at::kLong).to(at::kByte).view({3, 4})));
+  EXPECT_THROW_MESSAGE(load_palette(dir + "/p.txt", 4), "names 3 colours for 4 classes");
+  {
+    std::ofstream out(dir + "/bad.txt");
+    out << "1 2 3\nred\n";
+  }
+  EXPECT_THROW_MESSAGE(load_palette(dir + "/bad.txt", 2), "bad.txt:2: not a colour");
+  EXPECT_THROW_MESSAGE(load_palette("pastel", 2), "no such palette file");
+  EXPECT_EQ(dataset_class_names("camvid").size(), 11u);
+}
+
+TEST(Overlay, LegendShowsEachClassSwatch) {
+  const at::Tensor palette = named_palette("camvid", 11);
+  const at::Tensor panel = legend_panel(dataset_class_names("camvid"), palette, 120);
+  ASSERT_EQ(panel.size(0), 120);
+  ASSERT_EQ(panel.size(2), 3);
+  // 11 rows of 18 px do not fit 120 px: two columns. Each class's colour appears in the panel.
+  for (int64_t k = 0; k < 11; ++k) {
+    const at::Tensor colour = palette[k].slice(0, 0, 3);
+    EXPECT_TRUE(panel.eq(colour).all(2).any().item<bool>()) << k;
+  }
 }
 
 }  // namespace
