@@ -16,6 +16,8 @@ if [ "${1:-}" = "--tests" ]; then
     libgtest-dev
     # Reference outputs for the parity tests, metrics' references and the benchmarks' peer (tools only).
     python3-torch python3-torchvision python3-numpy python3-pil python3-sklearn python3-skimage
+    # A real browser that opens the training report in a test (headless).
+    chromium
   )
 fi
 

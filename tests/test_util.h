@@ -71,6 +71,30 @@ inline int count_lines(const std::string& path) {
   return n;
 }
 
+/// A page as Debian's headless Chromium renders it: the DOM after its scripts ran (and the
+/// load event), and every line its console printed (messages, errors, uncaught exceptions).
+struct RenderedPage {
+  int exit_code = -1;
+  std::string dom;
+  std::string console;
+};
+inline RenderedPage render_in_chromium(const std::string& html_path) {
+  const std::string err = html_path + ".chromium.log";
+  RenderedPage page;
+  const CommandResult result = run_command(
+      "timeout 120 chromium --headless --no-sandbox --disable-gpu --enable-logging=stderr --v=0 "
+      "--virtual-time-budget=10000 --dump-dom 'file://" +
+          html_path + "' 2>'" + err + "'",
+      /*with_stderr=*/false);
+  page.exit_code = result.exit_code;
+  page.dom = result.output;
+  std::ifstream in(err);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(":CONSOLE") != std::string::npos) page.console += line + "\n";
+  }
+  return page;
+}
+
 /// The InputError message `statement` throws ("" when it throws none).
 template <typename F>
 std::string input_error_of(F&& statement) {

@@ -51,10 +51,10 @@ int main(int argc, char** argv) {
                  "Options from a TOML/INI file: a [train] section whose keys are the long flag names (flags given "
                  "on the command line win)");
   const std::vector<std::pair<std::string, segkit::cli::Run>> commands = {
-      {"predict", segkit::cli::add_predict_command(app)},       {"classify", segkit::cli::add_classify_command(app)},
-      {"train", segkit::cli::add_train_command(app)},           {"eval", segkit::cli::add_eval_command(app)},
-      {"explain", segkit::cli::add_explain_command(app)},       {"models", segkit::cli::add_models_command(app)},
-      {"completion", segkit::cli::add_completion_command(app)},
+      {"predict", segkit::cli::add_predict_command(app)}, {"classify", segkit::cli::add_classify_command(app)},
+      {"train", segkit::cli::add_train_command(app)},     {"eval", segkit::cli::add_eval_command(app)},
+      {"explain", segkit::cli::add_explain_command(app)}, {"models", segkit::cli::add_models_command(app)},
+      {"plot", segkit::cli::add_plot_command(app)},       {"completion", segkit::cli::add_completion_command(app)},
   };
   std::vector<std::string> args(argv + 1, argv + argc);
   try {

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "options.h"
+#include "run_report.h"
 #include "segkit/core/atomic_file.h"
 #include "segkit/core/errors.h"
 #include "segkit/core/runtime.h"
@@ -48,6 +49,7 @@ struct TrainArgs {
   std::string device = "cpu";
   double min_weight_match = 0.5;
   bool overwrite = false;
+  bool no_report = false;
   std::string class_names, palette;
 };
 
@@ -254,10 +256,20 @@ void save_config(const TrainArgs& args, CLI::App& cmd) {
                             cmd.config_to_str(/*default_also=*/true, /*write_description=*/false));
 }
 
+// The run's report (curves, confusion matrix, validation images), then where everything is.
 void finish(const TrainArgs& args) {
   const TrainOptions& o = args.options;
-  std::cout << "checkpoints in " << o.output_dir << ": last.pth" << (o.val_every > 0 ? ", best.pth" : "")
-            << ", resume.pt; log: metrics.jsonl\n";
+  std::string report;
+  if (!args.no_report) {
+    try {
+      report = report_run(o.output_dir, 4);
+    } catch (const InputError& e) {
+      std::cerr << "segkit: warning: no report: " << e.what() << "\n";
+    }
+  }
+  std::cout << "checkpoints in " << o.output_dir << ": last.pth"
+            << (fs::exists(fs::path(o.output_dir) / "best.pth") ? ", best.pth" : "")
+            << ", resume.pt; log: metrics.jsonl" << (report.empty() ? "" : "; report: " + report) << "\n";
 }
 
 void train_semantic(TrainArgs& args, const ZooEntry& entry, CLI::App& cmd) {
@@ -518,6 +530,8 @@ Run add_train_command(CLI::App& app) {
   cmd->add_flag("--resume", o.resume,
                 "Continue the run in OUTPUT from its resume.pt, with its config.toml's options (flags given win)");
   cmd->add_flag("--overwrite", a.overwrite, "Replace the run OUTPUT holds (its checkpoints, log and report)");
+  cmd->add_flag("--no-report", a.no_report,
+                "Skip the report at the end (curves.png, confusion.png, report.html; `segkit plot` makes it later)");
   cmd->add_option(
       "--class-names", a.class_names,
       "Semantic: class names recorded in the checkpoints, a file (one per line) or voc, camvid, cityscapes");

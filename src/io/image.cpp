@@ -25,11 +25,13 @@ cv::Mat to_mat(const at::Tensor& pixels) {
   return cv::Mat(static_cast<int>(c.size(0)), static_cast<int>(c.size(1)), CV_8UC3, c.data_ptr()).clone();
 }
 
-void write_png(const cv::Mat& mat, const std::string& path) {
+std::string encode_png(const cv::Mat& mat, const std::string& path) {
   std::vector<uchar> bytes;
   if (!cv::imencode(".png", mat, bytes)) fail(path, ": cannot encode PNG");
-  write_file_atomically(path, std::string(bytes.begin(), bytes.end()));
+  return std::string(bytes.begin(), bytes.end());
 }
+
+void write_png(const cv::Mat& mat, const std::string& path) { write_file_atomically(path, encode_png(mat, path)); }
 
 }  // namespace
 
@@ -142,9 +144,13 @@ void write_label_png(const at::Tensor& labels, const std::string& path) {
 }
 
 void write_rgb_png(const at::Tensor& pixels, const std::string& path) {
+  write_file_atomically(path, encode_rgb_png(pixels));
+}
+
+std::string encode_rgb_png(const at::Tensor& pixels) {
   cv::Mat bgr;
   cv::cvtColor(to_mat(pixels), bgr, cv::COLOR_RGB2BGR);
-  write_png(bgr, path);
+  return encode_png(bgr, "an image in memory");
 }
 
 }  // namespace segkit

@@ -57,7 +57,8 @@ ValidationReport ClassificationTraining::validate(const Model& model, c10::Devic
   ValidationReport report;
   report.metrics = r.metrics();
   nlohmann::json json = nlohmann::json::parse(r.to_json(data.classes()));
-  json.erase("confusion_matrix");
+  constexpr int64_t kMostClassesLogged = 100;  // the report draws the matrix; ImageNet's would bloat the log
+  if (r.confusion.size(0) > kMostClassesLogged) json.erase("confusion_matrix");
   json.erase("classes");
   report.json = json.dump();
   std::ostringstream line;

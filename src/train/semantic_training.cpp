@@ -71,9 +71,7 @@ ValidationReport SemanticTraining::validate(const Model& model, c10::Device devi
 
   ValidationReport report;
   report.metrics = r.metrics();
-  nlohmann::json json = nlohmann::json::parse(r.to_json());
-  json.erase("confusion_matrix");
-  report.json = json.dump();
+  report.json = nlohmann::json::parse(r.to_json()).dump();  // the confusion matrix too: the report draws it
   std::ostringstream line;
   line << std::fixed << std::setprecision(4) << "val loss " << r.cross_entropy.value_or(0) << " mIoU " << r.mean_iou
        << " pixel acc " << r.pixel_accuracy;

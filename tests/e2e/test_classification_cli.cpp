@@ -107,6 +107,12 @@ TEST_F(ClassificationCli, TrainsLogsAndEvalAgrees) {
     EXPECT_TRUE(j["losses"].contains("loss_cls"));
   }
   EXPECT_GE(best, 0.9) << "stripes' orientation is learnt in a few epochs";
+  // The run's report: curves, the confusion matrix and four validation images with their classes.
+  const auto page = testing::render_in_chromium(run_ + "/report.html");
+  ASSERT_EQ(page.exit_code, 0) << "is Debian's chromium installed?";
+  EXPECT_EQ(page.console, "");
+  EXPECT_NE(page.dom.find("images decoded: 6/6"), std::string::npos) << page.dom.substr(0, 2000);
+  EXPECT_NE(page.dom.find("truth horizontal, predicted "), std::string::npos);
   // eval with the validation's preprocessing (short side 37 = 32 * 256 / 224, crop 32).
   const auto eval = run_command(kCli + " eval --threads 1 -m resnet18 -w " + run_ + "/best.pth --folder " + data_ +
                                     "/val --resize 37 --crop 32 --json",

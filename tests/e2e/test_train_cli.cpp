@@ -289,9 +289,12 @@ TEST_F(TrainCli, RefusesAnotherRunsFolderAndWeightsOfAnotherModel) {
   ASSERT_EQ(run_command(train_command(data_, dir + "/run", "--epochs 1")).exit_code, 0);
   const auto again = run_command(train_command(data_, dir + "/run", "--epochs 1"));
   EXPECT_EQ(again.exit_code, 1);
-  EXPECT_NE(again.output.find(dir + "/run: holds another run (last.pth, best.pth, resume.pt, metrics.jsonl, "
-                                    "config.toml); give --resume to continue it, --overwrite to replace it"),
-            std::string::npos)
+  EXPECT_NE(
+      again.output.find(
+          dir + "/run: holds another run (last.pth, best.pth, resume.pt, metrics.jsonl, "
+                "config.toml, report.html, curves.png, confusion.png); give --resume to continue it, --overwrite to "
+                "replace it"),
+      std::string::npos)
       << again.output;
   EXPECT_EQ(std::count(again.output.begin(), again.output.end(), '\n'), 1) << again.output;
   const auto replaced = run_command(train_command(data_, dir + "/run", "--epochs 1 --overwrite"));
@@ -315,6 +318,42 @@ TEST_F(TrainCli, RefusesAnotherRunsFolderAndWeightsOfAnotherModel) {
   const auto allowed =
       run_command(train_command(data_, dir + "/from_wide", "--epochs 1 --min-weight-match 0 -w " + wide + "/last.pth"));
   EXPECT_EQ(allowed.exit_code, 0) << allowed.output;
+}
+
+TEST_F(TrainCli, DrawsTheRunsReportCheckedInChromium) {
+  const std::string run = temp_dir("train_report");
+  const auto trained = run_command(train_command(data_, run, "--epochs 3"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_NE(trained.output.find("report: " + run + "/report.html"), std::string::npos) << trained.output;
+  // The curves (loss, validation, learning rate) and the confusion matrix as PNG.
+  const Image curves = read_image(run + "/curves.png");
+  EXPECT_EQ(curves.width(), 640);
+  EXPECT_EQ(curves.height(), 360 + 360 + 220);
+  const Image confusion = read_image(run + "/confusion.png");
+  EXPECT_GT(confusion.height(), 2 * 48);
+  // The page opens in a real browser without a console message, every image decoded.
+  const auto page = testing::render_in_chromium(run + "/report.html");
+  ASSERT_EQ(page.exit_code, 0) << "is Debian's chromium installed?";
+  EXPECT_EQ(page.console, "") << "the browser's console";
+  EXPECT_NE(page.dom.find("images decoded: 6/6"), std::string::npos)
+      << "curves, confusion matrix and 4 validation images:\n"
+      << page.dom.substr(0, 2000);
+  EXPECT_NE(page.dom.find("the image, its truth, the prediction"), std::string::npos);
+  const std::string rows = "<tr><td>3</td>";
+  EXPECT_NE(page.dom.find(rows), std::string::npos) << "a row per epoch";
+
+  // segkit plot redraws it from the folder alone.
+  fs::remove(run + "/report.html");
+  fs::remove(run + "/curves.png");
+  const auto plotted = run_command(kCli + " plot --samples 2 --threads 1 " + run);
+  ASSERT_EQ(plotted.exit_code, 0) << plotted.output;
+  EXPECT_TRUE(fs::exists(run + "/curves.png"));
+  const auto again = testing::render_in_chromium(run + "/report.html");
+  EXPECT_EQ(again.console, "");
+  EXPECT_NE(again.dom.find("images decoded: 4/4"), std::string::npos);
+  const auto missing = run_command(kCli + " plot " + run + "/nope");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find(run + "/nope: no such run folder"), std::string::npos) << missing.output;
 }
 
 }  // namespace

@@ -48,4 +48,7 @@ void write_label_png(const at::Tensor& labels, const std::string& path);
 /// Writes an H x W x 3 uint8 RGB image as PNG, atomically.
 void write_rgb_png(const at::Tensor& pixels, const std::string& path);
 
+/// The bytes of an H x W x 3 uint8 RGB image as a PNG file.
+std::string encode_rgb_png(const at::Tensor& pixels);
+
 }  // namespace segkit
