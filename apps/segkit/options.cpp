@@ -164,8 +164,9 @@ void Progress::update(size_t done, const std::string& item) {
   if (total_ < 2) return;
   // A log gets a line per tenth of the way once a second has passed (quick jobs stay quiet).
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  const size_t step = std::max<size_t>(1, total_ / 10);
-  if (!tty_ && ((done % step != 0 && done != total_) || elapsed < 1.0)) return;
+  const size_t tenth = done * 10 / total_;
+  if (!tty_ && ((tenth <= printed_tenth_ && done != total_) || elapsed < 1.0)) return;
+  printed_tenth_ = tenth;
   const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
   std::ostringstream line;
   line << what_ << " [" << done << "/" << total_ << "] " << std::fixed << std::setprecision(1) << rate << "/s";

@@ -75,6 +75,7 @@ class Progress {
   std::string what_;
   bool tty_;
   std::chrono::steady_clock::time_point start_;
+  size_t printed_tenth_ = 0;
 };
 
 /// "1h02m03s", "2m05s".

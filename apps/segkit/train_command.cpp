@@ -350,7 +350,11 @@ void train_classification(TrainArgs& args, const ZooEntry& entry, CLI::App& cmd)
   data.skip_bad = args.skip_bad;
   data.threads = std::max(1, at::get_num_threads());
   data.max_short_side = 2 * eval.resize;
-  const ClassificationDataset train(class_samples(args.folder, args.train.list, "--folder or --list"), data);
+  ClassSamples train_samples = class_samples(args.folder, args.train.list, "--folder or --list");
+  Progress reading(train_samples.samples.size(), "decoding");
+  const ClassificationDataset train(std::move(train_samples), data,
+                                    [&](size_t done, size_t) { reading.update(done, "images"); });
+  reading.finish();
   for (const auto& message : train.skipped()) std::cerr << "segkit: warning: skipped " << message << "\n";
   std::optional<ClassificationDataset> val;
   if (!args.val_folder.empty() || !args.val.list.empty()) {

@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <future>
 
@@ -73,11 +75,13 @@ ClassSamples read_class_list(const std::string& list_path, std::vector<std::stri
   return result;
 }
 
-ClassificationDataset::ClassificationDataset(ClassSamples samples, const ClassificationDatasetOptions& options)
+ClassificationDataset::ClassificationDataset(ClassSamples samples, const ClassificationDatasetOptions& options,
+                                             const std::function<void(size_t done, size_t total)>& on_read)
     : classes_(std::move(samples.classes)) {
   const size_t n = samples.samples.size();
   std::vector<at::Tensor> decoded(n);
   std::vector<std::string> errors(n);
+  std::atomic<size_t> done{0};
   const size_t threads = static_cast<size_t>(std::max<int64_t>(1, options.threads));
   std::vector<std::future<void>> jobs;
   for (size_t t = 0; t < threads; ++t) {
@@ -96,10 +100,18 @@ ClassificationDataset::ClassificationDataset(ClassSamples samples, const Classif
         } catch (const InputError& e) {
           errors[i] = e.what();
         }
+        ++done;
       }
     }));
   }
-  for (auto& job : jobs) job.get();
+  // The decoders' progress, told from this thread a few times a second.
+  for (auto& job : jobs) {
+    while (job.wait_for(std::chrono::milliseconds(250)) != std::future_status::ready) {
+      if (on_read) on_read(done.load(), n);
+    }
+    job.get();
+  }
+  if (on_read) on_read(n, n);
   for (size_t i = 0; i < n; ++i) {
     if (!errors[i].empty()) {
       if (!options.skip_bad) fail(errors[i], " (--skip-bad leaves such files out)");

@@ -7,6 +7,7 @@
 
 #include <ATen/Tensor.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -44,7 +45,9 @@ struct ClassificationDatasetOptions {
 /// Every image decoded once, in parallel, and kept in memory.
 class ClassificationDataset {
  public:
-  ClassificationDataset(ClassSamples samples, const ClassificationDatasetOptions& options);
+  /// `on_read` is told how many images are decoded, a few times a second, from this thread.
+  ClassificationDataset(ClassSamples samples, const ClassificationDatasetOptions& options,
+                        const std::function<void(size_t done, size_t total)>& on_read = nullptr);
 
   size_t size() const { return images_.size(); }
   /// H x W x 3 uint8.
