@@ -67,13 +67,14 @@ void prepare_output_folder(const TrainArgs& args) {
   if (found.empty()) return;
   std::string list;
   for (const auto& name : found) list += (list.empty() ? "" : ", ") + name;
+  // --resume continues it (whatever --overwrite says); without a resume.pt (stopped within its
+  // first epoch) it starts over.
+  if (args.options.resume) return;
   if (args.overwrite) {
     for (const auto& name : found) fs::remove(dir / name);
     std::cerr << "segkit: --overwrite: removed the earlier run's " << list << " from " << dir.string() << "\n";
     return;
   }
-  // --resume continues it; without a resume.pt (stopped within its first epoch) it starts over.
-  if (args.options.resume) return;
   fail(dir.string(), ": holds another run (", list,
        "); give --resume to continue it, --overwrite to replace it, or another -o");
 }
@@ -250,10 +251,17 @@ void save_config(const TrainArgs& args, CLI::App& cmd) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir)) fail(dir, ": cannot create output folder");
+  // How this session was started (--resume, --overwrite) is not the run's configuration:
+  // a repeat of the run must not overwrite anything, a resume must not start over.
+  std::istringstream all(cmd.config_to_str(/*default_also=*/true, /*write_description=*/false));
+  std::string kept;
+  for (std::string line; std::getline(all, line);) {
+    if (line.rfind("resume=", 0) != 0 && line.rfind("overwrite=", 0) != 0) kept += line + "\n";
+  }
   write_file_atomically((fs::path(dir) / "config.toml").string(),
                         "# segkit train: resolved configuration; repeat the run with\n"
                         "#   segkit --config config.toml [train -o OTHER_DIR ...]\n[train]\n" +
-                            cmd.config_to_str(/*default_also=*/true, /*write_description=*/false));
+                            kept);
 }
 
 // The run's report (curves, confusion matrix, validation images), then where everything is.

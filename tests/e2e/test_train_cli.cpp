@@ -96,6 +96,9 @@ TEST_F(TrainCli, SavedConfigurationReproducesTheRun) {
   ASSERT_EQ(run_command(train_command(data_, dir + "/a", "--epochs 2")).exit_code, 0);
   std::ifstream config(dir + "/a/config.toml");
   ASSERT_TRUE(config.good());
+  const std::string text = read_file(dir + "/a/config.toml");
+  EXPECT_EQ(text.find("overwrite="), std::string::npos) << "how a session started is not the run's configuration";
+  EXPECT_EQ(text.find("resume="), std::string::npos);
   const auto again = run_command(kCli + " --config " + dir + "/a/config.toml train -o " + dir + "/b");
   ASSERT_EQ(again.exit_code, 0) << again.output;
   expect_same_weights(dir + "/a/last.pth", dir + "/b/last.pth");
