@@ -13,6 +13,7 @@
 #include "segkit/data/dataset.h"
 #include "segkit/infer/classification_predictor.h"
 #include "segkit/infer/predictor.h"
+#include "segkit/infer/tiled_inference.h"
 #include "segkit/io/image.h"
 #include "segkit/io/overlay.h"
 #include "segkit/models/load_model.h"
@@ -82,11 +83,13 @@ std::vector<ReportSample> semantic_samples(LoadedModel& loaded, const Config& co
   at::Tensor palette = loaded.info && loaded.info->palette.defined() ? loaded.info->palette
                                                                      : named_palette("distinct", loaded.num_classes);
   palette = at::cat({palette, at::zeros({1, 4}, at::kByte)});  // the ignored pixels: bare
+  // As validation runs: whole images at their own scale, mirrored as the model needs (U-Net's border).
   Predictor predictor(take_as<SegmentorImpl>(loaded.model), loaded.preprocess);
+  TiledInference tiler(predictor, TileOptions{});
   std::vector<ReportSample> samples;
   for (size_t i = 0; i < data.size(); ++i) {
     const LabeledImage& item = data[i];
-    const at::Tensor mask = predictor.predict({Image{item.image, item.paths.image}})[0].mask;
+    const at::Tensor mask = tiler.logits(item.image).argmax(0);
     const at::Tensor truth = item.mask.masked_fill(item.mask.ge(loaded.num_classes), loaded.num_classes);
     const at::Tensor gap = at::full({item.image.size(0), 6, 3}, 255, at::kByte);
     at::Tensor panels = at::cat(

@@ -116,6 +116,12 @@ class ProgressHooks : public TrainHooks {
     draw(line.str());
   }
 
+  void on_progress(const std::string& what, size_t done, size_t total) override {
+    if (!tty_ && (done == total || !log_due())) return;
+    draw(what + " [" + std::to_string(done) + "/" + std::to_string(total) + "]");
+    if (tty_ && done == total) std::cerr << "\r\033[K" << std::flush;
+  }
+
   void on_epoch(const EpochReport& r) override {
     std::ostringstream line;
     line << "epoch " << r.epoch << " loss " << std::fixed << std::setprecision(4) << r.loss;

@@ -105,11 +105,23 @@ void check_config_file(const CLI::App& app, const std::string& path) {
     }
     const size_t equals = line.find('=');
     if (equals == std::string::npos) throw UsageError(where + "expected \"key = value\", got \"" + line + "\"");
-    const std::string key = trim(line.substr(0, equals));
-    const auto names = long_option_names(*section);
+    std::string key = trim(line.substr(0, equals));
+    const CLI::App* owner = section;
+    if (const size_t dot = key.find('.'); dot != std::string::npos && section == &app) {
+      // "train.epochs = 3" outside any section: the [train] section's key, as CLI11 reads it.
+      owner = subcommand_named(app, key.substr(0, dot));
+      if (owner == nullptr) {
+        const std::string guess = nearest(key.substr(0, dot), sections);
+        throw UsageError(where + "unknown command \"" + key.substr(0, dot) + "\" in key \"" + key + "\"" +
+                         (guess.empty() ? "" : "; did you mean " + guess + "?"));
+      }
+      section_name = key.substr(0, dot);
+      key = key.substr(dot + 1);
+    }
+    const auto names = long_option_names(*owner);
     if (std::find(names.begin(), names.end(), key) != names.end()) continue;
     const std::string guess = nearest(key, names);
-    const std::string in_section = section == &app ? "outside any section" : "in [" + section_name + "]";
+    const std::string in_section = owner == &app ? "outside any section" : "in [" + section_name + "]";
     throw UsageError(where + "unknown key \"" + key + "\" " + in_section +
                      (guess.empty() ? "" : "; did you mean \"" + guess + "\"?"));
   }

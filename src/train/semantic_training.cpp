@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <atomic>
+#include <chrono>
 #include <future>
 #include <iomanip>
 #include <nlohmann/json.hpp>
@@ -22,16 +24,24 @@ void SemanticTraining::prepare(int64_t workers, TrainHooks& hooks) {
   weight_maps_.resize(train_.size());
   std::vector<std::future<void>> jobs;
   const size_t threads = static_cast<size_t>(std::max<int64_t>(1, workers));
+  std::atomic<size_t> done{0};
   for (size_t w = 0; w < threads; ++w) {
-    jobs.push_back(std::async(std::launch::async, [this, w, threads] {
+    jobs.push_back(std::async(std::launch::async, [this, w, threads, &done] {
       at::set_num_threads(1);
       for (size_t i = w; i < train_.size(); i += threads) {
         weight_maps_[i] = unet_weight_map(train_[i].mask, train_.options().num_classes, train_.options().ignore_index,
                                           options_.weight_map_options);
+        ++done;
       }
     }));
   }
-  for (auto& j : jobs) j.get();
+  for (auto& j : jobs) {
+    while (j.wait_for(std::chrono::milliseconds(250)) != std::future_status::ready) {
+      hooks.on_progress("weight maps", done.load(), train_.size());
+    }
+    j.get();
+  }
+  hooks.on_progress("weight maps", train_.size(), train_.size());
 }
 
 TrainingBatch SemanticTraining::make_batch(const BatchPlan& plan) const {

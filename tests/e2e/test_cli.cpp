@@ -139,10 +139,13 @@ TEST(Cli, ConfigFilesWithUnknownKeysOrSectionsAreRefused) {
   std::ofstream(dir + "/key.toml") << "# a run\n[train]\nepochs = 3\nlearning-rate = 0.01\n";
   std::ofstream(dir + "/section.toml") << "[trian]\nepochs = 3\n";
   std::ofstream(dir + "/typo.toml") << "[train]\nepoch-sise = 3\n";
+  std::ofstream(dir + "/dotted.toml") << "train.epochs = 3\ntrain.epoch-sise = 3\n";
   const std::vector<BadInput> cases = {
       {"unknown key", "key.toml", "key.toml:4: unknown key \"learning-rate\" in [train]; did you mean \"lr\"?"},
       {"unknown section", "section.toml", "section.toml:1: unknown section [trian]; did you mean [train]?"},
       {"misspelt key", "typo.toml", "typo.toml:2: unknown key \"epoch-sise\" in [train]; did you mean \"epoch-size\"?"},
+      {"dotted key", "dotted.toml",
+       "dotted.toml:2: unknown key \"epoch-sise\" in [train]; did you mean \"epoch-size\"?"},
   };
   for (const auto& c : cases) {
     const auto result = run_command(kCli + " --config " + dir + "/" + c.args + " train -m unet -o " + dir + "/out");

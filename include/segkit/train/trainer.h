@@ -81,6 +81,8 @@ class TrainHooks {
   virtual void on_step(const StepReport& /*report*/) {}
   /// During validation, after each image or batch.
   virtual void on_validation(size_t /*done*/, size_t /*total*/) {}
+  /// During another long step (the U-Net weight maps), a few times a second.
+  virtual void on_progress(const std::string& /*what*/, size_t /*done*/, size_t /*total*/) {}
   virtual void on_epoch(const EpochReport& /*report*/) {}
   virtual void on_message(const std::string& /*text*/) {}
 };

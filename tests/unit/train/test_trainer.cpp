@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <tuple>
 
 #include "segkit/io/image.h"
 #include "segkit/models/zoo.h"
@@ -21,6 +22,10 @@ struct RecordingHooks : TrainHooks {
   std::vector<StepReport> steps;
   std::vector<std::pair<size_t, size_t>> validations;
   std::vector<std::string> messages;
+  std::vector<std::tuple<std::string, size_t, size_t>> progress;
+  void on_progress(const std::string& what, size_t done, size_t total) override {
+    progress.emplace_back(what, done, total);
+  }
   void on_step(const StepReport& r) override { steps.push_back(r); }
   void on_validation(size_t done, size_t total) override { validations.emplace_back(done, total); }
   void on_message(const std::string& text) override { messages.push_back(text); }
@@ -90,6 +95,17 @@ TEST_F(TrainerTest, TheTimeLimitStopsWithinOneStepAndSaysSo) {
       << hooks.messages.back();
   EXPECT_TRUE(fs::exists(options_.output_dir + "/last.pth"));
   EXPECT_FALSE(fs::exists(options_.output_dir + "/resume.pt")) << "resume.pt stays at the last whole epoch (none)";
+}
+
+TEST_F(TrainerTest, WeightMapsReportTheirProgress) {
+  SemanticTrainingOptions semantic;
+  semantic.augment.crop = 16;
+  semantic.weight_map = true;
+  SemanticTraining task(*data_, nullptr, Preprocess::gray(), semantic);
+  RecordingHooks hooks;
+  task.prepare(2, hooks);
+  ASSERT_FALSE(hooks.progress.empty());
+  EXPECT_EQ(hooks.progress.back(), std::make_tuple(std::string("weight maps"), size_t{5}, size_t{5}));
 }
 
 }  // namespace
