@@ -141,10 +141,14 @@ std::string report_run(const std::string& run_dir, int samples) {
   RunReportOptions options;
   options.title = "segkit run " + dir.string();
   const fs::path weights = fs::exists(dir / "best.pth") ? dir / "best.pth" : dir / "last.pth";
+  if (fs::exists(weights)) {
+    if (const auto info = read_checkpoint_info(weights.string())) {
+      options.title = "segkit run " + dir.string() + ": " + info->model;
+      options.class_names = info->class_names;
+    }
+  }
   if (fs::exists(weights) && samples > 0) {
     LoadedModel loaded = load_model(get(config, "model"), weights.string());
-    options.title = "segkit run " + dir.string() + ": " + loaded.entry->name;
-    if (loaded.info) options.class_names = loaded.info->class_names;
     options.samples = loaded.entry->task == Task::kClassification ? classification_samples(loaded, config, samples)
                                                                   : semantic_samples(loaded, config, samples);
   }

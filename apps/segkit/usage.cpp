@@ -143,9 +143,10 @@ void check_arguments(const CLI::App& app, const std::vector<std::string>& args) 
                        (guess.empty() ? "" : "; did you mean --" + guess + "?") + " (see `segkit --help`)");
     }
     const CLI::Option* option = app.get_option_no_throw(flag);
-    if (option != nullptr && option->get_type_size() != 0 && args[i].find('=') == std::string::npos) ++i;
+    const bool takes_value = option != nullptr && option->get_items_expected_min() > 0;
+    if (takes_value && args[i].find('=') == std::string::npos) ++i;  // its value
   }
-  if (i == args.size()) return;
+  if (i >= args.size()) return;
   std::vector<std::string> commands;
   for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
     commands.push_back(sub->get_name());

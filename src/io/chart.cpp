@@ -106,12 +106,34 @@ at::Tensor line_chart(const std::string& title, const std::vector<Series>& serie
   }
   cv::rectangle(image, cv::Point(left, top), cv::Point(right, bottom), kInk, 1);
   text(image, x_label, (left + right) / 2 - text_width(x_label) / 2, static_cast<int>(height) - 6);
-  // The legend in the top right corner, on white, over the lines.
+  // The legend, on white, in the corner of the plot its lines cross least.
   int legend_width = 0;
   for (const auto& one : series) legend_width = std::max(legend_width, text_width(one.name));
-  const int legend_left = right - 14 - legend_width - 26;
-  const cv::Rect legend_box(legend_left - 6, top + 4, right - legend_left, 16 * static_cast<int>(series.size()) + 6);
-  int legend_y = top + 16;
+  const int box_width = legend_width + 26 + 20, box_height = 16 * static_cast<int>(series.size()) + 6;
+  cv::Rect legend_box;
+  size_t fewest = std::numeric_limits<size_t>::max();
+  for (const cv::Point corner :
+       {cv::Point(right - 8 - box_width, top + 4), cv::Point(right - 8 - box_width, bottom - 4 - box_height),
+        cv::Point(left + 8, top + 4), cv::Point(left + 8, bottom - 4 - box_height)}) {
+    const cv::Rect box(corner.x, corner.y, box_width, box_height);
+    size_t covered = 0;
+    for (const auto& one : series) {
+      for (size_t i = 0; i + 1 < one.x.size() && i + 1 < one.y.size(); ++i) {
+        if (!std::isfinite(one.y[i]) || !std::isfinite(one.y[i + 1])) continue;
+        // Sample each segment: how much of the lines the box would hide.
+        for (double t = 0; t <= 1.0; t += 0.1) {
+          const cv::Point p(px(one.x[i] + t * (one.x[i + 1] - one.x[i])), py(one.y[i] + t * (one.y[i + 1] - one.y[i])));
+          covered += box.contains(p);
+        }
+      }
+    }
+    if (covered < fewest) {
+      fewest = covered;
+      legend_box = box;
+    }
+  }
+  const int legend_left = legend_box.x + 6;
+  int legend_y = legend_box.y + 12;
   for (size_t k = 0; k < series.size(); ++k) {
     const cv::Scalar colour = kColours[k % (sizeof(kColours) / sizeof(kColours[0]))];
     std::vector<cv::Point> points;
@@ -159,8 +181,9 @@ at::Tensor confusion_chart(const at::Tensor& confusion, const std::vector<std::s
       const cv::Rect box(left + static_cast<int>(j) * cell, top + static_cast<int>(i) * cell, cell, cell);
       cv::rectangle(image, box, colour, cv::FILLED);
       if (cell >= 32) {
-        const std::string share = number(v).substr(0, 4);
-        text(image, share, box.x + 3, box.y + cell / 2 + 4, 0.33, v > 0.5 ? kWhite : kInk);
+        std::ostringstream share;
+        share << std::fixed << std::setprecision(2) << v;
+        text(image, share.str(), box.x + 3, box.y + cell / 2 + 4, 0.33, v > 0.5 ? kWhite : kInk);
       }
     }
   }

@@ -134,6 +134,15 @@ TEST(Cli, UsageErrorsSayDidYouMeanWithOneExitCode) {
   }
 }
 
+TEST(Cli, HelpAndVersionAreNotErrors) {
+  for (const std::string args : {"--help", "-h", "--version", "predict --help", "train -h"}) {
+    const auto result = run_command(kCli + " " + args);
+    EXPECT_EQ(result.exit_code, 0) << args << ": " << result.output;
+    EXPECT_EQ(result.output.find("segkit: error"), std::string::npos) << args << ": " << result.output;
+  }
+  EXPECT_NE(run_command(kCli + " --help").output.find("plot"), std::string::npos);
+}
+
 TEST(Cli, ConfigFilesWithUnknownKeysOrSectionsAreRefused) {
   const std::string dir = temp_dir("cli_config");
   std::ofstream(dir + "/key.toml") << "# a run\n[train]\nepochs = 3\nlearning-rate = 0.01\n";
