@@ -117,8 +117,16 @@ class ProgressHooks : public TrainHooks {
   }
 
   void on_progress(const std::string& what, size_t done, size_t total) override {
+    if (what != progress_what_) {
+      progress_what_ = what;
+      progress_start_ = std::chrono::steady_clock::now();
+    }
     if (!tty_ && (done == total || !log_due())) return;
-    draw(what + " [" + std::to_string(done) + "/" + std::to_string(total) + "]");
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - progress_start_).count();
+    std::ostringstream line;
+    line << what << " [" << done << "/" << total << "] " << std::fixed << std::setprecision(1)
+         << (elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0) << "/s";
+    draw(line.str());
     if (tty_ && done == total) std::cerr << "\r\033[K" << std::flush;
   }
 
@@ -156,6 +164,8 @@ class ProgressHooks : public TrainHooks {
   static constexpr double kLogSeconds = 30;
   bool tty_;
   std::chrono::steady_clock::time_point validation_start_;
+  std::string progress_what_;
+  std::chrono::steady_clock::time_point progress_start_;
   std::chrono::steady_clock::time_point last_line_ = std::chrono::steady_clock::now();
 };
 

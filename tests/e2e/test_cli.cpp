@@ -141,6 +141,10 @@ TEST(Cli, HelpAndVersionAreNotErrors) {
     EXPECT_EQ(result.output.find("segkit: error"), std::string::npos) << args << ": " << result.output;
   }
   EXPECT_NE(run_command(kCli + " --help").output.find("plot"), std::string::npos);
+  const std::string eval_help = run_command(kCli + " eval --help").output;
+  EXPECT_EQ(eval_help.find("training images"), std::string::npos) << eval_help;
+  EXPECT_NE(eval_help.find("--resize"), std::string::npos);
+  EXPECT_NE(eval_help.find("--batch"), std::string::npos);
 }
 
 TEST(Cli, ConfigFilesWithUnknownKeysOrSectionsAreRefused) {
