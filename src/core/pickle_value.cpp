@@ -3,7 +3,38 @@
 #include "segkit/core/errors.h"
 #include "segkit/core/pickle.h"
 
+#include <vector>
+
 namespace segkit::pickle {
+
+namespace {
+
+// Moves a value's children into `pending`, so that it dies without recursing into them.
+void take_children(Value& v, std::vector<ValuePtr>& pending) {
+  for (auto& child : v.items) {
+    if (child) pending.push_back(std::move(child));
+  }
+  v.items.clear();
+  for (auto& [key, value] : v.entries) {
+    if (key) pending.push_back(std::move(key));
+    if (value) pending.push_back(std::move(value));
+  }
+  v.entries.clear();
+}
+
+}  // namespace
+
+Value::~Value() {
+  if (items.empty() && entries.empty()) return;
+  std::vector<ValuePtr> pending;
+  take_children(*this, pending);
+  while (!pending.empty()) {
+    ValuePtr next = std::move(pending.back());
+    pending.pop_back();
+    // The last owner empties it first; otherwise another owner releases it later, the same way.
+    if (next.use_count() == 1) take_children(*next, pending);
+  }
+}
 
 ValuePtr Value::of_kind(Kind kind) {
   auto v = std::make_shared<Value>();

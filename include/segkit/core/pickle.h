@@ -34,6 +34,13 @@ struct Value {
   std::vector<std::pair<ValuePtr, ValuePtr>> entries;
   at::Tensor tensor;
 
+  Value() = default;
+  Value(const Value&) = default;
+  Value& operator=(const Value&) = default;
+  /// Releases the children iteratively: a value nested 200,000 levels deep (a hostile
+  /// pickle) must not overflow the stack as nested destructors would.
+  ~Value();
+
   static ValuePtr none();
   static ValuePtr of_bool(bool v);
   static ValuePtr of_int(int64_t v);

@@ -117,6 +117,27 @@ TEST(Pickle, RejectsStackUnderflowAndBadMemo) {
   }
 }
 
+// Hostile pickles: a tuple nested 200,000 levels deep (EMPTY_TUPLE, then TUPLE1 again and
+// again) and a list the same (200,000 MARKs, EMPTY_LIST, 200,000 LISTs). Reading and releasing
+// them must not overflow the stack (they crashed with SIGSEGV in the nested destructors).
+TEST(Pickle, DeeplyNestedValuesAreReadAndReleasedWithoutCrashing) {
+  constexpr size_t kDepth = 200000;
+  const std::string tuples = "\x80\x02)" + std::string(kDepth, '\x85') + ".";
+  const std::string lists = "\x80\x02" + std::string(kDepth, '(') + "]" + std::string(kDepth, 'l') + ".";
+  for (const std::string& bytes : {tuples, lists}) {
+    size_t offset = 0;
+    try {
+      ValuePtr value = unpickle(bytes.data(), bytes.size(), offset, nullptr, "nested.pkl");
+      EXPECT_TRUE(value->kind == Kind::kTuple || value->kind == Kind::kList);
+      size_t depth = 0;
+      for (const Value* v = value.get(); !v->items.empty(); v = v->items[0].get()) ++depth;
+      EXPECT_EQ(depth, kDepth);
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("nested.pkl"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Pickle, StorageNamesMapToDtypes) {
   for (auto dtype : {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16, at::kLong, at::kInt, at::kShort, at::kChar,
                      at::kByte, at::kBool}) {
