@@ -116,7 +116,9 @@ Run add_classify_command(CLI::App& app) {
   cmd->add_option("--crop", args->crop, "Center crop side, 0 for none (default: the model's, 224)");
   cmd->add_option("--batch", args->batch, "Images per forward pass")->capture_default_str();
   cmd->add_flag("--non-strict", args->non_strict, "Load the checkpoint's matching keys, skip the rest");
-  cmd->add_option("--max-pixels", args->max_pixels, "Refuse larger images (memory cap)")->capture_default_str();
+  cmd->add_option("--max-pixels", args->max_pixels, "Refuse larger images (memory cap; must be positive)")
+      ->check(positive_integer())
+      ->capture_default_str();
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
   return [args] { run_classify(*args); };

@@ -117,7 +117,9 @@ Run add_explain_command(CLI::App& app) {
   cmd->add_option("--crop", args->crop, "Center crop side, 0 for none (default: the model's)");
   cmd->add_option("-o,--output", args->output, "Output folder")->capture_default_str();
   cmd->add_flag("--save-map", args->save_map, "Also write the raw map at the layer's resolution as .npy");
-  cmd->add_option("--max-pixels", args->max_pixels, "Refuse larger images (memory cap)")->capture_default_str();
+  cmd->add_option("--max-pixels", args->max_pixels, "Refuse larger images (memory cap; must be positive)")
+      ->check(positive_integer())
+      ->capture_default_str();
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
   return [args] { run_explain(*args); };
 }

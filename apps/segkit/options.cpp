@@ -149,6 +149,20 @@ std::vector<std::string> read_class_names(const std::string& path) {
   return names;
 }
 
+const CLI::Validator& positive_integer() {
+  static const CLI::Validator validator(
+      [](std::string& text) -> std::string {
+        try {
+          size_t used = 0;
+          if (std::stoll(text, &used) > 0 && used == text.size()) return "";
+        } catch (const std::exception&) {
+        }
+        return "must be a positive whole number, got \"" + text + "\"";
+      },
+      "POSITIVE");
+  return validator;
+}
+
 std::string format_duration(double seconds) {
   const auto s = static_cast<int64_t>(std::max(0.0, seconds));
   std::ostringstream out;

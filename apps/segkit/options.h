@@ -78,6 +78,9 @@ class Progress {
   size_t printed_tenth_ = 0;
 };
 
+/// A flag's check: a positive whole number (CLI11's own range check prints a 300-digit bound).
+const CLI::Validator& positive_integer();
+
 /// "1h02m03s", "2m05s".
 std::string format_duration(double seconds);
 

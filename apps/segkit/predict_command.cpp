@@ -177,7 +177,9 @@ Run add_predict_command(CLI::App& app) {
   cmd->add_option("-o,--output", args->output, "Output folder")->capture_default_str();
   cmd->add_flag("--save-logits", args->save_logits, "Also write <stem>_logits.npy (float32, C x H x W)");
   cmd->add_flag("--non-strict", args->non_strict, "Load the checkpoint's matching keys, skip the rest");
-  cmd->add_option("--max-pixels", args->max_pixels, "Refuse larger images (memory cap)")->capture_default_str();
+  cmd->add_option("--max-pixels", args->max_pixels, "Refuse larger images (memory cap; must be positive)")
+      ->check(positive_integer())
+      ->capture_default_str();
   cmd->add_option("--tile", args->tiles.tile,
                   "Overlap-tile inference with tiles of this side, at the image's own resolution (any image size)");
   cmd->add_option("--overlap", args->tiles.overlap, "Overlap of neighbouring tiles, pixels (blended)")

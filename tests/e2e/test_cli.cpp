@@ -124,6 +124,8 @@ TEST(Cli, UsageErrorsSayDidYouMeanWithOneExitCode) {
       {"command typo", kCli + " predcit " + image, "unknown command \"predcit\"; did you mean predict?"},
       {"missing flag", kCli + " predict " + image, "predict: --weights is required"},
       {"bad number", kCli + " predict --batch many -w " + weights + " " + image, "predict: "},
+      {"no pixel cap", kCli + " predict --max-pixels 0 -w " + weights + " " + image, "predict: --max-pixels"},
+      {"negative pixel cap", kCli + " classify --max-pixels -1 -w " + weights + " " + image, "classify: --max-pixels"},
   };
   for (const auto& c : cases) {
     const auto result = run_command(c.args);
