@@ -11,12 +11,6 @@
 namespace segkit::cli {
 namespace {
 
-std::string words(const std::vector<std::string>& items) {
-  std::string text;
-  for (const auto& item : items) text += (text.empty() ? "" : " ") + item;
-  return text;
-}
-
 void print_bash(const CLI::App& app) {
   std::vector<std::string> commands;
   std::cout << "# bash completion for segkit: eval \"$(segkit completion bash)\" in ~/.bashrc,\n"
@@ -31,8 +25,8 @@ void print_bash(const CLI::App& app) {
                "  done\n"
                "  case \"$prev\" in\n"
                "    -m|--model|--teacher-model) COMPREPLY=($(compgen -W \""
-            << words(model_zoo().names()) << "\" -- \"$cur\")); return ;;\n"
-            << "    --palette) COMPREPLY=($(compgen -W \"" << words(palette_names())
+            << join(model_zoo().names(), " ") << "\" -- \"$cur\")); return ;;\n"
+            << "    --palette) COMPREPLY=($(compgen -W \"" << join(palette_names(), " ")
             << "\" -- \"$cur\") $(compgen -f -- \"$cur\")); return ;;\n"
             << "    --device) COMPREPLY=($(compgen -W \"cpu cuda\" -- \"$cur\")); return ;;\n"
             << "    --task) COMPREPLY=($(compgen -W \"semantic classification\" -- \"$cur\")); return ;;\n"
@@ -46,10 +40,10 @@ void print_bash(const CLI::App& app) {
       for (const auto& name : option->get_snames()) flags.push_back("-" + name);
     }
     std::cout << "    " << sub->get_name() << ")\n"
-              << "      if [[ \"$cur\" == -* ]]; then COMPREPLY=($(compgen -W \"" << words(flags)
+              << "      if [[ \"$cur\" == -* ]]; then COMPREPLY=($(compgen -W \"" << join(flags, " ")
               << "\" -- \"$cur\")); else COMPREPLY=($(compgen -f -- \"$cur\")); fi ;;\n";
   }
-  std::cout << "    *) COMPREPLY=($(compgen -W \"" << words(commands)
+  std::cout << "    *) COMPREPLY=($(compgen -W \"" << join(commands, " ")
             << " --help --version --config\" -- \"$cur\")) ;;\n"
             << "  esac\n"
                "}\n"

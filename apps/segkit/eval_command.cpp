@@ -38,24 +38,13 @@ struct EvalArgs {
 
 constexpr int64_t kDefaultIgnoreIndex = 255;
 
-std::string join(const std::vector<std::string>& items) {
-  std::string text;
-  for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
-  return text;
-}
-
 // --ignore-index, else the one the checkpoint records, else 255.
 DatasetOptions mask_options(const EvalArgs& args, int64_t num_classes, const LoadedModel* loaded = nullptr) {
   DatasetOptions data;
   data.num_classes = num_classes;
   data.ignore_index = args.ignore_index.value_or(
       loaded && loaded->info && loaded->info->ignore_index ? *loaded->info->ignore_index : kDefaultIgnoreIndex);
-  if (args.mask_encoding == "binary")
-    data.encoding = MaskEncoding::kBinary;
-  else if (args.mask_encoding == "index")
-    data.encoding = MaskEncoding::kIndex;
-  else if (args.mask_encoding != "auto")
-    fail("--mask-encoding must be auto, index or binary, got \"", args.mask_encoding, "\"");
+  data.encoding = parse_mask_encoding(args.mask_encoding);
   return data;
 }
 
@@ -220,8 +209,7 @@ Run add_eval_command(CLI::App& app) {
   cmd->add_option("--mask-encoding", args->mask_encoding, "auto, index or binary (0/255)")->capture_default_str();
   cmd->add_option("--ignore-index", args->ignore_index,
                   "Mask value that does not count (default: the checkpoint's, else 255)");
-  cmd->add_option("--upsampling", args->upsampling,
-                  "U-Net with resize upsampling: nearest or bilinear (default: the checkpoint's, else bilinear)");
+  add_upsampling_option(*cmd, args->upsampling);
   cmd->add_option("--tile", args->tiles.tile, "Semantic: tile side in pixels (0: whole images)")->capture_default_str();
   cmd->add_option("--overlap", args->tiles.overlap, "Semantic: overlap of neighbouring tiles, pixels")
       ->capture_default_str();

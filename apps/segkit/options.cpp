@@ -91,12 +91,14 @@ c10::Device parse_device(const std::string& text) {
   fail("--device must be cpu or cuda, got \"", text, "\"");
 }
 
-Upsampling parse_upsampling(const std::string& text) {
-  if (text == "transposed") return Upsampling::kTransposed;
-  if (text == "nearest") return Upsampling::kNearest;
-  if (text == "bilinear") return Upsampling::kBilinear;
-  fail("--upsampling must be transposed, nearest or bilinear, got \"", text, "\"");
+MaskEncoding parse_mask_encoding(const std::string& text) {
+  if (text == "auto") return MaskEncoding::kAuto;
+  if (text == "index") return MaskEncoding::kIndex;
+  if (text == "binary") return MaskEncoding::kBinary;
+  fail("--mask-encoding must be auto, index or binary, got \"", text, "\"");
 }
+
+Upsampling parse_upsampling(const std::string& text) { return upsampling_from_name(text, "--upsampling"); }
 
 const ZooEntry& find_model_for(const std::string& name, Task task) {
   const ZooEntry& entry = find_model(name);
@@ -108,6 +110,11 @@ const ZooEntry& find_model_for(const std::string& name, Task task) {
 const ZooEntry& model_for(const std::string& flag, const std::string& weights, Task task) {
   if (weights.empty()) fail("give --weights (a checkpoint)");
   return find_model_for(resolve_model_name(flag, weights), task);
+}
+
+void add_upsampling_option(CLI::App& cmd, std::string& value) {
+  cmd.add_option("--upsampling", value,
+                 "U-Net with resize upsampling: nearest or bilinear (default: the checkpoint's, else bilinear)");
 }
 
 std::optional<Upsampling> parse_optional_upsampling(const std::string& text) {

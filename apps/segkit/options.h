@@ -39,6 +39,8 @@ std::vector<std::string> output_names(const std::vector<std::string>& files);
 int64_t parse_resize(const std::string& text, int64_t model_default);
 
 c10::Device parse_device(const std::string& text);
+/// --mask-encoding: auto, index or binary.
+MaskEncoding parse_mask_encoding(const std::string& text);
 Upsampling parse_upsampling(const std::string& text);
 
 /// The zoo entry `name`, which must be a model of `task`; the error says which command serves it.
@@ -48,6 +50,8 @@ const ZooEntry& find_model_for(const std::string& name, Task task);
 /// (which must agree), of `task`.
 const ZooEntry& model_for(const std::string& flag, const std::string& weights, Task task);
 
+/// Adds --upsampling (a U-Net's resize upsampling, where the checkpoint does not record it).
+void add_upsampling_option(CLI::App& cmd, std::string& value);
 /// --upsampling: empty keeps what the checkpoint records (else bilinear).
 std::optional<Upsampling> parse_optional_upsampling(const std::string& text);
 

@@ -23,7 +23,8 @@ Run add_plot_command(CLI::App& app) {
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
   return [args] {
     configure_runtime(args->threads);
-    std::cout << "report: " << report_run(args->run, args->samples) << "\n";
+    const std::string report = report_run(args->run, args->samples);  // nothing printed if it fails
+    std::cout << "report: " << report << "\n";
   };
 }
 

@@ -185,8 +185,7 @@ Run add_predict_command(CLI::App& app) {
   cmd->add_option("--overlap", args->tiles.overlap, "Overlap of neighbouring tiles, pixels (blended)")
       ->capture_default_str();
   cmd->add_option("--tile-batch", args->tiles.batch, "Tiles per forward pass")->capture_default_str();
-  cmd->add_option("--upsampling", args->upsampling,
-                  "U-Net with resize upsampling: nearest or bilinear (default: the checkpoint's, else bilinear)");
+  add_upsampling_option(*cmd, args->upsampling);
   cmd->add_option("--palette", args->palette,
                   "Overlay colours: voc, camvid, cityscapes, distinct, or a file of \"R G B\" / \"#RRGGBB\" / \"none\" "
                   "lines (default: the checkpoint's, else voc)");

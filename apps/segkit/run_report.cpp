@@ -3,11 +3,11 @@
 #include <ATen/ATen.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <map>
 #include <sstream>
 
+#include "options.h"
 #include "segkit/core/errors.h"
 #include "segkit/data/classification_dataset.h"
 #include "segkit/data/dataset.h"
@@ -18,6 +18,7 @@
 #include "segkit/io/overlay.h"
 #include "segkit/models/load_model.h"
 #include "segkit/report/run_report.h"
+#include "usage.h"
 
 namespace segkit::cli {
 namespace {
@@ -25,16 +26,12 @@ namespace {
 namespace fs = std::filesystem;
 using Config = std::map<std::string, std::string>;
 
-// The run's config.toml as key -> value (quotes dropped); empty if there is none.
+// The run's config.toml as key -> value; empty if there is none.
 Config read_run_config(const fs::path& dir) {
   Config config;
-  std::ifstream in(dir / "config.toml");
-  for (std::string line; std::getline(in, line);) {
-    const size_t equals = line.find('=');
-    if (line.empty() || line[0] == '#' || line[0] == '[' || equals == std::string::npos) continue;
-    std::string value = line.substr(equals + 1);
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
-    config[line.substr(0, equals)] = value;
+  if (!fs::exists(dir / "config.toml")) return config;
+  for (const ConfigLine& line : read_config_file((dir / "config.toml").string())) {
+    if (!line.key.empty()) config[line.key] = line.value;
   }
   return config;
 }
@@ -75,10 +72,7 @@ std::vector<ReportSample> semantic_samples(LoadedModel& loaded, const Config& co
   DatasetOptions options;
   options.num_classes = loaded.num_classes;
   options.ignore_index = loaded.info && loaded.info->ignore_index ? *loaded.info->ignore_index : -1;
-  const std::string encoding = get(config, "mask-encoding");
-  options.encoding = encoding == "index"    ? MaskEncoding::kIndex
-                     : encoding == "binary" ? MaskEncoding::kBinary
-                                            : MaskEncoding::kAuto;
+  if (!get(config, "mask-encoding").empty()) options.encoding = parse_mask_encoding(get(config, "mask-encoding"));
   const SegmentationDataset data(picked, options);
   at::Tensor palette = loaded.info && loaded.info->palette.defined() ? loaded.info->palette
                                                                      : named_palette("distinct", loaded.num_classes);

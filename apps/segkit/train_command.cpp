@@ -19,6 +19,7 @@
 #include "segkit/train/classification_training.h"
 #include "segkit/train/semantic_training.h"
 #include "segkit/train/trainer.h"
+#include "usage.h"
 
 namespace segkit::cli {
 namespace {
@@ -65,8 +66,7 @@ void prepare_output_folder(const TrainArgs& args) {
     if (fs::exists(dir / name)) found.push_back(name);
   }
   if (found.empty()) return;
-  std::string list;
-  for (const auto& name : found) list += (list.empty() ? "" : ", ") + name;
+  const std::string list = join(found);
   // --resume continues it (whatever --overwrite says); without a resume.pt (stopped within its
   // first epoch) it starts over.
   if (args.options.resume) return;
@@ -106,27 +106,9 @@ class ProgressHooks : public TrainHooks {
     draw(line.str());
   }
 
-  void on_validation(size_t done, size_t total) override {
-    if (done == 1) validation_start_ = std::chrono::steady_clock::now();
-    if (!tty_ && (done == total || !log_due())) return;
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - validation_start_).count();
-    std::ostringstream line;
-    line << "validating [" << done << "/" << total << "] " << std::fixed << std::setprecision(1)
-         << (elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0) << " img/s";
-    draw(line.str());
-  }
-
+  void on_validation(size_t done, size_t total) override { draw_count("validating", " img/s", done, total); }
   void on_progress(const std::string& what, size_t done, size_t total) override {
-    if (what != progress_what_) {
-      progress_what_ = what;
-      progress_start_ = std::chrono::steady_clock::now();
-    }
-    if (!tty_ && (done == total || !log_due())) return;
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - progress_start_).count();
-    std::ostringstream line;
-    line << what << " [" << done << "/" << total << "] " << std::fixed << std::setprecision(1)
-         << (elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0) << "/s";
-    draw(line.str());
+    draw_count(what, "/s", done, total);
     if (tty_ && done == total) std::cerr << "\r\033[K" << std::flush;
   }
 
@@ -157,15 +139,29 @@ class ProgressHooks : public TrainHooks {
     std::cerr << (tty_ ? "\r" : "") << line << (tty_ ? "\033[K" : "\n") << std::flush;
     last_line_ = std::chrono::steady_clock::now();
   }
+  // "what [done/total] rate<unit>", the rate since this count (a new label, or a restart) began.
+  void draw_count(const std::string& what, const char* unit, size_t done, size_t total) {
+    if (what != count_what_ || done < count_done_) {
+      count_what_ = what;
+      count_start_ = std::chrono::steady_clock::now();
+    }
+    count_done_ = done;
+    if (!tty_ && (done == total || !log_due())) return;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - count_start_).count();
+    std::ostringstream line;
+    line << what << " [" << done << "/" << total << "] " << std::fixed << std::setprecision(1)
+         << (elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0) << unit;
+    draw(line.str());
+  }
   bool log_due() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - last_line_).count() >= kLogSeconds;
   }
 
   static constexpr double kLogSeconds = 30;
   bool tty_;
-  std::chrono::steady_clock::time_point validation_start_;
-  std::string progress_what_;
-  std::chrono::steady_clock::time_point progress_start_;
+  std::string count_what_;
+  size_t count_done_ = 0;
+  std::chrono::steady_clock::time_point count_start_;
   std::chrono::steady_clock::time_point last_line_ = std::chrono::steady_clock::now();
 };
 
@@ -289,6 +285,8 @@ void finish(const TrainArgs& args) {
       report = report_run(o.output_dir, 4);
     } catch (const InputError& e) {
       std::cerr << "segkit: warning: no report: " << e.what() << "\n";
+    } catch (const UsageError& e) {  // an edited config.toml
+      std::cerr << "segkit: warning: no report: " << e.what() << "\n";
     }
   }
   std::cout << "checkpoints in " << o.output_dir << ": last.pth"
@@ -319,9 +317,7 @@ void train_semantic(TrainArgs& args, const ZooEntry& entry, CLI::App& cmd) {
   DatasetOptions data;
   data.num_classes = num_classes;
   data.ignore_index = o.loss.ignore_index;
-  data.encoding = parse_choice<MaskEncoding>(
-      "--mask-encoding", args.mask_encoding,
-      {{"auto", MaskEncoding::kAuto}, {"index", MaskEncoding::kIndex}, {"binary", MaskEncoding::kBinary}});
+  data.encoding = parse_mask_encoding(args.mask_encoding);
   data.skip_bad = args.skip_bad;
   prepare_output_folder(args);
   const auto train_samples = collect_samples(args.train, "--images/--masks or --list");

@@ -6,6 +6,8 @@
 #include <map>
 #include <sstream>
 
+#include "segkit/core/errors.h"
+
 namespace segkit::cli {
 namespace {
 
@@ -74,48 +76,64 @@ std::vector<std::string> long_option_names(const CLI::App& cmd) {
   return names;
 }
 
-void check_config_file(const CLI::App& app, const std::string& path) {
+std::vector<std::string> command_names(const CLI::App& app) {
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    names.push_back(sub->get_name());
+  }
+  return names;
+}
+
+std::vector<ConfigLine> read_config_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw UsageError(path + ": cannot open the config file");
-  std::vector<std::string> sections;
-  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
-    sections.push_back(sub->get_name());
-  }
-  const CLI::App* section = &app;
-  std::string section_name;
-  int line_number = 0;
+  std::vector<ConfigLine> lines;
+  std::string section;
+  int number = 0;
   for (std::string raw; std::getline(in, raw);) {
-    ++line_number;
+    ++number;
     const std::string line = trim(raw);
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
-    const std::string where = path + ":" + std::to_string(line_number) + ": ";
     if (line.front() == '[') {
-      section_name = trim(line.substr(1, line.find(']') == std::string::npos ? std::string::npos : line.find(']') - 1));
-      if (section_name == "default") {
-        section = &app;
-        continue;
-      }
-      section = subcommand_named(app, section_name);
-      if (section == nullptr) {
-        const std::string guess = nearest(section_name, sections);
-        throw UsageError(where + "unknown section [" + section_name + "]" +
-                         (guess.empty() ? "" : "; did you mean [" + guess + "]?"));
-      }
+      const size_t close = line.find(']');
+      section = trim(line.substr(1, close == std::string::npos ? std::string::npos : close - 1));
+      lines.push_back({number, section, "", ""});
       continue;
     }
     const size_t equals = line.find('=');
-    if (equals == std::string::npos) throw UsageError(where + "expected \"key = value\", got \"" + line + "\"");
-    std::string key = trim(line.substr(0, equals));
+    if (equals == std::string::npos) {
+      throw UsageError(path + ":" + std::to_string(number) + ": expected \"key = value\", got \"" + line + "\"");
+    }
+    std::string value = trim(line.substr(equals + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    lines.push_back({number, section, trim(line.substr(0, equals)), value});
+  }
+  return lines;
+}
+
+void check_config_file(const CLI::App& app, const std::string& path) {
+  const std::vector<std::string> sections = command_names(app);
+  for (const ConfigLine& line : read_config_file(path)) {
+    const std::string where = path + ":" + std::to_string(line.number) + ": ";
+    const CLI::App* section =
+        line.section.empty() || line.section == "default" ? &app : subcommand_named(app, line.section);
+    if (section == nullptr) {  // reported at the section's own line, its first
+      const std::string guess = nearest(line.section, sections);
+      throw UsageError(where + "unknown section [" + line.section + "]" +
+                       (guess.empty() ? "" : "; did you mean [" + guess + "]?"));
+    }
+    if (line.key.empty()) continue;
+    std::string key = line.key, section_name = line.section;
     const CLI::App* owner = section;
     if (const size_t dot = key.find('.'); dot != std::string::npos && section == &app) {
       // "train.epochs = 3" outside any section: the [train] section's key, as CLI11 reads it.
-      owner = subcommand_named(app, key.substr(0, dot));
+      section_name = key.substr(0, dot);
+      owner = subcommand_named(app, section_name);
       if (owner == nullptr) {
-        const std::string guess = nearest(key.substr(0, dot), sections);
-        throw UsageError(where + "unknown command \"" + key.substr(0, dot) + "\" in key \"" + key + "\"" +
+        const std::string guess = nearest(section_name, sections);
+        throw UsageError(where + "unknown command \"" + section_name + "\" in key \"" + key + "\"" +
                          (guess.empty() ? "" : "; did you mean " + guess + "?"));
       }
-      section_name = key.substr(0, dot);
       key = key.substr(dot + 1);
     }
     const auto names = long_option_names(*owner);
@@ -147,10 +165,7 @@ void check_arguments(const CLI::App& app, const std::vector<std::string>& args) 
     if (takes_value && args[i].find('=') == std::string::npos) ++i;  // its value
   }
   if (i >= args.size()) return;
-  std::vector<std::string> commands;
-  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
-    commands.push_back(sub->get_name());
-  }
+  const std::vector<std::string> commands = command_names(app);
   const CLI::App* cmd = subcommand_named(app, args[i]);
   if (cmd == nullptr) {
     const std::string guess = nearest(args[i], commands);
@@ -194,21 +209,13 @@ std::string describe_parse_error(const CLI::App& app, const CLI::ParseError& err
              (guess.empty() ? "" : "; did you mean --" + guess + "?") + help;
     }
     if (cmd == &app) {
-      std::vector<std::string> sections;
-      for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
-        sections.push_back(sub->get_name());
-      }
-      const std::string guess = nearest(word, sections);
+      const std::string guess = nearest(word, command_names(app));
       return "unknown command \"" + word + "\"" + (guess.empty() ? "" : "; did you mean " + guess + "?") + help;
     }
     return "unexpected argument \"" + word + "\" for `" + command + "`" + help;
   }
   if (error.get_name() == "RequiredError" && cmd == &app) {
-    std::string names;
-    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
-      names += (names.empty() ? "" : ", ") + sub->get_name();
-    }
-    return "give a command: " + names + help;
+    return "give a command: " + join(command_names(app)) + help;
   }
   return (cmd == &app ? "" : cmd->get_name() + ": ") + message + help;
 }

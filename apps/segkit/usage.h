@@ -25,6 +25,21 @@ std::string nearest(const std::string& word, const std::vector<std::string>& can
 /// The long option names of `cmd` without their dashes ("lr", "val-images").
 std::vector<std::string> long_option_names(const CLI::App& cmd);
 
+/// The app's subcommands' names, in the order they were added.
+std::vector<std::string> command_names(const CLI::App& app);
+
+/// One meaningful line of a TOML/INI config file: a [section] header (key empty) or a
+/// "key = value" line (quotes around the value dropped), with its number and its section
+/// ("" before any header).
+struct ConfigLine {
+  int number = 0;
+  std::string section, key, value;
+};
+
+/// The config file's lines; throws UsageError naming the file (and the line) when it cannot
+/// be read or a line is neither a header nor a key = value.
+std::vector<ConfigLine> read_config_file(const std::string& path);
+
 /// Checks a config file against the app: every [section] a subcommand, every key one of its
 /// long options. Throws UsageError naming the file, the line and the nearest valid name.
 void check_config_file(const CLI::App& app, const std::string& path);

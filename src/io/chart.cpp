@@ -9,6 +9,8 @@
 #include <opencv2/imgproc.hpp>
 #include <sstream>
 
+#include "mat_tensor.h"
+
 namespace segkit {
 namespace {
 
@@ -17,8 +19,6 @@ const cv::Scalar kInk(40, 40, 40), kGrid(225, 225, 225), kWhite(255, 255, 255);
 // Matplotlib's tab10 colours (RGB: the image is drawn in RGB order).
 const cv::Scalar kColours[] = {{31, 119, 180}, {255, 127, 14},  {44, 160, 44},   {214, 39, 40},  {148, 103, 189},
                                {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
-
-at::Tensor to_tensor(const cv::Mat& rgb) { return at::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, at::kByte).clone(); }
 
 std::string number(double v) {
   std::ostringstream out;

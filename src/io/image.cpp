@@ -10,13 +10,12 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "mat_tensor.h"
 #include "segkit/core/atomic_file.h"
 #include "segkit/core/errors.h"
 
 namespace segkit {
 namespace {
-
-at::Tensor to_tensor(const cv::Mat& rgb) { return at::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, at::kByte).clone(); }
 
 cv::Mat to_mat(const at::Tensor& pixels) {
   TORCH_CHECK(pixels.dim() == 3 && pixels.size(2) == 3 && pixels.scalar_type() == at::kByte,
@@ -70,8 +69,8 @@ void report_skipped_files(const std::string& where, const std::vector<std::strin
   std::vector<std::string> names;
   for (const auto& path : skipped) names.push_back(std::filesystem::path(path).filename().string());
   std::sort(names.begin(), names.end());
-  std::string shown;
-  for (size_t i = 0; i < std::min<size_t>(3, names.size()); ++i) shown += (i ? ", " : "") + names[i];
+  std::string shown =
+      join({names.begin(), names.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(3, names.size()))});
   if (names.size() > 3) shown += ", ...";
   std::cerr << "segkit: skipped " << names.size() << (names.size() == 1 ? " file" : " files")
             << " that are not images in " << where << " (" << shown << ")\n";

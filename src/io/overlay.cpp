@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <opencv2/imgproc.hpp>
 
+#include "mat_tensor.h"
+
 namespace segkit {
 
 at::Tensor overlay(const at::Tensor& image, const at::Tensor& labels, const at::Tensor& palette, double alpha) {
@@ -45,8 +47,7 @@ at::Tensor legend_panel(const std::vector<std::string>& names, const at::Tensor&
     cv::putText(panel, names[k], cv::Point(x + kSwatch + 6, y + kRow - 5), cv::FONT_HERSHEY_SIMPLEX, kScale,
                 cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
   }
-  // The Mat is RGB already (colours were given in RGB order).
-  return at::from_blob(panel.data, {panel.rows, panel.cols, 3}, at::kByte).clone();
+  return to_tensor(panel);  // RGB already: the colours were given in RGB order
 }
 
 at::Tensor heat_overlay(const at::Tensor& image, const at::Tensor& heat, double alpha) {

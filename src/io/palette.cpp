@@ -105,9 +105,7 @@ at::Tensor named_palette(const std::string& name, int64_t num_classes) {
   if (name == "distinct") return voc_rgba(num_classes, 1);
   if (name == "camvid") return from_table(kCamVid, num_classes);
   if (name == "cityscapes") return from_table(kCityscapes, num_classes);
-  std::string known;
-  for (const auto& n : palette_names()) known += (known.empty() ? "" : ", ") + n;
-  fail("unknown palette \"", name, "\" (known: ", known, ", or a file of colours)");
+  fail("unknown palette \"", name, "\" (known: ", join(palette_names()), ", or a file of colours)");
 }
 
 at::Tensor load_palette(const std::string& spec, int64_t num_classes) {

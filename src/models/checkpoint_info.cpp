@@ -14,22 +14,6 @@ using nlohmann::json;
 constexpr const char* kFormat = "segkit.checkpoint";
 constexpr int kVersion = 1;
 
-const char* upsampling_name(Upsampling u) {
-  switch (u) {
-    case Upsampling::kTransposed: return "transposed";
-    case Upsampling::kNearest: return "nearest";
-    case Upsampling::kBilinear: return "bilinear";
-  }
-  return "transposed";
-}
-
-Upsampling upsampling_of(const std::string& name, const std::string& path) {
-  if (name == "transposed") return Upsampling::kTransposed;
-  if (name == "nearest") return Upsampling::kNearest;
-  if (name == "bilinear") return Upsampling::kBilinear;
-  fail(path, ": records an unknown U-Net upsampling \"", name, "\"");
-}
-
 }  // namespace
 
 std::string CheckpointInfo::to_json() const {
@@ -73,14 +57,15 @@ CheckpointInfo CheckpointInfo::from_json(const std::string& text, const std::str
     info.num_classes = j.at("num_classes").get<int64_t>();
     if (j.contains("unet")) {
       const json& u = j["unet"];
-      info.unet = UNetOptions()
-                      .in_channels(u.at("in_channels").get<int64_t>())
-                      .num_classes(info.num_classes)
-                      .depth(u.at("depth").get<int64_t>())
-                      .base_width(u.at("base_width").get<int64_t>())
-                      .padding(u.at("padding").get<bool>())
-                      .batch_norm(u.at("batch_norm").get<bool>())
-                      .upsampling(upsampling_of(u.at("upsampling").get<std::string>(), path));
+      info.unet =
+          UNetOptions()
+              .in_channels(u.at("in_channels").get<int64_t>())
+              .num_classes(info.num_classes)
+              .depth(u.at("depth").get<int64_t>())
+              .base_width(u.at("base_width").get<int64_t>())
+              .padding(u.at("padding").get<bool>())
+              .batch_norm(u.at("batch_norm").get<bool>())
+              .upsampling(upsampling_from_name(u.at("upsampling").get<std::string>(), path + ": its U-Net upsampling"));
     }
     if (j.contains("class_names")) info.class_names = j["class_names"].get<std::vector<std::string>>();
     if (j.contains("palette")) {

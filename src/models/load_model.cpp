@@ -37,8 +37,10 @@ StateDict apply_key_renames(const ZooEntry& entry, StateDict state) {
   return state;
 }
 
-std::string resolve_model_name(const std::string& requested, const std::string& weights) {
-  const std::optional<CheckpointInfo> info = read_checkpoint_info(weights);
+namespace {
+
+std::string resolve_model_name(const std::string& requested, const std::string& weights,
+                               const std::optional<CheckpointInfo>& info) {
   if (!info) {
     if (requested.empty()) {
       fail(weights, ": records no model (segkit did not write it); give --model (see `segkit models`)");
@@ -52,10 +54,16 @@ std::string resolve_model_name(const std::string& requested, const std::string& 
   return info->model;
 }
 
+}  // namespace
+
+std::string resolve_model_name(const std::string& requested, const std::string& weights) {
+  return resolve_model_name(requested, weights, read_checkpoint_info(weights));
+}
+
 LoadedModel load_model(const std::string& requested, const std::string& weights, const LoadOptions& o) {
-  const std::string name = resolve_model_name(requested, weights);
-  const ZooEntry& entry = find_model(name);
   std::optional<CheckpointInfo> info = read_checkpoint_info(weights);
+  const std::string name = resolve_model_name(requested, weights, info);
+  const ZooEntry& entry = find_model(name);
   const StateDict state = apply_key_renames(entry, load_state_dict(weights));
 
   std::optional<int64_t> file_classes;

@@ -357,6 +357,7 @@ TEST_F(TrainCli, DrawsTheRunsReportCheckedInChromium) {
   const auto missing = run_command(kCli + " plot " + run + "/nope");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.output.find(run + "/nope: no such run folder"), std::string::npos) << missing.output;
+  EXPECT_EQ(std::count(missing.output.begin(), missing.output.end(), '\n'), 1) << missing.output;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace segkit {
 
@@ -26,6 +27,9 @@ template <typename... Parts>
 [[noreturn]] void fail(const Parts&... parts) {
   throw InputError(str_cat(parts...));
 }
+
+/// The items with `separator` between them: join({"a", "b"}) is "a, b".
+std::string join(const std::vector<std::string>& items, const std::string& separator = ", ");
 
 /// Collapses a multi-line message (LibTorch's errors carry backtraces) to its first line.
 std::string first_line(const std::string& message);

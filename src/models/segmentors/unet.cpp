@@ -167,6 +167,22 @@ SemanticOutput UNetImpl::forward(const at::Tensor& x, bool /*with_aux*/) {
   return result;
 }
 
+const char* upsampling_name(Upsampling upsampling) {
+  switch (upsampling) {
+    case Upsampling::kTransposed: return "transposed";
+    case Upsampling::kNearest: return "nearest";
+    case Upsampling::kBilinear: return "bilinear";
+  }
+  return "?";
+}
+
+Upsampling upsampling_from_name(const std::string& name, const std::string& what) {
+  for (Upsampling u : {Upsampling::kTransposed, Upsampling::kNearest, Upsampling::kBilinear}) {
+    if (name == upsampling_name(u)) return u;
+  }
+  fail(what, " must be transposed, nearest or bilinear, got \"", name, "\"");
+}
+
 UNetOptions unet_options_from_checkpoint(const StateDict& state, UNetOptions base) {
   int64_t depth = 0;
   bool batch_norm = false;

@@ -23,6 +23,11 @@ enum class Upsampling {
   kBilinear,    ///< bilinear x2, then a 3x3 convolution
 };
 
+/// "transposed", "nearest", "bilinear".
+const char* upsampling_name(Upsampling upsampling);
+/// The inverse; throws InputError naming the valid names (after `what`, e.g. "--upsampling").
+Upsampling upsampling_from_name(const std::string& name, const std::string& what);
+
 struct UNetOptions {
   TORCH_ARG(int64_t, in_channels) = 1;
   TORCH_ARG(int64_t, num_classes) = 2;
