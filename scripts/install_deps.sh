@@ -5,7 +5,9 @@ set -euo pipefail
 
 packages=(
   build-essential cmake
-  libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev libpng-dev
+  libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev
+  # The codecs segkit reads image headers and pixels with (OpenCV links the same ones).
+  libpng-dev libjpeg-dev libtiff-dev
   # Without it Debian's libtorch runs BLAS on the netlib reference library, 2-7x slower.
   libopenblas0-openmp
   # oneDNN's headers: segkit calls the oneDNN that Debian's LibTorch links, for CPU inference.
@@ -18,6 +20,8 @@ if [ "${1:-}" = "--tests" ]; then
     python3-torch python3-torchvision python3-numpy python3-pil python3-sklearn python3-skimage
     # A real browser that opens the training report in a test (headless).
     chromium
+    # clang's libFuzzer and sanitizers, for the fuzzing harnesses (scripts/fuzz.sh).
+    clang libclang-rt-14-dev
   )
 fi
 

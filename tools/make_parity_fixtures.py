@@ -211,7 +211,21 @@ def make_image_fixture(out_dir):
     PIL.Image.fromarray(gray).save(os.path.join(folder, "gray.png"))
     PIL.Image.fromarray(alpha, mode="RGBA").save(os.path.join(folder, "rgba.png"))
     PIL.Image.fromarray(wide).save(os.path.join(folder, "gray16.png"))
+    PIL.Image.fromarray(rgb).save(os.path.join(folder, "progressive.jpg"), quality=90, progressive=True)
+    PIL.Image.fromarray(gray).save(os.path.join(folder, "gray.jpg"), quality=90)
+    # A palette image (as VOC's masks are): colours for read_image, indices for read_label_image.
+    indices = (np.arange(19 * 27).reshape(19, 27) * 7 % 5).astype(np.uint8)
+    palette = PIL.Image.fromarray(indices, mode="L").convert("P")
+    palette.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0, 0, 0, 128])
+    palette.save(os.path.join(folder, "palette.png"))
     np.save(os.path.join(folder, "rgb.npy"), rgb)
+    # What PIL (libjpeg-turbo, like segkit) decodes the JPEGs to, and the palette file to.
+    for name in ("rgb.jpg", "progressive.jpg", "gray.jpg"):
+        decoded = np.array(PIL.Image.open(os.path.join(folder, name)).convert("RGB"))
+        np.save(os.path.join(folder, name.replace(".", "_") + "_by_pil.npy"), decoded)
+    reopened = PIL.Image.open(os.path.join(folder, "palette.png"))
+    np.save(os.path.join(folder, "palette_indices_by_pil.npy"), np.array(reopened).astype(np.int64))
+    np.save(os.path.join(folder, "palette_rgb_by_pil.npy"), np.array(reopened.convert("RGB")))
     np.save(os.path.join(folder, "gray16_as_rgb.npy"),
             np.repeat(np.round(wide / 257.0).astype(np.uint8)[:, :, None], 3, axis=2))
 
@@ -329,6 +343,10 @@ def main():
     for folder_name, _, options, shape in UNET_CASES:
         make_unet_fixture(folder_name, options, shape, out_dir)
     make_dtype_fixture(out_dir)
+    # The fuzzing harnesses' seeds: a test reads each (so the corpus is known valid), and
+    # scripts/fuzz.sh starts from them.
+    import make_fuzz_seeds
+    make_fuzz_seeds.main(os.path.join(out_dir, "fuzz_seeds"))
     make_image_fixture(out_dir)
     make_metrics_fixture(out_dir)
     make_classification_metrics_fixture(out_dir)

@@ -23,7 +23,7 @@ struct ClassifyArgs {
   int64_t batch = 8;
   bool json = false;
   bool non_strict = false;
-  int64_t max_pixels = 100'000'000;
+  ImageReading reading;
   int threads = 0;
   std::string device = "cpu";
 };
@@ -78,11 +78,15 @@ void run_classify(const ClassifyArgs& args) {
   ClassificationPredictor predictor(take_as<ClassifierImpl>(loaded.model), preprocess, parse_device(args.device));
 
   Progress progress(files.size(), "classify");
+  ImageReader reader(args.reading);
   for (size_t start = 0; start < files.size(); start += static_cast<size_t>(args.batch)) {
     std::vector<Image> images;
-    for (size_t i = start; i < std::min(files.size(), start + static_cast<size_t>(args.batch)); ++i) {
-      images.push_back(read_image(files[i], args.max_pixels));
+    const size_t end = std::min(files.size(), start + static_cast<size_t>(args.batch));
+    for (size_t i = start; i < end; ++i) {
+      if (auto image = reader.read(files[i])) images.push_back(std::move(*image));
     }
+    progress.update(end, files[end - 1]);
+    if (images.empty()) continue;
     const auto tops = top_classes(predictor.probabilities(images), args.top);
     for (size_t k = 0; k < images.size(); ++k) {
       if (args.json)
@@ -91,9 +95,9 @@ void run_classify(const ClassifyArgs& args) {
         print_table(images[k].path, tops[k], names);
     }
     std::cout << std::flush;
-    progress.update(start + images.size(), images.back().path);
   }
   progress.finish();
+  reader.finish(files.size());
 }
 
 }  // namespace
@@ -116,9 +120,7 @@ Run add_classify_command(CLI::App& app) {
   cmd->add_option("--crop", args->crop, "Center crop side, 0 for none (default: the model's, 224)");
   cmd->add_option("--batch", args->batch, "Images per forward pass")->capture_default_str();
   cmd->add_flag("--non-strict", args->non_strict, "Load the checkpoint's matching keys, skip the rest");
-  cmd->add_option("--max-pixels", args->max_pixels, "Refuse larger images (memory cap; must be positive)")
-      ->check(positive_integer())
-      ->capture_default_str();
+  add_image_reading_options(*cmd, args->reading);
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
   return [args] { run_classify(*args); };

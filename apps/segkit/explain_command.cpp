@@ -27,7 +27,7 @@ struct ExplainArgs {
   int64_t crop = -1;
   std::string output = "out";
   bool save_map = false;
-  int64_t max_pixels = 100'000'000;
+  ImageReading reading;
   int threads = 0;
 };
 
@@ -78,8 +78,11 @@ void run_explain(const ExplainArgs& args) {
   fs::create_directories(args.output, ec);
   if (ec || !fs::is_directory(args.output)) fail(args.output, ": cannot create output folder");
   Progress progress(files.size(), "explain");
+  ImageReader reader(args.reading);
   for (size_t i = 0; i < files.size(); ++i) {
-    const Image image = read_image(files[i], args.max_pixels);
+    const std::optional<Image> read = reader.read(files[i]);
+    if (!read) continue;
+    const Image& image = *read;
     const auto [h, w] = preprocess.resized_size(image.height(), image.width());
     at::Tensor shown = resize_image(image.pixels, h, w, preprocess.interpolation);
     if (preprocess.crop > 0) shown = center_crop(shown, preprocess.crop);
@@ -96,6 +99,7 @@ void run_explain(const ExplainArgs& args) {
     progress.update(i + 1, files[i]);
   }
   progress.finish();
+  reader.finish(files.size());
 }
 
 }  // namespace
@@ -117,9 +121,7 @@ Run add_explain_command(CLI::App& app) {
   cmd->add_option("--crop", args->crop, "Center crop side, 0 for none (default: the model's)");
   cmd->add_option("-o,--output", args->output, "Output folder")->capture_default_str();
   cmd->add_flag("--save-map", args->save_map, "Also write the raw map at the layer's resolution as .npy");
-  cmd->add_option("--max-pixels", args->max_pixels, "Refuse larger images (memory cap; must be positive)")
-      ->check(positive_integer())
-      ->capture_default_str();
+  add_image_reading_options(*cmd, args->reading);
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
   return [args] { run_explain(*args); };
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "segkit/core/atomic_file.h"
 #include "segkit/core/errors.h"
 #include "usage.h"
 
@@ -44,6 +45,7 @@ void add_resumed_run_config(std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  segkit::remove_temporaries_on_signals();
   CLI::App app{"segkit: image segmentation and classification with PyTorch checkpoints, natively in C++"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "segkit 0.1.0");
@@ -66,10 +68,10 @@ int main(int argc, char** argv) {
     app.parse(reversed);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::cerr << "segkit: error: " << segkit::cli::describe_parse_error(app, e, args) << "\n";
+    std::cerr << "segkit: error: " << segkit::error_line(segkit::cli::describe_parse_error(app, e, args)) << "\n";
     return ExitCode::kUsageError;
   } catch (const segkit::cli::UsageError& e) {
-    std::cerr << "segkit: error: " << e.what() << "\n";
+    std::cerr << "segkit: error: " << segkit::error_line(e.what()) << "\n";
     return ExitCode::kUsageError;
   }
   try {
@@ -77,16 +79,16 @@ int main(int argc, char** argv) {
       if (app.got_subcommand(name)) run();
     }
   } catch (const segkit::InputError& e) {
-    std::cerr << "segkit: error: " << e.what() << "\n";
+    std::cerr << "segkit: error: " << segkit::error_line(e.what()) << "\n";
     return ExitCode::kInputError;
   } catch (const c10::Error& e) {
-    std::cerr << "segkit: error: " << segkit::first_line(e.what_without_backtrace()) << "\n";
+    std::cerr << "segkit: error: " << segkit::error_line(e.what_without_backtrace()) << "\n";
     return ExitCode::kRuntimeError;
   } catch (const std::bad_alloc&) {
     std::cerr << "segkit: error: out of memory (try a smaller --resize or --batch)\n";
     return ExitCode::kRuntimeError;
   } catch (const std::exception& e) {
-    std::cerr << "segkit: error: " << segkit::first_line(e.what()) << "\n";
+    std::cerr << "segkit: error: " << segkit::error_line(e.what()) << "\n";
     return ExitCode::kRuntimeError;
   }
   return ExitCode::kOk;

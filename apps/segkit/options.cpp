@@ -170,6 +170,35 @@ const CLI::Validator& positive_integer() {
   return validator;
 }
 
+void add_image_reading_options(CLI::App& cmd, ImageReading& reading) {
+  cmd.add_option("--max-pixels", reading.max_pixels,
+                 "Refuse larger images, judged from the file's header before decoding (memory cap; must be positive)")
+      ->check(positive_integer())
+      ->capture_default_str();
+  cmd.add_flag("--skip-bad", reading.skip_bad,
+               "Skip images that cannot be read (truncated, corrupt, too large) with a line each, instead of stopping");
+}
+
+std::optional<Image> ImageReader::read(const std::string& path) {
+  try {
+    return read_image(path, reading_.max_pixels);
+  } catch (const InputError& e) {  // names the file
+    if (!reading_.skip_bad) throw;
+    std::cerr << "segkit: skipped " << error_line(e.what()) << "\n";
+  } catch (const std::exception& e) {  // out of memory for its pixels, an OpenCV or LibTorch failure
+    if (!reading_.skip_bad) throw;
+    std::cerr << "segkit: skipped " << path << ": " << error_line(e.what()) << "\n";
+  }
+  ++skipped_;
+  return std::nullopt;
+}
+
+void ImageReader::finish(size_t total) const {
+  if (skipped_ == 0) return;
+  if (skipped_ == total) fail("none of the ", total, " images could be read (see the lines above)");
+  std::cerr << "segkit: skipped " << skipped_ << " of " << total << " images (--skip-bad)\n";
+}
+
 std::string format_duration(double seconds) {
   const auto s = static_cast<int64_t>(std::max(0.0, seconds));
   std::ostringstream out;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "segkit/data/dataset.h"
+#include "segkit/io/image.h"
 #include "segkit/models/load_model.h"
 #include "segkit/models/segmentors/unet.h"
 #include "segkit/models/zoo.h"
@@ -84,6 +85,28 @@ class Progress {
 
 /// A flag's check: a positive whole number (CLI11's own range check prints a 300-digit bound).
 const CLI::Validator& positive_integer();
+
+/// How a command reads its input images: --max-pixels and --skip-bad.
+struct ImageReading {
+  int64_t max_pixels = kDefaultMaxPixels;
+  bool skip_bad = false;
+};
+void add_image_reading_options(CLI::App& cmd, ImageReading& reading);
+
+/// Reads a command's images one by one. Under --skip-bad an image that cannot be read is named
+/// on stderr ("segkit: skipped FILE: why") and left out; without it, its error stops the run.
+class ImageReader {
+ public:
+  explicit ImageReader(const ImageReading& reading) : reading_(reading) {}
+  std::optional<Image> read(const std::string& path);
+  /// After the last of `total` images: one line counting the skipped ones; an error if none was read.
+  void finish(size_t total) const;
+  size_t skipped() const { return skipped_; }
+
+ private:
+  ImageReading reading_;
+  size_t skipped_ = 0;
+};
 
 /// "1h02m03s", "2m05s".
 std::string format_duration(double seconds);

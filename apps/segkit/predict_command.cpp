@@ -36,7 +36,7 @@ struct PredictArgs {
   std::string output = "out";
   bool save_logits = false;
   bool non_strict = false;
-  int64_t max_pixels = 100'000'000;
+  ImageReading reading;
   std::string upsampling;
   TileOptions tiles;
   std::string palette, class_names;
@@ -141,23 +141,29 @@ void run_predict(const PredictArgs& args) {
   if (ec || !fs::is_directory(args.output)) fail(args.output, ": cannot create output folder");
 
   Progress progress(files.size(), "predict");
-  for (size_t start = 0; start < files.size(); start += tiled ? 1 : args.batch) {
+  ImageReader reader(args.reading);
+  size_t next = 0;
+  while (next < files.size()) {
     std::vector<Image> images;
-    for (size_t i = start; i < std::min(files.size(), start + (tiled ? 1 : args.batch)); ++i) {
-      images.push_back(read_image(files[i], args.max_pixels));
-    }
-    if (tiled) {
-      predict_tiled(tiler, images[0], names[start], style, args);
-    } else {
-      const auto predictions = predictor.predict(images);
-      for (size_t k = 0; k < images.size(); ++k) {
-        write_outputs(images[k], predictions[k], names[start + k], style, args);
+    std::vector<size_t> index;  // into files and names
+    while (next < files.size() && images.size() < (tiled ? 1u : static_cast<size_t>(args.batch))) {
+      const size_t i = next++;
+      if (auto image = reader.read(files[i])) {
+        images.push_back(std::move(*image));
+        index.push_back(i);
       }
     }
-    progress.update(start + images.size(), images.back().path);
+    if (tiled && !images.empty()) {
+      predict_tiled(tiler, images[0], names[index[0]], style, args);
+    } else if (!images.empty()) {
+      const auto predictions = predictor.predict(images);
+      for (size_t k = 0; k < images.size(); ++k) write_outputs(images[k], predictions[k], names[index[k]], style, args);
+    }
+    progress.update(next, files[next - 1]);
   }
   progress.finish();
-  std::cout << "wrote " << files.size() << " mask(s) and overlay(s) to " << args.output << "\n";
+  reader.finish(files.size());
+  std::cout << "wrote " << files.size() - reader.skipped() << " mask(s) and overlay(s) to " << args.output << "\n";
 }
 
 }  // namespace
@@ -177,9 +183,7 @@ Run add_predict_command(CLI::App& app) {
   cmd->add_option("-o,--output", args->output, "Output folder")->capture_default_str();
   cmd->add_flag("--save-logits", args->save_logits, "Also write <stem>_logits.npy (float32, C x H x W)");
   cmd->add_flag("--non-strict", args->non_strict, "Load the checkpoint's matching keys, skip the rest");
-  cmd->add_option("--max-pixels", args->max_pixels, "Refuse larger images (memory cap; must be positive)")
-      ->check(positive_integer())
-      ->capture_default_str();
+  add_image_reading_options(*cmd, args->reading);
   cmd->add_option("--tile", args->tiles.tile,
                   "Overlap-tile inference with tiles of this side, at the image's own resolution (any image size)");
   cmd->add_option("--overlap", args->tiles.overlap, "Overlap of neighbouring tiles, pixels (blended)")

@@ -1,5 +1,7 @@
 #include <ATen/ATen.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <unordered_map>
 
@@ -66,8 +68,21 @@ class Reader {
     if (it == memo_.end()) bad("unknown memo key");
     return it->second;
   }
+  // A container, remembered so that a failed or cyclic pickle's values can be released
+  // (a memo lets a hostile pickle put a list inside itself: a reference cycle).
+  ValuePtr make(Kind kind) {
+    auto v = Value::of_kind(kind);
+    containers_.push_back(v);
+    return v;
+  }
+  void release_containers() {
+    for (const auto& v : containers_) {
+      v->items.clear();
+      v->entries.clear();
+    }
+  }
   ValuePtr make_tuple(std::vector<ValuePtr> items) {
-    auto v = Value::of_kind(Kind::kTuple);
+    auto v = make(Kind::kTuple);
     v->items = std::move(items);
     return v;
   }
@@ -76,6 +91,35 @@ class Reader {
     v->text = module + "." + name;
     return v;
   }
+  uint64_t read_decimal_line() {
+    const std::string line = read_line();
+    char* end = nullptr;
+    errno = 0;
+    const uint64_t v = std::strtoull(line.c_str(), &end, 10);
+    if (line.empty() || *end != '\0' || errno == ERANGE) bad("bad memo key");
+    return v;
+  }
+  // The key of the dict entry whose tensor is being built (state dicts pickle the key, then
+  // the _rebuild_tensor call), to name the tensor in errors; empty if there is none.
+  std::string tensor_key() const {
+    auto is_rebuild = [](const ValuePtr& v) {
+      return v->kind == Kind::kGlobal && v->text.rfind("torch._utils._rebuild", 0) == 0;
+    };
+    size_t i = stack_.size();
+    if (!reducing_ || !is_rebuild(reducing_)) {  // reading the arguments: the call is on the stack
+      while (i > 0 && !is_rebuild(stack_[i - 1])) --i;
+      if (i == 0) return "";
+      --i;
+    }
+    while (i > 0 && is_rebuild(stack_[i - 1])) --i;  // _rebuild_parameter(_rebuild_tensor_v2(...))
+    return i > 0 && stack_[i - 1]->kind == Kind::kString ? shorten(stack_[i - 1]->text, 200) : "";
+  }
+  // "tensor conv1.weight", or "a tensor" when its key is unknown.
+  std::string tensor_name() const {
+    const std::string key = tensor_key();
+    return key.empty() ? "a tensor" : "tensor " + key;
+  }
+  std::vector<int64_t> int_list(const ValuePtr& v, const char* what);
   void set_items(Value& dict, std::vector<ValuePtr>& kv);
   ValuePtr reduce(const ValuePtr& callable, const ValuePtr& args);
   ValuePtr rebuild_tensor(const std::vector<ValuePtr>& args, bool has_requires_grad);
@@ -88,13 +132,61 @@ class Reader {
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, ValuePtr> memo_;
+  std::vector<ValuePtr> containers_;
+  ValuePtr reducing_;  // the callable of the REDUCE in progress
+
+ public:
+  ~Reader() {
+    if (!succeeded_) release_containers();
+  }
+  bool succeeded_ = false;
+  bool has_cycle() const;
 };
 
-std::vector<int64_t> int_list(const ValuePtr& v, const std::string& what) {
-  if (v->kind != Kind::kTuple && v->kind != Kind::kList) fail(what, ": expected a tuple of ints in a tensor record");
+// Whether any container reaches itself: depth-first from each, with an explicit stack (a
+// value may be nested 200,000 levels deep) and marks shared between the searches.
+bool Reader::has_cycle() const {
+  enum Mark { kOpen = 1, kDone = 2 };
+  std::unordered_map<const Value*, int> marks;
+  for (const auto& root : containers_) {
+    if (marks[root.get()] != 0) continue;
+    std::vector<std::pair<const Value*, size_t>> path{{root.get(), 0}};
+    marks[root.get()] = kOpen;
+    while (!path.empty()) {
+      const Value* value = path.back().first;
+      const size_t i = path.back().second++;
+      const size_t n_items = value->items.size();
+      if (i == n_items + 2 * value->entries.size()) {
+        marks[value] = kDone;
+        path.pop_back();
+        continue;
+      }
+      const Value* child = i < n_items              ? value->items[i].get()
+                           : (i - n_items) % 2 == 0 ? value->entries[(i - n_items) / 2].first.get()
+                                                    : value->entries[(i - n_items) / 2].second.get();
+      int& mark = marks[child];
+      if (mark == kOpen) return true;
+      if (mark == 0) {
+        mark = kOpen;
+        path.emplace_back(child, 0);
+      }
+    }
+  }
+  return false;
+}
+
+std::vector<int64_t> Reader::int_list(const ValuePtr& v, const char* what) {
+  if (v->kind != Kind::kTuple && v->kind != Kind::kList) {
+    fail(what_, ": corrupt record of ", tensor_name(), " (its ", what, " are not a tuple of integers)");
+  }
   std::vector<int64_t> out;
   for (const auto& item : v->items) {
-    if (item->kind != Kind::kInt) fail(what, ": expected a tuple of ints in a tensor record");
+    if (item->kind != Kind::kInt) {
+      fail(what_, ": corrupt record of ", tensor_name(), " (its ", what, " are not a tuple of integers)");
+    }
+    if (!item->text.empty()) {  // wider than 64 bits
+      fail(what_, ": ", tensor_name(), " has ", what, " too large for 64 bits");
+    }
     out.push_back(item->integer);
   }
   return out;
@@ -112,18 +204,34 @@ ValuePtr Reader::rebuild_tensor(const std::vector<ValuePtr>& args, bool has_requ
   if (args.size() < (has_requires_grad ? 5u : 4u)) bad("too few arguments to rebuild a tensor");
   const ValuePtr& storage = args[0];
   if (storage->kind != Kind::kTensor || args[1]->kind != Kind::kInt) bad("tensor record without a storage");
-  const auto sizes = int_list(args[2], what_);
-  const auto strides = int_list(args[3], what_);
+  if (!args[1]->text.empty()) fail(what_, ": ", tensor_name(), " has a storage offset too large for 64 bits");
+  const auto sizes = int_list(args[2], "sizes");
+  const auto strides = int_list(args[3], "strides");
   if (sizes.size() != strides.size()) bad("tensor sizes and strides differ in length");
   const int64_t offset = args[1]->integer;
+  // The last element's index, checked for overflow: sizes and strides come from the file.
   int64_t last = offset;
+  bool empty = false;
   for (size_t d = 0; d < sizes.size(); ++d) {
-    if (sizes[d] < 0 || strides[d] < 0) bad("negative tensor size");
-    if (sizes[d] == 0) last = -1;
-    if (last >= 0) last += (sizes[d] - 1) * strides[d];
+    if (sizes[d] < 0 || strides[d] < 0) {
+      fail(what_, ": ", tensor_name(), " has a negative size or stride (", sizes[d], ", ", strides[d], ")");
+    }
+    int64_t step = 0;
+    if (sizes[d] == 0) empty = true;
+    if (!empty &&
+        (__builtin_mul_overflow(sizes[d] - 1, strides[d], &step) || __builtin_add_overflow(last, step, &last))) {
+      fail(what_, ": ", tensor_name(), " has sizes and strides too large for 64 bits");
+    }
   }
-  if (offset < 0 || last >= storage->tensor.numel()) {
-    fail(what_, ": a tensor reaches past the end of its storage (the file is corrupt or truncated)");
+  int64_t numel = 1;
+  for (int64_t s : sizes) {
+    if (__builtin_mul_overflow(numel, s, &numel)) {
+      fail(what_, ": ", tensor_name(), " has more elements than 64 bits can count");
+    }
+  }
+  if (offset < 0 || (!empty && last >= storage->tensor.numel())) {
+    fail(what_, ": ", tensor_name(), " reaches past the end of its storage (element ", last, " of ",
+         storage->tensor.numel(), "; the file is corrupt or truncated)");
   }
   return Value::of_tensor(storage->tensor.as_strided(sizes, strides, offset));
 }
@@ -134,7 +242,7 @@ ValuePtr Reader::reduce(const ValuePtr& callable, const ValuePtr& args) {
   const std::string& name = callable->text;
   const auto& a = args->items;
   if (name == "collections.OrderedDict" || name == "builtins.dict" || name == "__builtin__.dict") {
-    auto dict = Value::of_kind(Kind::kDict);
+    auto dict = make(Kind::kDict);
     if (!a.empty() && a[0]->kind == Kind::kList) {  // OrderedDict([(k, v), ...])
       for (const auto& pair : a[0]->items) {
         if (pair->items.size() != 2) bad("OrderedDict item is not a pair");
@@ -166,7 +274,7 @@ ValuePtr Reader::reduce(const ValuePtr& callable, const ValuePtr& args) {
     return bytes;
   }
   if (name == "torch.Size" || name == "builtins.tuple") return a.empty() ? make_tuple({}) : a[0];
-  auto object = Value::of_kind(Kind::kObject);
+  auto object = make(Kind::kObject);
   object->text = name;
   object->items = a;
   return object;
@@ -265,12 +373,12 @@ ValuePtr Reader::run() {
         stack_.push_back(make_global(module->text, name->text));
         break;
       }
-      case '}': stack_.push_back(Value::of_kind(Kind::kDict)); break;
-      case ']': stack_.push_back(Value::of_kind(Kind::kList)); break;
+      case '}': stack_.push_back(make(Kind::kDict)); break;
+      case ']': stack_.push_back(make(Kind::kList)); break;
       case ')': stack_.push_back(make_tuple({})); break;
-      case 0x8f: stack_.push_back(Value::of_kind(Kind::kList)); break;  // EMPTY_SET, kept as a list
+      case 0x8f: stack_.push_back(make(Kind::kList)); break;  // EMPTY_SET, kept as a list
       case 'd': {
-        auto dict = Value::of_kind(Kind::kDict);
+        auto dict = make(Kind::kDict);
         auto kv = pop_mark();
         set_items(*dict, kv);
         stack_.push_back(dict);
@@ -278,7 +386,7 @@ ValuePtr Reader::run() {
       }
       case 'l':
       case 0x91: {
-        auto list = Value::of_kind(Kind::kList);
+        auto list = make(Kind::kList);
         list->items = pop_mark();
         stack_.push_back(list);
         break;
@@ -319,17 +427,19 @@ ValuePtr Reader::run() {
         set_items(*top(), kv);
         break;
       }
-      case 'p': memo_[std::stoull(read_line())] = top(); break;
+      case 'p': memo_[read_decimal_line()] = top(); break;
       case 'q': memo_[read_le<uint8_t>()] = top(); break;
       case 'r': memo_[read_le<uint32_t>()] = top(); break;
       case 0x94: memo_[memo_.size()] = top(); break;
-      case 'g': stack_.push_back(memo_get(std::stoull(read_line()))); break;
+      case 'g': stack_.push_back(memo_get(read_decimal_line())); break;
       case 'h': stack_.push_back(memo_get(read_le<uint8_t>())); break;
       case 'j': stack_.push_back(memo_get(read_le<uint32_t>())); break;
       case 'R': {
         ValuePtr args = pop();
-        ValuePtr callable = pop();
-        stack_.push_back(reduce(callable, args));
+        reducing_ = pop();
+        ValuePtr result = reduce(reducing_, args);
+        reducing_.reset();
+        stack_.push_back(std::move(result));
         break;
       }
       case 0x81: {  // NEWOBJ: cls.__new__(cls, *args)
@@ -349,7 +459,12 @@ ValuePtr Reader::run() {
       case 'Q': {
         ValuePtr pid = pop();
         if (!persistent_load_) bad("persistent id without a loader");
-        stack_.push_back(persistent_load_(pid));
+        try {
+          stack_.push_back(persistent_load_(pid));
+        } catch (const InputError& e) {
+          const std::string key = tensor_key();
+          throw InputError(key.empty() ? std::string(e.what()) : e.what() + (" (tensor " + key + ")"));
+        }
         break;
       }
       default: bad(str_cat("unsupported opcode 0x", std::hex, static_cast<int>(op)));
@@ -364,6 +479,8 @@ ValuePtr unpickle(const char* data, size_t size, size_t& offset, const Persisten
   if (offset >= size) fail(what, ": file is truncated (no pickle at byte ", offset, ")");
   Reader reader(data, size, offset, persistent_load, what);
   ValuePtr result = reader.run();
+  if (reader.has_cycle()) fail(what, ": corrupt pickle (a container holds itself)");
+  reader.succeeded_ = true;
   offset = reader.position();
   return result;
 }

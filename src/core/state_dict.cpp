@@ -10,16 +10,19 @@
 namespace segkit {
 namespace {
 
+// At most 8 dimensions shown: a hostile file's tensor may have 100,000.
 std::string shape_text(at::IntArrayRef sizes) {
+  constexpr size_t kShown = 8;
   std::string out = "[";
-  for (size_t i = 0; i < sizes.size(); ++i) out += (i ? ", " : "") + std::to_string(sizes[i]);
+  for (size_t i = 0; i < sizes.size() && i < kShown; ++i) out += (i ? ", " : "") + std::to_string(sizes[i]);
+  if (sizes.size() > kShown) out += str_cat(", ... ", sizes.size(), " dimensions in all");
   return out + "]";
 }
 
 std::string list_some(const std::vector<std::string>& names) {
   constexpr size_t kShown = 4;
   std::string out;
-  for (size_t i = 0; i < names.size() && i < kShown; ++i) out += (i ? ", " : "") + names[i];
+  for (size_t i = 0; i < names.size() && i < kShown; ++i) out += (i ? ", " : "") + shorten(names[i], 300);
   if (names.size() > kShown) out += str_cat(", ... ", names.size() - kShown, " more");
   return out;
 }

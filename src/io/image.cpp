@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <iostream>
 #include <opencv2/core.hpp>
-#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "image_decode.h"
 #include "mat_tensor.h"
 #include "segkit/core/atomic_file.h"
 #include "segkit/core/errors.h"
@@ -85,22 +85,8 @@ bool is_image_file(const std::string& path) {
 }
 
 Image read_image(const std::string& path, int64_t max_pixels) {
-  cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
   const std::string bytes = read_file(path);
-  if (bytes.empty()) fail(path, ": image file is empty");
-  cv::Mat raw;
-  try {
-    raw = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data())),
-                       cv::IMREAD_UNCHANGED);
-  } catch (const cv::Exception& e) {
-    fail(path, ": cannot decode image (", first_line(e.what()), ")");
-  }
-  if (raw.empty()) fail(path, ": not a readable image (corrupt, truncated or of an unsupported format)");
-  const int64_t pixels = static_cast<int64_t>(raw.rows) * raw.cols;
-  if (max_pixels > 0 && pixels > max_pixels) {
-    fail(path, ": image is ", raw.cols, "x", raw.rows, " pixels, over the limit of ", max_pixels,
-         " pixels (--max-pixels raises it)");
-  }
+  cv::Mat raw = decode_image(bytes, path, max_pixels, PixelMode::kColour, "image");
   if (raw.depth() == CV_16U)
     raw.convertTo(raw, CV_8U, 1.0 / 257.0);
   else if (raw.depth() == CV_32F || raw.depth() == CV_64F)

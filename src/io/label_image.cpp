@@ -10,22 +10,15 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "image_decode.h"
 #include "segkit/core/atomic_file.h"
 #include "segkit/core/errors.h"
 
 namespace segkit {
 
-at::Tensor read_label_image(const std::string& path) {
+at::Tensor read_label_image(const std::string& path, int64_t max_pixels) {
   const std::string bytes = read_file(path);
-  if (bytes.empty()) fail(path, ": label file is empty");
-  cv::Mat raw;
-  try {
-    raw = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data())),
-                       cv::IMREAD_UNCHANGED);
-  } catch (const cv::Exception& e) {
-    fail(path, ": cannot decode label image (", first_line(e.what()), ")");
-  }
-  if (raw.empty()) fail(path, ": not a readable label image (corrupt, truncated or of an unsupported format)");
+  cv::Mat raw = decode_image(bytes, path, max_pixels, PixelMode::kLabels, "label image");
   if (raw.channels() > 1) {
     std::vector<cv::Mat> planes;
     cv::split(raw, planes);

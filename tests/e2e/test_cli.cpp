@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "segkit/core/atomic_file.h"
+#include "segkit/core/errors.h"
 #include "segkit/io/image.h"
 #include "segkit/io/npy.h"
 #include "test_util.h"
@@ -46,7 +49,8 @@ TEST(Cli, PredictsFoldersInBatchesAtTheDefaultResize) {
                                           " --batch 3 -o " + out + " " + fixture("images")));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   // rgb.png, rgb.jpg, rgb.bmp and rgb.tif share a stem, so their outputs keep the extension.
-  for (const char* stem : {"gray", "gray16", "rgb.png", "rgb.jpg", "rgb.bmp", "rgb.tif", "rgba"}) {
+  for (const char* stem : {"gray.png", "gray.jpg", "gray16", "rgb.png", "rgb.jpg", "rgb.bmp", "rgb.tif", "rgba",
+                           "palette", "progressive"}) {
     const Image mask = read_image(out + "/" + stem + "_mask.png");
     EXPECT_EQ(mask.height(), 19) << stem;
     EXPECT_EQ(mask.width(), 27) << stem;
@@ -77,7 +81,7 @@ TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {
   const std::vector<BadInput> cases = {
       {"missing image", "-m " + kLraspp + " -w " + weights + " " + dir + "/nope.png", dir + "/nope.png: no such file"},
       {"corrupt image", "-m " + kLraspp + " -w " + weights + " " + dir + "/corrupt.png",
-       "corrupt.png: not a readable image"},
+       "corrupt.png: not a PNG, JPEG, BMP or TIFF image"},
       {"unknown model", "-m fcn_vgg99 -w " + weights + " " + image, "known: fcn_resnet50"},
       {"truncated checkpoint", "-m " + kLraspp + " -w " + dir + "/cut.pth " + image, "cut.pth"},
       {"other model's checkpoint", "-m deeplabv3_mobilenet_v3_large -w " + weights + " " + image,
@@ -99,6 +103,108 @@ TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {
     EXPECT_NE(result.output.find(c.message), std::string::npos) << c.name << ": " << result.output;
     EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << c.name << ": " << result.output;
     EXPECT_FALSE(std::filesystem::exists(out + "/image_mask.png")) << c.name;
+  }
+}
+
+// Hostile and damaged images: one line each, from segkit alone (libpng, libjpeg, libtiff and
+// OpenCV printed their own lines before), naming the file and what is wrong with it.
+TEST(Cli, DamagedImagesGiveOneLineAndCodecsPrintNothing) {
+  const std::string dir = temp_dir("cli_damaged");
+  const std::string weights = fixture(kLraspp + "/weights.pth");
+  auto cut = [&](const std::string& from, const std::string& to, double fraction) {
+    const std::string bytes = read_file(from);
+    std::ofstream(dir + "/" + to, std::ios::binary) << bytes.substr(0, static_cast<size_t>(bytes.size() * fraction));
+  };
+  cut(fixture("images/rgb.jpg"), "cut.jpg", 0.97);  // into the entropy-coded data
+  cut(fixture("images/rgb.png"), "cut.png", 0.7);
+  cut(fixture("images/rgb.bmp"), "cut.bmp", 0.7);
+  cut(fixture("images/rgb.tif"), "cut.tif", 0.7);
+  cut(fixture("images/rgb.png"), "header_only.png", 0.05);
+  std::string huge = read_file(fixture("images/rgb.png"));
+  huge.replace(16, 8, std::string("\x00\x01\x86\xa0\x00\x01\x86\xa0", 8));  // 100000 x 100000
+  std::ofstream(dir + "/huge.png", std::ios::binary) << huge;
+  struct Case {
+    std::string file, message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"cut.jpg", "cut.jpg: corrupt or truncated JPEG image (Premature end of JPEG file)"},
+           {"cut.png", "cut.png: corrupt or truncated PNG image"},
+           {"cut.bmp", "cut.bmp: corrupt or truncated BMP image"},
+           {"cut.tif", "cut.tif: corrupt or truncated TIFF image"},
+           {"header_only.png", "header_only.png: corrupt or truncated PNG image"},
+           {"huge.png",
+            "huge.png: image is 100000x100000 pixels, over the limit of 100000000 pixels (--max-pixels "
+            "raises it)"},
+       }) {
+    const auto result =
+        run_command(predict("-m " + kLraspp + " -w " + weights + " -o " + dir + "/out " + dir + "/" + c.file));
+    EXPECT_EQ(result.exit_code, 1) << c.file;
+    EXPECT_NE(result.output.find("segkit: error: "), std::string::npos) << result.output;
+    EXPECT_NE(result.output.find(c.message), std::string::npos) << result.output;
+    EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
+  }
+  // --skip-bad: the damaged files are named, one line each, and the good one is segmented.
+  std::filesystem::copy_file(fixture("cli/image.png"), dir + "/good.png");
+  const auto skipped =
+      run_command(predict("--skip-bad -m " + kLraspp + " -w " + weights + " -o " + dir + "/out " + dir));
+  EXPECT_EQ(skipped.exit_code, 0) << skipped.output;
+  EXPECT_NE(skipped.output.find("segkit: skipped " + dir + "/cut.jpg: corrupt or truncated JPEG"), std::string::npos)
+      << skipped.output;
+  EXPECT_NE(skipped.output.find("skipped 6 of 7 images"), std::string::npos) << skipped.output;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/out/good_mask.png"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/out/cut_mask.png"));
+}
+
+// Predict killed at a random moment (kill -9: no handler runs) leaves at most temporaries
+// whose process is gone, and the next run removes them; SIGTERM and SIGINT remove them at
+// once; a file-size limit (SIGXFSZ, ulimit -f) is an error with no partial file.
+TEST(Cli, InterruptedPredictLeavesNoStrayFiles) {
+  const std::string dir = temp_dir("cli_interrupted");
+  std::filesystem::create_directories(dir + "/in");
+  for (int i = 0; i < 48; ++i) {
+    std::filesystem::copy_file(fixture("cli/image.png"), dir + "/in/" + std::to_string(i) + ".png");
+  }
+  const std::string args =
+      "-m " + kLraspp + " -w " + fixture(kLraspp + "/weights.pth") + " --batch 1 -o " + dir + "/out " + dir + "/in";
+  auto strays = [&] {  // the temporaries left in the output folder, joined
+    std::vector<std::string> found;
+    std::error_code no_folder;  // a run killed before its first output made none
+    for (const auto& entry : std::filesystem::directory_iterator(dir + "/out", no_folder)) {
+      if (entry.path().string().find(".segkit-tmp.") != std::string::npos) found.push_back(entry.path().string());
+    }
+    return join(found);
+  };
+  std::mt19937 random(std::random_device{}());
+  for (const char* signal : {"KILL", "TERM", "INT"}) {
+    // Killed at a random moment after its first mask, while it writes: a fixed delay from the
+    // start lands before any output on a loaded machine, where loading alone can take seconds.
+    // set -m: without job control bash starts background commands with SIGINT ignored.
+    const double delay = std::uniform_real_distribution<double>(0, 1)(random);
+    SCOPED_TRACE(std::string("SIG") + signal + " " + std::to_string(delay) + " s after the first mask");
+    std::filesystem::remove_all(dir + "/out");
+    const auto killed = run_command(
+        "bash -c 'set -m; " + predict(args) + " >/dev/null 2>&1 & pid=$!; for i in $(seq 600); do [ -e " + dir +
+        "/out/0_mask.png ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done; sleep " +
+        std::to_string(delay) + "; kill -" + signal + " $pid; wait $pid; echo status $?'");
+    const int killed_by = std::string(signal) == "KILL" ? 128 + SIGKILL : std::string(signal) == "TERM" ? 128 + SIGTERM : 128 + SIGINT;
+    EXPECT_TRUE(killed.output.find("status 0") != std::string::npos ||  // done before the signal came
+                killed.output.find("status " + std::to_string(killed_by)) != std::string::npos)
+        << killed.output;
+    if (std::string(signal) != "KILL") {
+      EXPECT_EQ(strays(), "") << "the signal handler removes open temporaries";
+    }
+    const auto rerun = run_command(predict(args));
+    ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+    EXPECT_EQ(strays(), "") << "the next run removes what kill -9 left";
+    for (int i = 0; i < 48; ++i) read_image(dir + "/out/" + std::to_string(i) + "_mask.png");  // whole files
+  }
+  std::filesystem::remove_all(dir + "/out");
+  const auto limited = run_command("bash -c 'ulimit -f 2; " + predict(args) + "'");
+  EXPECT_EQ(limited.exit_code, 1) << limited.output;
+  EXPECT_NE(limited.output.find("File too large"), std::string::npos) << limited.output;
+  EXPECT_EQ(strays(), "");
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/out")) {
+    EXPECT_NO_THROW(read_image(entry.path().string())) << "a partial file: " << entry.path();
   }
 }
 

@@ -34,4 +34,11 @@ std::string join(const std::vector<std::string>& items, const std::string& separ
 /// Collapses a multi-line message (LibTorch's errors carry backtraces) to its first line.
 std::string first_line(const std::string& message);
 
+/// `text` cut to at most `max_chars` characters, the cut marked: "abc... (1234 more characters)".
+/// For names and values taken from files, which may be of any length.
+std::string shorten(const std::string& text, size_t max_chars = 200);
+
+/// The one line the command line prints for an error: the first line, at most 2,000 characters.
+std::string error_line(const std::string& message);
+
 }  // namespace segkit

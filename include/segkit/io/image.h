@@ -1,7 +1,7 @@
 #pragma once
 
-// Image files in and out. The io folder is the one place that talks to OpenCV;
-// the rest of segkit sees images as tensors.
+// Image files in and out. The io folder is the one place that talks to OpenCV and the image
+// codecs (libpng, libjpeg, libtiff: image_decode.cpp); the rest of segkit sees images as tensors.
 
 #include <ATen/Tensor.h>
 
@@ -20,10 +20,15 @@ struct Image {
   int64_t width() const { return pixels.size(1); }
 };
 
+/// The default cap on an image's pixels (--max-pixels): 100 megapixels.
+constexpr int64_t kDefaultMaxPixels = 100'000'000;
+
 /// Reads PNG, JPEG, BMP or TIFF; gray, RGB or RGBA, 8 or 16 bits; returns RGB.
-/// Throws InputError naming the file if it is missing, unreadable or larger than
-/// max_pixels (0: no limit).
-Image read_image(const std::string& path, int64_t max_pixels = 0);
+/// The dimensions are read from the header first: an image of more than `max_pixels`
+/// (which must be positive) is refused before any pixel is decoded. Throws InputError
+/// naming the file if it is missing, not an image, truncated, corrupt or too large; the
+/// codecs print nothing themselves.
+Image read_image(const std::string& path, int64_t max_pixels = kDefaultMaxPixels);
 
 /// True for the file extensions read_image understands.
 bool is_image_file(const std::string& path);

@@ -7,12 +7,15 @@
 
 #include <string>
 
+#include "segkit/io/image.h"
+
 namespace segkit {
 
 /// Reads a one-channel 8- or 16-bit PNG/TIFF/BMP label map as an H x W int64 tensor,
-/// values unchanged. Throws InputError naming the file if it is missing, unreadable or
-/// has colour channels that differ.
-at::Tensor read_label_image(const std::string& path);
+/// values unchanged; a palette PNG (VOC's SegmentationClass) gives its indices, as PIL
+/// does. Throws InputError naming the file if it is missing, not an image, truncated,
+/// corrupt, over `max_pixels` (checked from the header) or has colour channels that differ.
+at::Tensor read_label_image(const std::string& path, int64_t max_pixels = kDefaultMaxPixels);
 
 /// Labels the 4-connected components where `mask` (H x W, bool or integer) is non-zero:
 /// H x W int64, 0 outside, 1..count inside. Returns the count through `count`.

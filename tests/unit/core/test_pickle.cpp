@@ -138,6 +138,57 @@ TEST(Pickle, DeeplyNestedValuesAreReadAndReleasedWithoutCrashing) {
   }
 }
 
+// A state dict entry as torch.save pickles it: the key, then
+// _rebuild_tensor_v2(storage, 0, SIZES, STRIDES, False, OrderedDict()), with hand-made sizes.
+std::string state_dict_pickle(const std::string& sizes, const std::string& strides) {
+  using namespace std::string_literals;  // the opcodes hold NUL bytes
+  return "\x80\x02}(X\x0c\x00\x00\x00"s + "conv1.weight" + "ctorch._utils\n_rebuild_tensor_v2\n"s +
+         "(X\x07\x00\x00\x00storage\x85QK\x00"s + sizes + strides + "\x89" + "ccollections\nOrderedDict\n)RtRu.";
+}
+
+std::string read_error(const std::string& bytes) {
+  const at::Tensor storage = at::zeros({4});
+  size_t offset = 0;
+  try {
+    unpickle(
+        bytes.data(), bytes.size(), offset, [&](const ValuePtr&) { return Value::of_tensor(storage); }, "hostile.pth");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Pickle, HostileTensorRecordsNameTheTensor) {
+  // A 4-element storage: (4,) fits, (100,) reaches past it.
+  size_t offset = 0;
+  const std::string fits = state_dict_pickle("K\x04\x85", "K\x01\x85");
+  const at::Tensor storage = at::arange(4.0);
+  const ValuePtr dict = unpickle(
+      fits.data(), fits.size(), offset, [&](const ValuePtr&) { return Value::of_tensor(storage); }, "ok.pth");
+  EXPECT_TRUE(dict->get("conv1.weight")->tensor.equal(storage));
+
+  EXPECT_EQ(read_error(state_dict_pickle("K\x64\x85", "K\x01\x85")),
+            "hostile.pth: tensor conv1.weight reaches past the end of its storage (element 99 of 4; the file is "
+            "corrupt or truncated)");
+  // 2^64 (LONG1 of 9 bytes) and 2^64 - 1 (8 bytes: -1 as int64).
+  EXPECT_EQ(read_error(state_dict_pickle(std::string("\x8a\x09") + std::string(8, '\0') + "\x01\x85", "K\x01\x85")),
+            "hostile.pth: tensor conv1.weight has sizes too large for 64 bits");
+  EXPECT_EQ(read_error(state_dict_pickle(std::string("\x8a\x08") + std::string(8, '\xff') + "\x85", "K\x01\x85")),
+            "hostile.pth: tensor conv1.weight has a negative size or stride (-1, 1)");
+  // Sizes and strides whose last element's index overflows 64 bits.
+  const std::string huge = std::string("\x8a\x08") + std::string(7, '\xff') + "\x3f";
+  EXPECT_EQ(read_error(state_dict_pickle("K\x03" + huge + "\x86", huge + huge + "\x86")),
+            "hostile.pth: tensor conv1.weight has sizes and strides too large for 64 bits");
+}
+
+TEST(Pickle, ContainersThatHoldThemselvesAndBadMemoKeysAreInputErrors) {
+  // EMPTY_LIST, MEMOIZE-by-text "p0", GET "g0", APPEND: a list inside itself.
+  EXPECT_EQ(read_error(std::string("\x80\x02]p0\ng0\na.")), "hostile.pth: corrupt pickle (a container holds itself)");
+  EXPECT_EQ(read_error(std::string("\x80\x02]pX\n.")), "hostile.pth: corrupt pickle (bad memo key at byte 6)");
+  EXPECT_EQ(read_error(std::string("\x80\x02]p99999999999999999999999\n.")),
+            "hostile.pth: corrupt pickle (bad memo key at byte 28)");
+}
+
 TEST(Pickle, StorageNamesMapToDtypes) {
   for (auto dtype : {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16, at::kLong, at::kInt, at::kShort, at::kChar,
                      at::kByte, at::kBool}) {

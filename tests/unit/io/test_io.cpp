@@ -1,10 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <filesystem>
 #include <fstream>
 
 #include "segkit/core/atomic_file.h"
 #include "segkit/core/errors.h"
 #include "segkit/io/image.h"
+#include "segkit/io/label_image.h"
 #include "segkit/io/npy.h"
 #include "segkit/io/overlay.h"
 #include "test_util.h"
@@ -24,12 +28,21 @@ TEST(Image, ReadsEveryFormatAndModeAsRgb) {
   const at::Tensor gray = read_image(fixture("images/gray.png")).pixels;
   EXPECT_TRUE(gray.equal(rgb.select(2, 0).unsqueeze(2).expand({-1, -1, 3}))) << "gray";
   EXPECT_TRUE(read_image(fixture("images/gray16.png")).pixels.equal(read_npy(fixture("images/gray16_as_rgb.npy"))));
-  const at::Tensor jpeg = read_image(fixture("images/rgb.jpg")).pixels;
-  EXPECT_EQ(jpeg.sizes(), rgb.sizes());
-  EXPECT_LT((jpeg.to(at::kFloat) - rgb.to(at::kFloat)).abs().mean().item<double>(), 12.0) << "lossy, but close";
+  // JPEG: exactly what PIL decodes (both through libjpeg-turbo), baseline, progressive and gray.
+  for (const char* name : {"rgb.jpg", "progressive.jpg", "gray.jpg"}) {
+    std::string npy = std::string("images/") + name;
+    npy.replace(npy.find('.'), 1, "_");
+    EXPECT_TRUE(read_image(fixture(std::string("images/") + name)).pixels.equal(read_npy(fixture(npy + "_by_pil.npy"))))
+        << name;
+  }
+  // A palette PNG: its colours as an image, its indices as labels (as PIL reads them).
+  EXPECT_TRUE(
+      read_image(fixture("images/palette.png")).pixels.equal(read_npy(fixture("images/palette_rgb_by_pil.npy"))));
+  EXPECT_TRUE(
+      read_label_image(fixture("images/palette.png")).equal(read_npy(fixture("images/palette_indices_by_pil.npy"))));
 }
 
-void expect_image_error(const std::string& path, const std::string& fragment, int64_t max_pixels = 0) {
+void expect_image_error(const std::string& path, const std::string& fragment, int64_t max_pixels = kDefaultMaxPixels) {
   try {
     read_image(path, max_pixels);
     ADD_FAILURE() << "no error for " << path;
@@ -44,11 +57,60 @@ TEST(Image, BadFilesGiveErrorsNamingTheFile) {
   const std::string dir = temp_dir("bad_images");
   expect_image_error(dir + "/missing.png", "no such file");
   std::ofstream(dir + "/text.png") << "not an image";
-  expect_image_error(dir + "/text.png", "not a readable image");
+  expect_image_error(dir + "/text.png", "not a PNG, JPEG, BMP or TIFF image");
+  std::filesystem::create_directory(dir + "/folder.png");
+  expect_image_error(dir + "/folder.png", "is a folder, not a file");
+  ASSERT_EQ(::mkfifo((dir + "/pipe.png").c_str(), 0600), 0);
+  expect_image_error(dir + "/pipe.png", "is a FIFO (named pipe), not a regular file");
+  expect_image_error(fixture("images/rgb.png"), "over the limit of 100 pixels (--max-pixels raises it)", 100);
+  expect_image_error(fixture("images/rgb.png"), "--max-pixels 0 (it must be positive)", 0);
+}
+
+// Every format cut short, or with its pixel data overwritten, is an error: OpenCV used to
+// fill a truncated JPEG with grey and say nothing.
+TEST(Image, TruncatedOrCorruptFilesOfEveryFormatAreErrors) {
+  const std::string dir = temp_dir("truncated_images");
+  for (const char* name : {"rgb.png", "rgb.jpg", "progressive.jpg", "gray.jpg", "rgb.bmp", "rgb.tif", "palette.png"}) {
+    const std::string bytes = read_file(fixture(std::string("images/") + name));
+    for (double fraction : {0.5, 0.9, 0.98}) {
+      const std::string cut = dir + "/cut_" + name;
+      std::ofstream(cut, std::ios::binary) << bytes.substr(0, static_cast<size_t>(bytes.size() * fraction));
+      expect_image_error(cut, "truncated");
+    }
+  }
+  // A JPEG whose entropy-coded data is garbage (markers left intact).
+  std::string jpeg = read_file(fixture("images/rgb.jpg"));
+  const size_t scan = jpeg.find("\xff\xda");
+  for (size_t i = scan + 20; i < jpeg.size() - 2; ++i) jpeg[i] = static_cast<char>(jpeg[i] == '\xff' ? 0 : 0xff);
+  std::ofstream(dir + "/garbage.jpg", std::ios::binary) << jpeg;
+  expect_image_error(dir + "/garbage.jpg", "corrupt");
+}
+
+// Decompression bombs: headers that declare 60000 x 60000 pixels over a few bytes of pixel
+// data that would not even decode. The refusal names --max-pixels, so it came from the header.
+TEST(Image, PixelCapIsCheckedFromTheHeaderBeforeAnyPixel) {
+  const std::string dir = temp_dir("bombs");
+  auto with = [](std::string bytes, size_t at, const std::string& field) {
+    return bytes.replace(at, field.size(), field);
+  };
+  const std::string big_be("\x00\x00\xea\x60", 4);  // 60000, big-endian (PNG)
   const std::string png = read_file(fixture("images/rgb.png"));
-  std::ofstream(dir + "/cut.png", std::ios::binary) << png.substr(0, png.size() / 2);
-  expect_image_error(dir + "/cut.png", "not a readable image");
-  expect_image_error(fixture("images/rgb.png"), "over the limit of 100 pixels", 100);
+  std::ofstream(dir + "/bomb.png", std::ios::binary) << with(with(png, 16, big_be), 20, big_be);
+  const std::string big_le("\x60\xea\x00\x00", 4);  // little-endian (BMP)
+  const std::string bmp = read_file(fixture("images/rgb.bmp"));
+  std::ofstream(dir + "/bomb.bmp", std::ios::binary) << with(with(bmp, 18, big_le), 22, big_le);
+  std::string jpeg = read_file(fixture("images/rgb.jpg"));
+  const size_t sof = jpeg.find("\xff\xc0");
+  std::ofstream(dir + "/bomb.jpg", std::ios::binary) << with(jpeg, sof + 5, std::string("\xea\x60\xea\x60", 4));
+  for (const char* name : {"bomb.png", "bomb.bmp", "bomb.jpg"}) {
+    expect_image_error(dir + "/" + name, "is 60000x60000 pixels, over the limit of 100000000 pixels (--max-pixels");
+    try {
+      read_label_image(dir + "/" + name);
+      ADD_FAILURE() << "no error for the label image " << name;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("--max-pixels"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(Image, LabelPngRoundTrips) {

@@ -1,0 +1,7 @@
+// libFuzzer entry point: see safetensors_input() in harnesses.h.
+#include "harnesses.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  segkit::fuzz::safetensors_input(data, size);
+  return 0;
+}
