@@ -10,6 +10,8 @@ golden test makes each model's reference itself (tools/zoo_reference.py).
 - U-Net variants against tools/unet_reference.py;
 - a state dict of every dtype in zip, legacy and safetensors form;
 - pictures in every format segkit reads;
+- torchvision's detection ops on random inputs (tools/ops_reference.py), and its ResNet-50
+  FPN backbone with random weights in both formats (tools/detection_reference.py);
 - metrics: scikit-learn's confusion matrix, IoU, Dice, accuracy, top-k accuracy and
   per-class recall; scikit-image's adapted Rand error and the ISBI challenge's.
 
@@ -27,6 +29,8 @@ import torchvision
 from torchvision.models import segmentation
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from detection_reference import make_detection_fixtures  # noqa: E402
+from ops_reference import make_ops_fixtures  # noqa: E402
 from zoo_reference import randomize  # noqa: E402
 
 CLI_MODEL = "lraspp_mobilenet_v3_large"
@@ -351,6 +355,8 @@ def main():
     make_metrics_fixture(out_dir)
     make_classification_metrics_fixture(out_dir)
     make_rand_fixture(out_dir)
+    make_ops_fixtures(out_dir)
+    make_detection_fixtures(out_dir)
     make_cli_fixture(out_dir)
     import gradcam_reference
 

@@ -182,11 +182,13 @@ TEST(Cli, InterruptedPredictLeavesNoStrayFiles) {
     const double delay = std::uniform_real_distribution<double>(0, 1)(random);
     SCOPED_TRACE(std::string("SIG") + signal + " " + std::to_string(delay) + " s after the first mask");
     std::filesystem::remove_all(dir + "/out");
-    const auto killed = run_command(
-        "bash -c 'set -m; " + predict(args) + " >/dev/null 2>&1 & pid=$!; for i in $(seq 600); do [ -e " + dir +
-        "/out/0_mask.png ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done; sleep " +
-        std::to_string(delay) + "; kill -" + signal + " $pid; wait $pid; echo status $?'");
-    const int killed_by = std::string(signal) == "KILL" ? 128 + SIGKILL : std::string(signal) == "TERM" ? 128 + SIGTERM : 128 + SIGINT;
+    const auto killed =
+        run_command("bash -c 'set -m; " + predict(args) + " >/dev/null 2>&1 & pid=$!; for i in $(seq 600); do [ -e " +
+                    dir + "/out/0_mask.png ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done; sleep " +
+                    std::to_string(delay) + "; kill -" + signal + " $pid; wait $pid; echo status $?'");
+    const int killed_by = std::string(signal) == "KILL"   ? 128 + SIGKILL
+                          : std::string(signal) == "TERM" ? 128 + SIGTERM
+                                                          : 128 + SIGINT;
     EXPECT_TRUE(killed.output.find("status 0") != std::string::npos ||  // done before the signal came
                 killed.output.find("status " + std::to_string(killed_by)) != std::string::npos)
         << killed.output;

@@ -1,0 +1,25 @@
+#pragma once
+
+// The argument checks RoIAlign and RoIPool share (internal to src/ops).
+
+#include <ATen/ATen.h>
+
+namespace segkit::ops {
+
+/// features [N, C, H, W]; rois [K, 5] whose image indices lie in [0, N); a positive output size.
+inline void check_roi_inputs(const at::Tensor& features, const at::Tensor& rois, int64_t pooled_height,
+                             int64_t pooled_width, const char* op) {
+  TORCH_CHECK(features.dim() == 4, op, ": features should be [N, C, H, W], got ", features.sizes());
+  TORCH_CHECK(rois.dim() == 2 && rois.size(1) == 5, op, ": rois should be [K, 5] (image, x1, y1, x2, y2), got ",
+              rois.sizes());
+  TORCH_CHECK(pooled_height > 0 && pooled_width > 0, op, ": output size should be positive, got ", pooled_height, "x",
+              pooled_width);
+  if (rois.size(0) > 0) {
+    const at::Tensor images = rois.select(1, 0);
+    const double first = images.min().item<double>(), last = images.max().item<double>();
+    TORCH_CHECK(first >= 0 && last < features.size(0), op, ": rois name images ", first, "..", last, " of ",
+                features.size(0));
+  }
+}
+
+}  // namespace segkit::ops
