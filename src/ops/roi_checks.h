@@ -15,6 +15,8 @@ inline void check_roi_inputs(const at::Tensor& features, const at::Tensor& rois,
   TORCH_CHECK(pooled_height > 0 && pooled_width > 0, op, ": output size should be positive, got ", pooled_height, "x",
               pooled_width);
   if (rois.size(0) > 0) {
+    TORCH_CHECK(features.size(2) > 0 && features.size(3) > 0, op, ": cannot pool from empty features ",
+                features.sizes());
     const at::Tensor images = rois.select(1, 0);
     const double first = images.min().item<double>(), last = images.max().item<double>();
     TORCH_CHECK(first >= 0 && last < features.size(0), op, ": rois name images ", first, "..", last, " of ",

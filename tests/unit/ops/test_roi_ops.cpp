@@ -64,6 +64,8 @@ TEST(RoIAlign, EmptyInputsAndBadArguments) {
   EXPECT_THROW(ops::roi_align(features[0], at::zeros({2, 5}), {}), c10::Error);
   const at::Tensor second_image = at::tensor({1.f, 0.f, 0.f, 2.f, 2.f}).view({1, 5});
   EXPECT_THROW(ops::roi_align(features, second_image, {}), c10::Error);  // only one image
+  EXPECT_THROW(ops::roi_align(at::zeros({1, 2, 0, 5}), at::zeros({1, 5}), {}), c10::Error);
+  EXPECT_THROW(ops::roi_pool(at::zeros({1, 2, 5, 0}), at::zeros({1, 5}), 2, 2), c10::Error);
   // bf16 features are pooled in float32 and come back in bf16
   const at::Tensor box = at::tensor({0.f, 0.5f, 0.5f, 4.f, 3.5f}).view({1, 5});
   const at::Tensor narrow = ops::roi_align(features.to(at::kBFloat16), box, {});
