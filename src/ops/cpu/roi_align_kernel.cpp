@@ -81,9 +81,11 @@ struct Bilinear {
   }
 };
 
+// Forward over features laid out as planes (NCHW): the samples of a region are found once,
+// then each channel's plane is read through them.
 template <typename T>
-void align_forward(const at::Tensor& input, const at::Tensor& rois, T scale, int64_t pooled_height,
-                   int64_t pooled_width, int64_t sampling_ratio, bool aligned, at::Tensor& output) {
+void align_forward_planar(const at::Tensor& input, const at::Tensor& rois, T scale, int64_t pooled_height,
+                          int64_t pooled_width, int64_t sampling_ratio, bool aligned, at::Tensor& output) {
   const int64_t channels = input.size(1), height = input.size(2), width = input.size(3);
   const int64_t plane = height * width, bins = pooled_height * pooled_width;
   const T* in = input.data_ptr<T>();
@@ -118,6 +120,47 @@ void align_forward(const at::Tensor& input, const at::Tensor& rois, T scale, int
                    sample->weight[2] * source[sample->offset[2]] + sample->weight[3] * source[sample->offset[3]];
           }
           target[bin] = sum / count;
+        }
+      }
+    }
+  });
+}
+
+// Forward over features laid out channels-last: a sample's four pixels are four contiguous runs
+// of all channels, so every channel accumulates at once (vectorized) in a row of sums. Each
+// channel still adds its samples in bin order, one w1 v1 + w2 v2 + w3 v3 + w4 v4 at a time:
+// the same sums, in the same order, as the channel-by-channel reference.
+template <typename T>
+void align_forward_channels_last(const at::Tensor& input, const at::Tensor& rois, T scale, int64_t pooled_height,
+                                 int64_t pooled_width, int64_t sampling_ratio, bool aligned, at::Tensor& output) {
+  const int64_t channels = input.size(1), height = input.size(2), width = input.size(3);
+  const int64_t bins = pooled_height * pooled_width;
+  const T* in = input.data_ptr<T>();  // [N][H][W][C]
+  const T* roi = rois.data_ptr<T>();
+  T* out = output.data_ptr<T>();
+  at::parallel_for(0, rois.size(0), 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> sum(static_cast<size_t>(channels));
+    for (int64_t r = begin; r < end; ++r) {
+      const RegionGrid<T> grid(roi + 5 * r, scale, pooled_height, pooled_width, sampling_ratio, aligned);
+      const T* image = in + grid.image * height * width * channels;
+      const T count = static_cast<T>(std::max<int64_t>(grid.samples_y * grid.samples_x, 1));  // empty: zeros
+      T* target = out + r * channels * bins;
+      for (int64_t by = 0; by < pooled_height; ++by) {
+        for (int64_t bx = 0; bx < pooled_width; ++bx) {
+          std::fill(sum.begin(), sum.end(), T(0));
+          for (int64_t iy = 0; iy < grid.samples_y; ++iy) {
+            for (int64_t ix = 0; ix < grid.samples_x; ++ix) {
+              const Bilinear<T> s(grid.sample_y(by, iy), grid.sample_x(bx, ix), height, width);
+              if (s.empty) continue;
+              const T *p0 = image + s.offset[0] * channels, *p1 = image + s.offset[1] * channels;
+              const T *p2 = image + s.offset[2] * channels, *p3 = image + s.offset[3] * channels;
+              const T w0 = s.weight[0], w1 = s.weight[1], w2 = s.weight[2], w3 = s.weight[3];
+              T* acc = sum.data();
+              for (int64_t c = 0; c < channels; ++c) acc[c] += w0 * p0[c] + w1 * p1[c] + w2 * p2[c] + w3 * p3[c];
+            }
+          }
+          const int64_t bin = by * pooled_width + bx;
+          for (int64_t c = 0; c < channels; ++c) target[c * bins + bin] = sum[c] / count;
         }
       }
     }
@@ -160,6 +203,13 @@ void align_backward(const at::Tensor& grad_output, const at::Tensor& rois, T sca
   });
 }
 
+// Channels-last is faster per sample but may need the features rearranged first: worth it when
+// they are already so, or when the samples (about four per bin) outnumber the pixels.
+bool prefer_channels_last(const at::Tensor& input, int64_t regions, int64_t bins) {
+  if (input.is_contiguous(at::MemoryFormat::ChannelsLast) && !input.is_contiguous()) return true;
+  return regions * bins * 4 >= input.size(0) * input.size(2) * input.size(3);
+}
+
 }  // namespace
 
 at::Tensor roi_align_forward_kernel(const at::Tensor& input, const at::Tensor& rois, double spatial_scale,
@@ -167,8 +217,14 @@ at::Tensor roi_align_forward_kernel(const at::Tensor& input, const at::Tensor& r
   at::Tensor output = at::zeros({rois.size(0), input.size(1), pooled_height, pooled_width}, input.options());
   if (output.numel() == 0) return output;
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "roi_align_forward", [&] {
-    align_forward<scalar_t>(input.contiguous(), rois.contiguous(), static_cast<scalar_t>(spatial_scale), pooled_height,
-                            pooled_width, sampling_ratio, aligned, output);
+    const scalar_t scale = static_cast<scalar_t>(spatial_scale);
+    if (prefer_channels_last(input, rois.size(0), pooled_height * pooled_width)) {
+      align_forward_channels_last<scalar_t>(input.contiguous(at::MemoryFormat::ChannelsLast), rois.contiguous(), scale,
+                                            pooled_height, pooled_width, sampling_ratio, aligned, output);
+    } else {
+      align_forward_planar<scalar_t>(input.contiguous(), rois.contiguous(), scale, pooled_height, pooled_width,
+                                     sampling_ratio, aligned, output);
+    }
   });
   return output;
 }

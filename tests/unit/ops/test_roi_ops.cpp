@@ -73,6 +73,20 @@ TEST(RoIAlign, EmptyInputsAndBadArguments) {
   EXPECT_TRUE(near(narrow, ops::roi_align(features.to(at::kBFloat16).to(at::kFloat), box, {}), 2e-2));
 }
 
+// Few boxes on planar features take the planar kernel, features already channels-last the
+// channels-last one: both add each channel's samples in the same order.
+TEST(RoIAlign, PlanarAndChannelsLastKernelsAgreeExactly) {
+  const at::Tensor features = at::randn({2, 5, 31, 29});
+  const at::Tensor rois =
+      at::tensor({0.f, 1.5f, 2.f, 20.f, 17.f, 1.f, -3.f, 4.f, 9.f, 30.f, 0.f, 7.f, 7.f, 7.5f, 8.f}).view({3, 5});
+  ops::RoIAlignOptions options;
+  options.pooled_height = options.pooled_width = 2;
+  const at::Tensor planar = ops::roi_align(features, rois, options);
+  const at::Tensor channels_last = ops::roi_align(features.contiguous(at::MemoryFormat::ChannelsLast), rois, options);
+  EXPECT_TRUE(at::equal(planar, channels_last));
+  EXPECT_GT(planar.abs().sum().item<double>(), 0);
+}
+
 TEST(RoIPool, MatchesTorchvisionForwardAndBackward) {
   const ReferenceTensors reference("ops/roi_pool.pth");
   int cases = 0;
