@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include "checks.h"
+
 namespace segkit::ops {
 namespace {
 
@@ -20,9 +22,8 @@ at::Tensor box_area(const at::Tensor& boxes) {
 at::Tensor box_iou(const at::Tensor& boxes1, const at::Tensor& boxes2) {
   check_boxes(boxes1, "box_iou: boxes1");
   check_boxes(boxes2, "box_iou: boxes2");
-  const bool half = boxes1.scalar_type() == at::kHalf || boxes1.scalar_type() == at::kBFloat16;
-  const at::Tensor a = half ? boxes1.to(at::kFloat) : boxes1;  // 16-bit boxes are compared in float32
-  const at::Tensor b = half ? boxes2.to(at::kFloat) : boxes2.to(a.scalar_type());
+  const at::Tensor a = widen_16_bit(boxes1);  // 16-bit boxes are compared in float32
+  const at::Tensor b = boxes2.to(a.scalar_type());
   const at::Tensor top_left = at::max(a.unsqueeze(1).narrow(2, 0, 2), b.narrow(1, 0, 2));
   const at::Tensor bottom_right = at::min(a.unsqueeze(1).narrow(2, 2, 2), b.narrow(1, 2, 2));
   const at::Tensor size = (bottom_right - top_left).clamp_min(0);

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "checks.h"
 #include "cpu/kernels.h"
 
 namespace segkit::ops {
@@ -14,11 +15,8 @@ at::Tensor nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_thr
               scores.scalar_type());
   TORCH_CHECK(at::isFloatingType(boxes.scalar_type()), "nms: boxes should be floating point, got ",
               boxes.scalar_type());
-  const bool narrow = boxes.scalar_type() == at::kHalf || boxes.scalar_type() == at::kBFloat16;
-  const at::Tensor b = narrow ? boxes.to(at::kFloat) : boxes;
-  const at::Tensor s = narrow ? scores.to(at::kFloat) : scores;
   // No CUDA kernel yet: GPU tensors go through the CPU one.
-  return cpu::nms_kernel(b.cpu(), s.cpu(), iou_threshold).to(boxes.device());
+  return cpu::nms_kernel(widen_16_bit(boxes).cpu(), widen_16_bit(scores).cpu(), iou_threshold).to(boxes.device());
 }
 
 at::Tensor batched_nms(const at::Tensor& boxes, const at::Tensor& scores, const at::Tensor& idxs,

@@ -3,8 +3,8 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "checks.h"
 #include "cpu/kernels.h"
-#include "roi_checks.h"
 #include "segkit/ops/boxes.h"
 
 namespace segkit::ops {
@@ -44,8 +44,7 @@ at::Tensor roi_align(const at::Tensor& features, const at::Tensor& rois, const R
   TORCH_CHECK(at::isFloatingType(features.scalar_type()), "roi_align: features should be floating point, got ",
               features.scalar_type());
   // The kernels work in float or double; 16-bit features are pooled in float32.
-  const bool narrow = features.scalar_type() == at::kHalf || features.scalar_type() == at::kBFloat16;
-  const at::Tensor input = narrow ? features.to(at::kFloat) : features;
+  const at::Tensor input = widen_16_bit(features);
   const at::Tensor boxes = rois.to(input.scalar_type());
   at::Tensor pooled;
   if (input.is_cpu() && input.requires_grad() && at::GradMode::is_enabled()) {
@@ -56,7 +55,7 @@ at::Tensor roi_align(const at::Tensor& features, const at::Tensor& rois, const R
                                            options.pooled_width, options.sampling_ratio, options.aligned)
                  .to(features.device());
   }
-  return narrow ? pooled.to(features.scalar_type()) : pooled;
+  return pooled.to(features.scalar_type());
 }
 
 at::Tensor roi_align(const at::Tensor& features, const std::vector<at::Tensor>& boxes, const RoIAlignOptions& options) {

@@ -3,8 +3,8 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "checks.h"
 #include "cpu/kernels.h"
-#include "roi_checks.h"
 
 namespace segkit::ops {
 namespace {

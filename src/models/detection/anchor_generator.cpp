@@ -18,12 +18,12 @@ at::Tensor cell_anchors_of(const std::vector<double>& sizes, const std::vector<d
 
 }  // namespace
 
-AnchorGenerator::AnchorGenerator(std::vector<std::vector<double>> sizes, std::vector<std::vector<double>> aspect_ratios)
-    : sizes_(std::move(sizes)), aspect_ratios_(std::move(aspect_ratios)) {
-  TORCH_CHECK(sizes_.size() == aspect_ratios_.size(), "AnchorGenerator: ", sizes_.size(), " levels of sizes but ",
-              aspect_ratios_.size(), " of aspect ratios");
-  for (size_t level = 0; level < sizes_.size(); ++level) {
-    cell_anchors_.push_back(cell_anchors_of(sizes_[level], aspect_ratios_[level]));
+AnchorGenerator::AnchorGenerator(const std::vector<std::vector<double>>& sizes,
+                                 const std::vector<std::vector<double>>& aspect_ratios) {
+  TORCH_CHECK(sizes.size() == aspect_ratios.size(), "AnchorGenerator: ", sizes.size(), " levels of sizes but ",
+              aspect_ratios.size(), " of aspect ratios");
+  for (size_t level = 0; level < sizes.size(); ++level) {
+    cell_anchors_.push_back(cell_anchors_of(sizes[level], aspect_ratios[level]));
   }
 }
 
@@ -33,9 +33,7 @@ AnchorGenerator AnchorGenerator::resnet_fpn() {
 
 std::vector<int64_t> AnchorGenerator::num_anchors_per_location() const {
   std::vector<int64_t> counts;
-  for (size_t level = 0; level < sizes_.size(); ++level) {
-    counts.push_back(static_cast<int64_t>(sizes_[level].size() * aspect_ratios_[level].size()));
-  }
+  for (const at::Tensor& cell : cell_anchors_) counts.push_back(cell.size(0));
   return counts;
 }
 

@@ -5,7 +5,7 @@
 namespace segkit {
 
 BackboneWithFPNImpl::BackboneWithFPNImpl(Backbone body_, const std::vector<std::string>& stages, int64_t out_channels)
-    : body(std::move(body_)), stages_(stages) {
+    : body(std::move(body_)) {
   TORCH_CHECK(body != nullptr && !stages.empty(), "BackboneWithFPN: no backbone or no stages");
   body->set_out_features(stages);
   std::vector<int64_t> channels;
@@ -17,7 +17,7 @@ BackboneWithFPNImpl::BackboneWithFPNImpl(Backbone body_, const std::vector<std::
 std::vector<at::Tensor> BackboneWithFPNImpl::forward(const at::Tensor& images) {
   const FeatureMap features = body->forward(images);
   std::vector<at::Tensor> inputs;
-  for (const std::string& stage : stages_) inputs.push_back(features.at(stage));
+  for (const std::string& stage : body->out_features()) inputs.push_back(features.at(stage));
   return fpn->forward(inputs);
 }
 

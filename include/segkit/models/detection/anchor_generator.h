@@ -16,7 +16,7 @@ namespace segkit {
 class AnchorGenerator {
  public:
   /// One list of sizes and one of aspect ratios (height / width) per pyramid level.
-  AnchorGenerator(std::vector<std::vector<double>> sizes, std::vector<std::vector<double>> aspect_ratios);
+  AnchorGenerator(const std::vector<std::vector<double>>& sizes, const std::vector<std::vector<double>>& aspect_ratios);
 
   /// torchvision's default for a ResNet-50 FPN: sizes 32..512, one per level, ratios 0.5, 1, 2.
   static AnchorGenerator resnet_fpn();
@@ -35,8 +35,6 @@ class AnchorGenerator {
                      at::ScalarType dtype = at::kFloat) const;
 
  private:
-  std::vector<std::vector<double>> sizes_;
-  std::vector<std::vector<double>> aspect_ratios_;
   std::vector<at::Tensor> cell_anchors_;
 };
 

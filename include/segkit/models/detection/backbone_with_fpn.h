@@ -28,9 +28,6 @@ class BackboneWithFPNImpl : public torch::nn::Module {
 
   Backbone body;
   FeaturePyramid fpn{nullptr};
-
- private:
-  std::vector<std::string> stages_;
 };
 TORCH_MODULE(BackboneWithFPN);
 

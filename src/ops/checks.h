@@ -1,10 +1,17 @@
 #pragma once
 
-// The argument checks RoIAlign and RoIPool share (internal to src/ops).
+// What the ops share (internal to src/ops): the argument checks of RoIAlign and RoIPool, and
+// the widening of 16-bit inputs, which the CPU kernels compute in float32.
 
 #include <ATen/ATen.h>
 
 namespace segkit::ops {
+
+/// `t` in float32 if it is half or bfloat16, else `t` itself.
+inline at::Tensor widen_16_bit(const at::Tensor& t) {
+  const bool narrow = t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16;
+  return narrow ? t.to(at::kFloat) : t;
+}
 
 /// features [N, C, H, W]; rois [K, 5] whose image indices lie in [0, N); a positive output size.
 inline void check_roi_inputs(const at::Tensor& features, const at::Tensor& rois, int64_t pooled_height,
