@@ -1,6 +1,8 @@
 // Latency and peak memory of one zoo model's inference (semantic or classification),
 // for bench/run_zoo_bench.py, which runs torchvision on the same checkpoint in the same way
-// (bench/peer_torchvision.py). Prints one JSON line.
+// (bench/peer_torchvision.py). Instance models (Faster and Mask R-CNN) run on an image file
+// (--image), with the time of each step (transform, backbone, RPN, RoI heads, paste), for
+// bench/run_instance_bench.py. Prints one JSON line.
 
 #include <ATen/ATen.h>
 #include <CLI/CLI.hpp>
@@ -9,14 +11,81 @@
 #include <chrono>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <vector>
 
 #include "memory.h"
 #include "segkit/core/runtime.h"
 #include "segkit/infer/classification_predictor.h"
 #include "segkit/infer/inference.h"
 #include "segkit/infer/predictor.h"
+#include "segkit/io/image.h"
 #include "segkit/models/load_model.h"
+#include "segkit/models/segmentors/generalized_rcnn.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// Faster or Mask R-CNN on one image, step by step as its forward() runs them.
+int bench_instance(segkit::LoadedModel& loaded, const std::string& image_path, int runs, int warmup) {
+  auto model = segkit::take_as<segkit::GeneralizedRCNNImpl>(loaded.model);
+  segkit::adopt_for_inference(*model, model.use_count(), c10::Device("cpu"),
+                              segkit::default_inference_options(c10::Device("cpu")));
+  const segkit::Image image = segkit::read_image(image_path);
+  const std::vector<at::Tensor> images = {image.pixels.permute({2, 0, 1}).to(at::kFloat).div_(255.0)};
+  const std::vector<std::pair<int64_t, int64_t>> sizes = {{image.height(), image.width()}};
+  const long base_kib = segkit::bench::status_kib("VmRSS");
+  segkit::bench::reset_peak();
+  std::map<std::string, std::vector<double>> steps;
+  std::vector<double> total;
+  int64_t detections = 0;
+  for (int i = 0; i < warmup + runs; ++i) {
+    c10::InferenceMode guard;
+    const auto start = Clock::now();
+    auto t = Clock::now();
+    const segkit::ImageBatch batch = model->transform(images);
+    const double transform_ms = ms_since(t);
+    t = Clock::now();
+    const auto pyramid = model->features(batch);
+    const double backbone_ms = ms_since(t);
+    t = Clock::now();
+    const auto proposals = model->propose(pyramid, batch);
+    const double rpn_ms = ms_since(t);
+    t = Clock::now();
+    const auto detected = model->detect(pyramid, proposals, batch);
+    const double heads_ms = ms_since(t);
+    t = Clock::now();
+    const auto instances = model->postprocess(detected, batch, sizes);
+    const double paste_ms = ms_since(t);
+    if (i < warmup) continue;
+    total.push_back(ms_since(start));
+    steps["transform"].push_back(transform_ms);
+    steps["backbone"].push_back(backbone_ms);
+    steps["rpn"].push_back(rpn_ms);
+    steps["roi_heads"].push_back(heads_ms);
+    steps["paste"].push_back(paste_ms);
+    detections = instances[0].labels.size(0);
+  }
+  const long peak_kib = segkit::bench::status_kib("VmHWM");
+  std::cout << "{\"impl\": \"segkit\", \"median_ms\": " << median(total) << ", \"detections\": " << detections;
+  for (const auto& [name, values] : steps) std::cout << ", \"" << name << "_ms\": " << median(values);
+  std::cout << ", \"peak_rss_mib\": " << peak_kib / 1024.0
+            << ", \"inference_peak_mib\": " << (peak_kib - base_kib) / 1024.0 << "}" << std::endl;
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::string model, weights, device = "cpu";
@@ -30,12 +99,15 @@ int main(int argc, char** argv) {
   app.add_option("--size", size);
   app.add_option("--batch", batch);
   app.add_option("--device", device);
+  std::string image;
+  app.add_option("--image", image, "Instance models: the image to run on");
   bool no_onednn = false;
   app.add_flag("--no-onednn", no_onednn, "LibTorch's convolutions instead of segkit's oneDNN ones");
   CLI11_PARSE(app, argc, argv);
 
   segkit::configure_runtime(threads);
   auto loaded = segkit::load_model(model, weights);
+  if (loaded.entry->task == segkit::Task::kInstance) return bench_instance(loaded, image, runs, warmup);
   segkit::InferenceOptions options = segkit::default_inference_options(c10::Device(device));
   options.onednn = options.onednn && !no_onednn;
   std::function<at::Tensor(const at::Tensor&)> forward;

@@ -12,11 +12,14 @@ golden test makes each model's reference itself (tools/zoo_reference.py).
 - pictures in every format segkit reads;
 - torchvision's detection ops on random inputs (tools/ops_reference.py), and its ResNet-50
   FPN backbone with random weights in both formats (tools/detection_reference.py);
+- a light Mask R-CNN with random weights and its detections on natural images (the instance
+  predict tests);
 - metrics: scikit-learn's confusion matrix, IoU, Dice, accuracy, top-k accuracy and
   per-class recall; scikit-image's adapted Rand error and the ISBI challenge's.
 
 Every random choice comes from a fixed seed. Usage: make_parity_fixtures.py OUT_DIR
 """
+import argparse
 import json
 import os
 import struct
@@ -31,7 +34,7 @@ from torchvision.models import segmentation
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from detection_reference import make_detection_fixtures  # noqa: E402
 from ops_reference import make_ops_fixtures  # noqa: E402
-from zoo_reference import randomize  # noqa: E402
+from zoo_reference import make_instance_reference, randomize  # noqa: E402
 
 CLI_MODEL = "lraspp_mobilenet_v3_large"
 NUM_CLASSES = 7
@@ -340,6 +343,23 @@ def make_rand_fixture(out_dir):
         json.dump(result, f)
 
 
+def make_instance_cli_fixture(out_dir):
+    """An instance model for the predict tests (tests/e2e/test_instance_cli.cpp): the light
+    Mask R-CNN with COCO's 91 classes and random weights, and torchvision's detections on two
+    crops of the real datasets (tests/fixtures/detection) at min size 320 / max 512, score
+    threshold 0.5 (as in the zoo's golden test: tools/zoo_reference.py); and torchvision's
+    COCO category names."""
+    from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights
+    crops = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "detection")
+    folder = os.path.join(out_dir, "instance_cli")
+    args = argparse.Namespace(model="maskrcnn_mobilenet_v3_large_fpn", classes=91, min_size=320, max_size=512,
+                              images=",".join(os.path.join(crops, n) for n in ("ants_97x131.png", "camvid_90x144.png")),
+                              out=folder)
+    make_instance_reference(args, zlib.crc32(b"instance_cli"))
+    with open(os.path.join(folder, "coco_categories.json"), "w") as f:
+        json.dump(MaskRCNN_ResNet50_FPN_Weights.COCO_V1.meta["categories"], f)
+
+
 def main():
     out_dir = sys.argv[1]
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -357,6 +377,7 @@ def main():
     make_rand_fixture(out_dir)
     make_ops_fixtures(out_dir)
     make_detection_fixtures(out_dir)
+    make_instance_cli_fixture(out_dir)
     make_cli_fixture(out_dir)
     import gradcam_reference
 

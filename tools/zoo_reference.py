@@ -11,8 +11,12 @@ outputs for a fixed odd-sized input: logits ("out", and "aux" for segmentation m
 with an aux head), the output of each named backbone stage (forward hooks), and the
 reference's parameter count.
 
+Instance models (Faster and Mask R-CNN) run on natural images (--images, PNG crops of the
+real datasets) instead: see make_instance_reference().
+
 Usage: zoo_reference.py --model NAME --task semantic|classification --classes N
                         --input N,C,H,W [--features a,b,...] [--unet JSON] --out DIR
+       zoo_reference.py --model NAME --task instance --classes N --images A.png,B.png --out DIR
 """
 import argparse
 import json
@@ -25,6 +29,7 @@ import zlib
 import numpy as np
 import torch
 import torchvision
+from torchvision import ops
 from torchvision.models import segmentation
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -113,12 +118,185 @@ def stage_module(name, task, stage):
     return "features." + stage
 
 
+def build_instance(name, classes):
+    from torchvision.models import detection
+    if name == "maskrcnn_mobilenet_v3_large_fpn":  # torchvision's light Faster R-CNN with Mask R-CNN's mask branch
+        light = detection.fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=classes)
+        return detection.MaskRCNN(light.backbone, num_classes=classes, rpn_anchor_generator=light.rpn.anchor_generator,
+                                  rpn_score_thresh=0.05)
+    if not hasattr(detection, name):
+        raise SystemExit(f"zoo_reference: no reference for instance model {name}")
+    return getattr(detection, name)(weights=None, weights_backbone=None, num_classes=classes)
+
+
+def make_instance_reference(args, seed):
+    """torchvision's model on natural images (--images), at a smaller image size than the
+    published 800/1333 (--min-size, --max-size: the same code, a fifth of the time), with
+    random weights chosen so that its detections are many, spread out and far from every
+    decision that a rounding difference could flip. The backbone and the pyramid are
+    randomized by randomize() on the images themselves; the RPN head is drawn with std 0.03
+    for objectness and 0.02 for the rest, the box predictor with std 0.15 for the class
+    weights and 0.07 for the box deltas (classes that differ, boxes that move). Those head
+    weights are drawn again, from the same generator, until every margin (instance_margins)
+    is at least MIN_MARGIN. The ResNet-50 models take BatchNorm epsilon 0, as torchvision's
+    COCO files (overwrite_eps). Saves the weights in both formats (the legacy file in the v1
+    key spellings of those COCO files), the transformed batch, the pyramid, the proposals, the
+    detections and the margins."""
+    from PIL import Image
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model = build_instance(args.model, args.classes).eval()
+    model.transform.min_size, model.transform.max_size = (args.min_size,), args.max_size
+    # A box score threshold of 0.5 (segkit's --score-thresh), so that fewer than the 100
+    # detections kept per image pass and no cut among near-equal scores decides which are kept.
+    model.roi_heads.score_thresh = SCORE_THRESH
+    images = [torch.from_numpy(np.array(Image.open(p).convert("RGB"))).permute(2, 0, 1).float().div(255)
+              for p in args.images.split(",")]
+    batch, _ = model.transform(images)
+    randomize(model.backbone, generator, batch.tensors)
+    if "resnet50" in args.model:
+        for module in model.backbone.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eps = 0.0
+    captured = capture_decisions(model)
+    for attempt in range(1, 21):
+        with torch.no_grad():
+            for name, parameter in model.rpn.head.named_parameters():
+                std = 0.06 if name.startswith("cls_logits") else 0.02
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * std)
+            predictor = model.roi_heads.box_predictor
+            predictor.cls_score.weight.copy_(torch.randn(predictor.cls_score.weight.shape, generator=generator) * CLS_STD)
+            predictor.bbox_pred.weight.copy_(torch.randn(predictor.bbox_pred.weight.shape, generator=generator) * 0.07)
+            detections = model(images)
+        margins = instance_margins(model, captured)
+        if min(margins.values()) >= MIN_MARGIN:
+            break
+        print(f"zoo_reference: attempt {attempt}: margins {margins}, drawing the heads again", file=sys.stderr)
+    else:
+        raise SystemExit(f"zoo_reference: no stable detections for {args.model} in 20 draws")
+    os.makedirs(args.out, exist_ok=True)
+    state = model.state_dict()
+    torch.save(state, os.path.join(args.out, "weights.pth"))
+    torch.save(v1_state(state), os.path.join(args.out, "weights_legacy.pth"), _use_new_zipfile_serialization=False)
+    tensors = {"batch": batch.tensors, "image_sizes": torch.tensor(batch.image_sizes)}
+    for i, image in enumerate(images):
+        tensors[f"image.{i}"] = image
+        tensors[f"proposals.{i}"] = captured["proposals"][i]
+        for key, value in detections[i].items():
+            tensors[f"{key}.{i}"] = value
+    for name, level in captured["pyramid"].items():
+        tensors["pyramid." + name] = level
+    torch.save(tensors, os.path.join(args.out, "tensors.pth"))
+    with open(os.path.join(args.out, "reference.json"), "w") as f:
+        json.dump({"parameters": sum(p.numel() for p in model.parameters()), "torch": torch.__version__,
+                   "torchvision": torchvision.__version__, "detections": [len(d["scores"]) for d in detections],
+                   "attempts": attempt,  # margins that never arose as null (JSON has no infinity)
+                   "margins": {k: (v if v != float("inf") else None) for k, v in margins.items()}}, f)
+
+
+SCORE_THRESH = 0.5
+CLS_STD = 0.5
+
+# The smallest margin accepted. Along segkit's plain path the scores equal torchvision's
+# bit for bit (the same LibTorch kernels); along its inference path (BatchNorm folded,
+# oneDNN convolutions) they differ by up to 2.5e-5 (the golden test prints them).
+MIN_MARGIN = 1e-5
+
+
+def capture_decisions(model):
+    """Hooks that keep what instance_margins() needs: the pyramid, the proposals, the RPN's
+    objectness and its filter's inputs, the class scores and the RoI heads' postprocessing
+    inputs."""
+    captured = {}
+    model.backbone.register_forward_hook(lambda m, i, o: captured.__setitem__("pyramid", o))
+    model.rpn.register_forward_hook(lambda m, i, o: captured.__setitem__("proposals", o[0]))
+    model.rpn.head.register_forward_hook(lambda m, i, o: captured.__setitem__("objectness", o[0]))
+    for owner, method in ((model.rpn, "filter_proposals"), (model.roi_heads, "postprocess_detections")):
+        original = getattr(owner, method)
+
+        def wrapped(*inputs, original=original, method=method):
+            captured[method] = (original, inputs)
+            return original(*inputs)
+        setattr(owner, method, wrapped)
+    return captured
+
+
+def instance_margins(model, captured):
+    """How far each decision that could flip on a rounding difference is from flipping:
+    - objectness_cut: per level and image, the gap between the last objectness logit the
+      RPN keeps before NMS (its top-n) and the first it drops;
+    - proposal_cut: the gap in objectness between the last proposal kept after NMS and the
+      first dropped (when NMS leaves more than the post-NMS top-n);
+    - score_thresh: the distance of any class score from the box score threshold;
+    - nms_iou: the distance from the NMS threshold of the IoU of any two detections of one class
+      (the kept ones: a suppressed box's IoU with its suppressor is not looked at);
+    - detection_cut: the gap between the last detection kept and the first dropped, when more
+      than detections_per_img pass;
+    - nms_order: the gap between the scores of two kept detections of one class that overlap
+      by more than the threshold (where the order would decide which suppresses which).
+    Infinity where a decision does not arise."""
+    inf = float("inf")
+    margins = {"objectness_cut": inf, "proposal_cut": inf, "score_thresh": inf, "nms_iou": inf, "nms_order": inf,
+               "detection_cut": inf}
+    top_n = model.rpn.pre_nms_top_n()
+    for level in captured["objectness"]:
+        for image in level.flatten(1):
+            if image.numel() > top_n:
+                values = image.topk(top_n + 1).values
+                margins["objectness_cut"] = min(margins["objectness_cut"], float(values[-2] - values[-1]))
+    original, inputs = captured["filter_proposals"]
+    post_n = model.rpn._post_nms_top_n["testing"]
+    model.rpn._post_nms_top_n["testing"] = 10 ** 9
+    _, all_scores = original(*inputs)
+    model.rpn._post_nms_top_n["testing"] = post_n
+    for scores in all_scores:
+        if scores.numel() > post_n:
+            margins["proposal_cut"] = min(margins["proposal_cut"], float(scores[post_n - 1] - scores[post_n]))
+    original, inputs = captured["postprocess_detections"]
+    class_scores = torch.softmax(inputs[0], -1)[:, 1:]
+    margins["score_thresh"] = float((class_scores - model.roi_heads.score_thresh).abs().min())
+    nms_thresh = model.roi_heads.nms_thresh
+    kept = model.roi_heads.detections_per_img
+    model.roi_heads.detections_per_img = 10 ** 9
+    for boxes, scores, labels in zip(*original(*inputs)):
+        if scores.numel() > kept:
+            margins["detection_cut"] = min(margins["detection_cut"], float(scores[kept - 1] - scores[kept]))
+        for label in labels.unique():
+            b, sc = boxes[labels == label], scores[labels == label]
+            iou = ops.box_iou(b, b)
+            margins["nms_iou"] = min(margins["nms_iou"], float((iou - nms_thresh).abs().min()))
+            overlapping = iou.gt(nms_thresh).triu(1)
+            if overlapping.any():
+                gaps = (sc[:, None] - sc[None, :]).abs()[overlapping]
+                margins["nms_order"] = min(margins["nms_order"], float(gaps.min()))
+    model.roi_heads.detections_per_img = kept
+    return margins
+
+
+# The key spellings of torchvision's first COCO files (before Conv2dNormActivation).
+V1_KEYS = [(re.compile(r"^(backbone\.fpn\.(?:inner|layer)_blocks\.\d+)\.0\.(weight|bias)$"), r"\1.\2"),
+           (re.compile(r"^(rpn\.head\.conv)\.0\.0\.(weight|bias)$"), r"\1.\2")] + [
+    (re.compile(rf"^(roi_heads\.mask_head)\.{i}\.0\.(weight|bias)$"), rf"\1.mask_fcn{i + 1}.\2") for i in range(4)]
+
+
+def v1_state(state):
+    renamed = type(state)()
+    for key, value in state.items():
+        for pattern, replacement in V1_KEYS:
+            key = pattern.sub(replacement, key)
+        renamed[key] = value
+    return renamed
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True)
-    parser.add_argument("--task", required=True, choices=["semantic", "classification"])
+    parser.add_argument("--task", required=True, choices=["semantic", "classification", "instance"])
+    parser.add_argument("--images", default="")
+    parser.add_argument("--min-size", type=int, default=800)
+    parser.add_argument("--max-size", type=int, default=1333)
     parser.add_argument("--classes", type=int, required=True)
-    parser.add_argument("--input", required=True)
+    parser.add_argument("--input", default="")
     parser.add_argument("--features", default="")
     parser.add_argument("--unet", default="{}")
     parser.add_argument("--out", required=True)
@@ -127,6 +305,9 @@ def main():
     torch.set_num_threads(1)
     seed = zlib.crc32(args.model.encode())
     torch.manual_seed(seed)
+    if args.task == "instance":
+        make_instance_reference(args, seed)
+        return
     generator = torch.Generator().manual_seed(seed)
     model = build(args.model, args.task, args.classes, json.loads(args.unet))
     x = torch.randn([int(v) for v in args.input.split(",")], generator=generator)

@@ -1,6 +1,11 @@
+#include <algorithm>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 
 #include "commands.h"
 #include "options.h"
@@ -8,12 +13,18 @@
 #include "segkit/core/errors.h"
 #include "segkit/core/runtime.h"
 #include "segkit/data/classification_dataset.h"
+#include "segkit/eval/coco_dataset.h"
 #include "segkit/eval/evaluate.h"
+#include "segkit/infer/instance_predictor.h"
+#include "segkit/io/image.h"
 #include "segkit/io/label_image.h"
 #include "segkit/models/load_model.h"
+#include "segkit/models/segmentors/generalized_rcnn.h"
 
 namespace segkit::cli {
 namespace {
+
+namespace fs = std::filesystem;
 
 struct EvalArgs {
   std::string model, weights, task;
@@ -34,6 +45,9 @@ struct EvalArgs {
   bool json = false;
   int threads = 0;
   std::string device = "cpu";
+  // Instance.
+  std::string gt, results, save_gt;
+  DetectionArgs detection;
 };
 
 constexpr int64_t kDefaultIgnoreIndex = 255;
@@ -168,8 +182,121 @@ void eval_classification(const EvalArgs& args) {
   print_report(args, report.to_table(dataset.classes()), report.to_json(dataset.classes()));
 }
 
+// The image file of each ground-truth image: its file name in --images (COCO, VIA), or the
+// image whose stem is the instance map's (PNG folders).
+std::vector<std::string> truth_image_files(const CocoDataset& truth, const std::string& images_dir) {
+  std::vector<std::string> skipped;
+  std::map<std::string, std::string> by_name, by_stem;
+  for (const std::string& file : list_image_files(images_dir, skipped)) {
+    by_name[fs::path(file).filename().string()] = file;
+    by_stem[fs::path(file).stem().string()] = file;
+  }
+  std::vector<std::string> files;
+  for (const CocoImage& image : truth.images) {
+    const auto name = by_name.find(fs::path(image.file_name).filename().string());
+    const auto stem = by_stem.find(image.file_name);
+    if (name != by_name.end()) {
+      files.push_back(name->second);
+    } else if (stem != by_stem.end()) {
+      files.push_back(stem->second);
+    } else {
+      fail(images_dir, ": has no image \"", image.file_name, "\" (image ", image.id, " of the ground truth)");
+    }
+  }
+  return files;
+}
+
+// A model's detections on the ground truth's images, as COCO results (what `segkit predict
+// --coco-results` writes, read back as pycocotools' loadRes reads it).
+std::vector<CocoObject> model_detections(const EvalArgs& args, const CocoDataset& truth) {
+  const ZooEntry& entry = model_for(args.model, args.weights, Task::kInstance);
+  const std::string images_dir = !args.data.images.empty()
+                                     ? args.data.images
+                                     : (fs::is_directory(args.gt) ? "" : fs::path(args.gt).parent_path().string());
+  if (images_dir.empty()) fail("give --images: the folder of the ground truth's images");
+  const std::vector<std::string> files = truth_image_files(truth, images_dir);
+  LoadOptions load;
+  load.num_classes = args.num_classes;
+  LoadedModel loaded = load_model(entry.name, args.weights, load);
+  InstancePredictor predictor(instance_model(loaded, args.detection), parse_device(args.device));
+  std::vector<CocoObject> detections;
+  Progress progress(files.size(), "eval");
+  const size_t batch = static_cast<size_t>(std::max<int64_t>(1, args.batch));
+  for (size_t first = 0; first < files.size(); first += batch) {
+    std::vector<Image> images;
+    for (size_t i = first; i < std::min(files.size(), first + batch); ++i) {
+      images.push_back(read_image(files[i]));
+      const CocoImage& info = truth.images[i];
+      if (images.back().height() != info.height || images.back().width() != info.width) {
+        fail(files[i], ": is ", images.back().width(), "x", images.back().height(), " but the ground truth says ",
+             info.width, "x", info.height);
+      }
+    }
+    const std::vector<Instances> found = predictor.predict(images);
+    for (size_t k = 0; k < found.size(); ++k) {
+      for (CocoObject& o : instances_to_results(found[k], truth.images[first + k].id)) {
+        o.id = static_cast<int64_t>(detections.size()) + 1;  // as loadRes numbers them
+        detections.push_back(std::move(o));
+      }
+    }
+    progress.update(first + images.size(), files[first + images.size() - 1]);
+  }
+  progress.finish();
+  return detections;
+}
+
+// Instance: COCO box and mask AP/AR of a model, or of a results file, against the ground truth.
+void eval_instances(const EvalArgs& args) {
+  if (args.gt.empty()) fail("--task instance needs --gt: a COCO or VIA JSON file, or a folder of instance-id PNGs");
+  const CocoDataset truth = read_instance_truth(args.gt, args.data.images);
+  if (!args.save_gt.empty()) {
+    write_coco_json(truth, args.save_gt);
+    if (args.results.empty() && args.weights.empty()) {
+      std::cout << "wrote the ground truth (" << truth.images.size() << " images, " << truth.annotations.size()
+                << " objects) to " << args.save_gt << "\n";
+      return;
+    }
+  }
+  std::vector<CocoObject> detections;
+  if (!args.results.empty()) {
+    if (!args.model.empty() || !args.weights.empty()) fail("--results scores detections already made: no --model");
+    detections = read_coco_results(args.results, truth);
+  } else {
+    if (args.weights.empty()) fail("give --results (a COCO results file) or --weights (a model to run)");
+    detections = model_detections(args, truth);
+  }
+  const CocoStats boxes = coco_evaluate(truth, detections, IouType::kBox);
+  const bool masks =
+      truth.has_masks() && !detections.empty() &&
+      std::all_of(detections.begin(), detections.end(), [](const CocoObject& d) { return d.mask.has_value(); });
+  std::optional<CocoStats> segm;
+  if (masks) segm = coco_evaluate(truth, detections, IouType::kMask);
+  std::ostringstream table;
+  table << truth.images.size() << " images, " << truth.annotations.size() << " objects, " << detections.size()
+        << " detections\n"
+        << std::left << std::setw(8) << "metric" << std::setw(9) << "box" << (segm ? "mask" : "") << "\n";
+  nlohmann::json json{
+      {"images", truth.images.size()}, {"objects", truth.annotations.size()}, {"detections", detections.size()}};
+  for (size_t i = 0; i < CocoStats::names().size(); ++i) {
+    const char* name = CocoStats::names()[i];
+    table << std::setw(8) << name << std::fixed << std::setprecision(4) << std::setw(9) << boxes.values[i];
+    if (segm) table << segm->values[i];
+    table << "\n";
+    json["bbox"][name] = boxes.values[i];
+    if (segm) json["segm"][name] = segm->values[i];
+  }
+  table << "(COCO's rules, as pycocotools: AP over IoU 0.50:0.95, s/m/l areas under 32^2 / 96^2 / above, AR at 1, 10, "
+           "100 detections; -1: nothing to measure)\n";
+  print_report(args, table.str(), json.dump());
+}
+
 void run_eval(const EvalArgs& args) {
   configure_runtime(args.threads);
+  if (args.task == "instance" || !args.gt.empty() || !args.results.empty()) {
+    if (!args.task.empty() && args.task != "instance") fail("--gt and --results are for --task instance");
+    eval_instances(args);
+    return;
+  }
   if (!args.predictions.empty()) {
     if (!args.model.empty() || !args.weights.empty()) fail("--predictions scores masks already made: no --model");
     eval_semantic_predictions(args);
@@ -197,7 +324,14 @@ Run add_eval_command(CLI::App& app) {
   cmd->add_option("-m,--model", args->model,
                   "Model name (see `segkit models`; default: the one a segkit checkpoint records)");
   cmd->add_option("-w,--weights", args->weights, "Checkpoint");
-  cmd->add_option("--task", args->task, "semantic or classification (default: the model's)");
+  cmd->add_option("--task", args->task, "semantic, classification or instance (default: the model's)");
+  cmd->add_option("--gt", args->gt,
+                  "Instance: the ground truth: a COCO annotation file, a VIA project file (images beside it or in "
+                  "--images) or a folder of instance-id PNGs");
+  cmd->add_option("--results", args->results,
+                  "Instance, without a model: a COCO results file (`segkit predict --coco-results`)");
+  cmd->add_option("--save-gt", args->save_gt, "Instance: also write the ground truth as a COCO annotation file");
+  add_detection_options(*cmd, args->detection);
   cmd->add_option("--num-classes", args->num_classes, "Class count (default: read from the checkpoint)");
   add_data_options(*cmd, args->data, "");
   cmd->add_option("--predictions", args->predictions,

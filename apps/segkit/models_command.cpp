@@ -11,7 +11,11 @@
 namespace segkit::cli {
 namespace {
 
-std::string describe(const Preprocess& p) {
+std::string describe(const ZooEntry& entry) {
+  if (std::holds_alternative<DetectionArchitecture>(entry.architecture)) {
+    return "RGB in [0, 1]; the model normalizes (ImageNet mean/std) and resizes (800, at most 1333)";
+  }
+  const Preprocess& p = entry.preprocess;
   std::ostringstream text;
   text << (p.resize > 0 ? "resize " + std::to_string(p.resize) : std::string("no resize"));
   if (p.crop > 0) text << ", crop " << p.crop;
@@ -40,13 +44,13 @@ void list_zoo() {
     }
     if (entries.empty()) continue;
     std::cout << task_name(task) << " (" << entries.size() << ")\n";
-    std::cout << "  " << std::left << std::setw(30) << "model" << std::setw(12) << "parameters" << std::setw(9)
+    std::cout << "  " << std::left << std::setw(34) << "model" << std::setw(12) << "parameters" << std::setw(9)
               << "classes" << std::setw(5) << "aux"
               << "default preprocessing\n";
     for (const ZooEntry* e : entries) {
-      std::cout << "  " << std::setw(30) << e->name << std::setw(12) << millions(e->parameters) << std::setw(9)
-                << e->num_classes << std::setw(5) << (has_aux(*e) ? "yes" : "no") << describe(e->preprocess) << "\n";
-      std::cout << "  " << std::setw(30) << "" << e->summary << "\n";
+      std::cout << "  " << std::setw(34) << e->name << std::setw(12) << millions(e->parameters) << std::setw(9)
+                << e->num_classes << std::setw(5) << (has_aux(*e) ? "yes" : "no") << describe(*e) << "\n";
+      std::cout << "  " << std::setw(34) << "" << e->summary << "\n";
     }
     std::cout << "\n";
   }
@@ -80,7 +84,7 @@ void describe_model(const std::string& name) {
   const ZooEntry& e = find_model(name);
   std::cout << e.name << ": " << e.summary << "\n"
             << "task " << task_name(e.task) << ", " << e.num_classes << " classes, " << e.parameters
-            << " parameters, preprocessing: " << describe(e.preprocess) << "\n";
+            << " parameters, preprocessing: " << describe(e) << "\n";
   if (const auto* composed = std::get_if<ComposedArchitecture>(&e.architecture)) {
     const Backbone backbone = build_backbone(composed->backbone, composed->backbone_options);
     std::cout << "backbone " << composed->backbone << " (output stride " << composed->backbone_options.output_stride()
@@ -93,6 +97,14 @@ void describe_model(const std::string& name) {
     for (const auto& f : composed->head.config.in_features) std::cout << " " << f;
     std::cout << "\n";
     for (const auto& aux : composed->aux) std::cout << "aux head " << aux.type << " as \"" << aux.module << "\"\n";
+  } else if (const auto* detection = std::get_if<DetectionArchitecture>(&e.architecture)) {
+    std::cout << "backbone " << detection->backbone << ", stages";
+    for (const auto& stage : detection->stages) std::cout << " " << stage;
+    std::cout << " into a feature pyramid (256 channels, and a max-pooled level); region proposal network over "
+              << detection->anchor_sizes.size() << " levels; box head" << (detection->masks ? ", mask head" : "")
+              << "\nlayers:";
+    for (const auto& layer : build_model(e)->layer_names()) std::cout << " " << layer;
+    std::cout << "\n";
   } else {
     std::cout << "layers:";
     for (const auto& layer : build_model(e)->layer_names()) std::cout << " " << layer;

@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "segkit/models/segmentors/generalized_rcnn.h"
+
 #include <torch/cuda.h>
 #include <unistd.h>
 
@@ -25,6 +27,30 @@ void add_data_options(CLI::App& cmd, DataArgs& args, const std::string& prefix) 
   cmd.add_option("--" + prefix + "images", args.images, "Folder of " + what + " images");
   cmd.add_option("--" + prefix + "masks", args.masks, "Folder of " + what + " masks, named as the images");
   cmd.add_option("--" + prefix + "list", args.list, "List file of \"image mask\" lines (" + what + ")");
+}
+
+void add_detection_options(CLI::App& cmd, DetectionArgs& args) {
+  cmd.add_option("--score-thresh", args.score_thresh,
+                 "Instance models: keep detections scoring at least this (default: 0.05, torchvision's)");
+  cmd.add_option("--max-detections", args.max_detections, "Instance models: detections kept per image")
+      ->capture_default_str();
+  cmd.add_option("--min-size", args.min_size,
+                 "Instance models: resize images so the shorter side has this many pixels (default: 800)");
+  cmd.add_option("--max-size", args.max_size,
+                 "Instance models: ... unless the longer side would pass this (default: 1333)");
+}
+
+InstanceSegmentor instance_model(LoadedModel& loaded, const DetectionArgs& args) {
+  InstanceSegmentor model = take_as<InstanceSegmentorImpl>(loaded.model);
+  if (!model) fail(loaded.entry->name, " is not an instance model");
+  model->set_detection_limits(args.score_thresh.value_or(0.05), args.max_detections);
+  if (args.min_size || args.max_size) {
+    auto* rcnn = dynamic_cast<GeneralizedRCNNImpl*>(model.get());
+    if (rcnn == nullptr) fail(loaded.entry->name, " has no image size to choose");
+    const double min_size = args.min_size.value_or(800);
+    rcnn->set_image_size(min_size, args.max_size.value_or(std::max(1333.0, min_size)));
+  }
+  return model;
 }
 
 std::vector<SamplePaths> collect_samples(const DataArgs& args, const std::string& flags) {
@@ -104,7 +130,9 @@ const ZooEntry& find_model_for(const std::string& name, Task task) {
   const ZooEntry& entry = find_model(name);
   if (entry.task == task) return entry;
   const char* command = entry.task == Task::kClassification ? "segkit classify" : "segkit predict";
-  fail(name, " is a ", task_name(entry.task), " model, not a ", task_name(task), " one (use ", command, ")");
+  const auto article = [](Task t) { return t == Task::kInstance ? "an " : "a "; };
+  fail(name, " is ", article(entry.task), task_name(entry.task), " model, not ", article(task), task_name(task),
+       " one (use ", command, ")");
 }
 
 const ZooEntry& model_for(const std::string& flag, const std::string& weights, Task task) {

@@ -13,6 +13,7 @@
 #include "segkit/data/dataset.h"
 #include "segkit/io/image.h"
 #include "segkit/models/load_model.h"
+#include "segkit/models/segmentors/instance_segmentor.h"
 #include "segkit/models/segmentors/unet.h"
 #include "segkit/models/zoo.h"
 
@@ -27,6 +28,20 @@ struct DataArgs {
 /// Adds --{prefix}images, --{prefix}masks and --{prefix}list.
 void add_data_options(CLI::App& cmd, DataArgs& args, const std::string& prefix);
 std::vector<SamplePaths> collect_samples(const DataArgs& args, const std::string& flags);
+
+/// Instance models: what predict and eval let one choose (torchvision's box_score_thresh,
+/// box_detections_per_img, min_size, max_size).
+struct DetectionArgs {
+  std::optional<double> score_thresh, min_size, max_size;
+  int64_t max_detections = 100;
+  bool given() const { return score_thresh || min_size || max_size; }
+};
+
+/// Adds --score-thresh, --max-detections, --min-size and --max-size.
+void add_detection_options(CLI::App& cmd, DetectionArgs& args);
+
+/// An instance model of a loaded checkpoint, with the detection flags applied.
+InstanceSegmentor instance_model(LoadedModel& loaded, const DetectionArgs& args);
 
 /// Image files named on the command line, folders expanded (sorted); a missing path or an
 /// empty folder is an error.

@@ -2,17 +2,22 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <sstream>
 
 #include "commands.h"
 #include "options.h"
 #include "segkit/core/errors.h"
 #include "segkit/core/runtime.h"
+#include "segkit/eval/coco_dataset.h"
+#include "segkit/infer/instance_predictor.h"
 #include "segkit/infer/predictor.h"
 #include "segkit/infer/tiled_inference.h"
 #include "segkit/io/image.h"
+#include "segkit/io/instance_overlay.h"
 #include "segkit/io/label_image.h"
 #include "segkit/io/npy.h"
 #include "segkit/io/overlay.h"
@@ -42,6 +47,9 @@ struct PredictArgs {
   std::string palette, class_names;
   double alpha = 0.5;
   bool no_legend = false;
+  // Instance models.
+  DetectionArgs detection;
+  std::string coco_results;
 };
 
 // How overlays look: the class colours, their weight, and the legend's class names.
@@ -106,11 +114,90 @@ std::vector<std::string> legend_names(const PredictArgs& args, const LoadedModel
   return names;
 }
 
+// Instance models: per image an instance map (0 background, k the k-th detection, best first;
+// 16-bit past 255 instances) and an overlay with boxes, class names and scores; with
+// --coco-results, every detection of every input in one COCO results file.
+void run_instance_predict(const PredictArgs& args, const c10::Device& device) {
+  if (args.tiles.tile > 0 || args.save_logits || args.resize != "default" || !args.upsampling.empty()) {
+    fail(
+        "--tile, --save-logits, --resize and --upsampling are for semantic models; an instance model resizes "
+        "images itself (--min-size, --max-size)");
+  }
+  const ZooEntry& entry = model_for(args.model, args.weights, Task::kInstance);
+  const auto files = collect_images(args.inputs);
+  const auto names = output_names(files);
+  LoadOptions load;
+  load.num_classes = args.num_classes;
+  load.strict = !args.non_strict;
+  LoadedModel loaded = load_model(entry.name, args.weights, load);
+  if (!loaded.report.empty()) std::cerr << "segkit: --non-strict skipped " << loaded.report.summary() << "\n";
+  const int64_t num_classes = loaded.num_classes;
+  std::vector<std::string> classes = class_names_for(args.class_names, loaded, num_classes);
+  if (classes.empty() && num_classes == 91 && !loaded.info) classes = dataset_class_names("coco");
+  InstancePredictor predictor(instance_model(loaded, args.detection), device);
+
+  std::error_code ec;
+  fs::create_directories(args.output, ec);
+  if (ec || !fs::is_directory(args.output)) fail(args.output, ": cannot create output folder");
+  std::vector<CocoObject> results;
+  Progress progress(files.size(), "predict");
+  ImageReader reader(args.reading);
+  size_t next = 0;
+  int64_t detections = 0;
+  while (next < files.size()) {
+    std::vector<Image> images;
+    std::vector<size_t> index;
+    while (next < files.size() && images.size() < static_cast<size_t>(args.batch)) {
+      const size_t i = next++;
+      if (auto image = reader.read(files[i])) {
+        images.push_back(std::move(*image));
+        index.push_back(i);
+      }
+    }
+    if (images.empty()) continue;
+    const std::vector<Instances> found = predictor.predict(images);
+    for (size_t k = 0; k < images.size(); ++k) {
+      const Instances& instances = found[k];
+      const at::Tensor map = instance_map(instances, images[k].height(), images[k].width());
+      std::vector<std::string> captions;
+      for (int64_t d = 0; d < instances.labels.size(0); ++d) {
+        const int64_t label = instances.labels[d].item<int64_t>();
+        std::ostringstream caption;
+        caption << (label < static_cast<int64_t>(classes.size()) ? classes[label] : "class " + std::to_string(label))
+                << " " << std::fixed << std::setprecision(2) << instances.scores[d].item<double>();
+        captions.push_back(caption.str());
+      }
+      const std::string stem = (fs::path(args.output) / names[index[k]]).string();
+      write_label_png(map, stem + "_instances.png");
+      write_rgb_png(draw_instances(images[k].pixels, map, instances.boxes, captions, args.alpha),
+                    stem + "_overlay.png");
+      if (!args.coco_results.empty()) {
+        for (CocoObject& r : instances_to_results(instances, static_cast<int64_t>(index[k]))) results.push_back(r);
+      }
+      detections += instances.labels.size(0);
+    }
+    progress.update(next, files[next - 1]);
+  }
+  progress.finish();
+  reader.finish(files.size());
+  if (!args.coco_results.empty()) write_coco_results(results, args.coco_results);
+  std::cout << "wrote " << files.size() - reader.skipped() << " instance map(s) and overlay(s) with " << detections
+            << " detection(s) to " << args.output
+            << (args.coco_results.empty() ? "" : " and the COCO results to " + args.coco_results) << "\n";
+}
+
 void run_predict(const PredictArgs& args) {
   configure_runtime(args.threads);
   if (args.batch < 1) fail("--batch must be at least 1, got ", args.batch);
   const c10::Device device = parse_device(args.device);
   if (!(args.alpha >= 0 && args.alpha <= 1)) fail("--alpha must be between 0 and 1, got ", args.alpha);
+  if (args.weights.empty()) fail("give --weights (a checkpoint)");
+  if (find_model(resolve_model_name(args.model, args.weights)).task == Task::kInstance) {
+    return run_instance_predict(args, device);
+  }
+  if (args.detection.given() || !args.coco_results.empty()) {
+    fail("--score-thresh, --min-size, --max-size and --coco-results are for instance models");
+  }
   const ZooEntry& entry = model_for(args.model, args.weights, Task::kSemantic);
   const auto files = collect_images(args.inputs);
   const auto names = output_names(files);
@@ -197,6 +284,10 @@ Run add_predict_command(CLI::App& app) {
   cmd->add_option("--class-names", args->class_names,
                   "Names for the legend: a file, one per line, or voc, camvid, cityscapes (default: the checkpoint's)");
   cmd->add_flag("--no-legend", args->no_legend, "Overlays without the legend of class names beside them");
+  add_detection_options(*cmd, args->detection);
+  cmd->add_option("--coco-results", args->coco_results,
+                  "Instance models: also write every detection as a COCO results JSON file (image_id: the input's "
+                  "0-based position)");
   return [args] { run_predict(*args); };
 }
 

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "segkit/core/errors.h"
+#include "segkit/models/segmentors/generalized_rcnn.h"
 
 namespace segkit {
 namespace {
@@ -96,6 +97,11 @@ LoadedModel load_model(const std::string& requested, const std::string& weights,
   loaded.entry = &entry;
   loaded.num_classes = o.num_classes.value_or(file_classes.value_or(0));
   loaded.model = build_model(configured, {loaded.num_classes, has_aux_keys(entry, state)});
+  if (o.batch_norm_eps) {
+    if (entry.task != Task::kInstance) fail("a BatchNorm epsilon can be chosen for detection models only, not ", name);
+    if (!(*o.batch_norm_eps >= 0.0)) fail("the BatchNorm epsilon must be at least 0, got ", *o.batch_norm_eps);
+    set_batch_norm_eps(*loaded.model, *o.batch_norm_eps);
+  }
   loaded.report = load_state_dict_into(*loaded.model, state, o.strict, weights);
   return loaded;
 }

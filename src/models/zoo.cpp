@@ -3,6 +3,7 @@
 #include "segkit/core/errors.h"
 #include "segkit/models/classifiers/image_classifier.h"
 #include "segkit/models/segmentors/encoder_decoder.h"
+#include "segkit/models/segmentors/generalized_rcnn.h"
 
 namespace segkit {
 namespace {
@@ -32,6 +33,15 @@ Model build_composed(const ZooEntry& entry, const ComposedArchitecture& a, const
   return EncoderDecoder(backbone, head, aux.empty() ? nullptr : aux[0].head, num_classes).ptr();
 }
 
+Model build_detection(const DetectionArchitecture& a, int64_t num_classes) {
+  BackboneWithFPN backbone(build_backbone(a.backbone), a.stages);
+  set_batch_norm_eps(*backbone->body, a.batch_norm_eps);
+  const std::vector<std::vector<double>> ratios(a.anchor_sizes.size(), a.aspect_ratios);
+  return GeneralizedRCNN(backbone, AnchorGenerator(a.anchor_sizes, ratios), a.rpn,
+                         RoIHeadsOptions(num_classes).masks(a.masks))
+      .ptr();
+}
+
 }  // namespace
 
 const Registry<ZooEntry>& model_zoo() {
@@ -39,6 +49,7 @@ const Registry<ZooEntry>& model_zoo() {
     Registry<ZooEntry> r("model");
     add_semantic_entries(r);
     add_classification_entries(r);
+    add_instance_entries(r);
     return r;
   }();
   return zoo;
@@ -51,6 +62,10 @@ Model build_model(const ZooEntry& entry, const BuildOptions& o) {
   if (const auto* unet = std::get_if<UNetOptions>(&entry.architecture)) {
     if (o.aux) fail(entry.name, " has no aux head");
     return UNet(UNetOptions(*unet).num_classes(num_classes)).ptr();
+  }
+  if (const auto* detection = std::get_if<DetectionArchitecture>(&entry.architecture)) {
+    if (o.aux) fail(entry.name, " has no aux head");
+    return build_detection(*detection, num_classes);
   }
   return build_composed(entry, std::get<ComposedArchitecture>(entry.architecture), o, num_classes);
 }

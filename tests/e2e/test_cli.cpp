@@ -329,8 +329,10 @@ TEST(Cli, ModelsAsJsonAndBashCompletion) {
   const auto json = run_command(kCli + " models --json", /*with_stderr=*/false);
   ASSERT_EQ(json.exit_code, 0) << json.output;
   const auto models = nlohmann::json::parse(json.output);
-  ASSERT_EQ(models.size(), 41u);
+  ASSERT_EQ(models.size(), 45u);
   EXPECT_EQ(models[0]["name"], "fcn_resnet50");
+  EXPECT_EQ(models[41]["name"], "maskrcnn_resnet50_fpn");
+  EXPECT_EQ(models[41]["task"], "instance");
   EXPECT_EQ(models[0]["task"], "semantic");
   EXPECT_TRUE(models[0]["parameters"].is_number_integer());
   const std::string dir = temp_dir("cli_completion");

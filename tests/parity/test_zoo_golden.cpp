@@ -9,12 +9,16 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
+#include "reference_tensors.h"
 #include "segkit/infer/classification_predictor.h"
+#include "segkit/infer/instance_predictor.h"
 #include "segkit/infer/predictor.h"
 #include "segkit/io/npy.h"
 #include "segkit/models/load_model.h"
+#include "segkit/models/segmentors/generalized_rcnn.h"
 #include "segkit/models/zoo.h"
 #include "test_util.h"
 
@@ -26,6 +30,14 @@ using testing::relative_max_error;
 constexpr double kMaxRelativeError = 1e-4;
 constexpr double kMinAgreement = 0.999;
 constexpr int64_t kSemanticClasses = 7;
+
+// Instance models run on crops of the real datasets at a fifth of the published image size
+// (the same code; the 800/1333 resize is tested in unit/models/detection/test_transform.cpp),
+// keeping detections that score at least 0.5: see tools/zoo_reference.py for why, and for how
+// its weights are drawn so that no decision is near a rounding difference.
+const std::vector<std::string> kInstanceImages = {"ants_97x131.png", "camvid_90x144.png"};
+constexpr double kInstanceMinSize = 320, kInstanceMaxSize = 512, kInstanceScoreThresh = 0.5;
+constexpr double kBoxTolerance = 1e-3, kScoreTolerance = 1e-4, kMinMaskIoU = 0.99;
 
 // What a reference is made of: the input's shape and, for composed models, the stages
 // whose outputs are compared (their ShapeSpecs are checked in unit/models/test_zoo.cpp).
@@ -39,6 +51,7 @@ struct Case {
 Case case_for(const ZooEntry& entry) {
   Case c;
   c.classes = entry.task == Task::kClassification ? entry.num_classes : kSemanticClasses;
+  if (entry.task == Task::kInstance) return c;
   if (const auto* unet = std::get_if<UNetOptions>(&entry.architecture)) {
     const UNet model(UNetOptions(*unet).num_classes(c.classes));
     const int64_t h = model->valid_input_size(45), w = model->valid_input_size(59);
@@ -80,10 +93,20 @@ class ZooGolden : public ::testing::TestWithParam<std::string> {
     const ZooEntry& entry = find_model(GetParam());
     case_ = case_for(entry);
     dir_ = testing::temp_dir("zoo_" + entry.name);
-    const std::string command =
-        std::string(SEGKIT_PYTHON) + " " + SEGKIT_SOURCE_DIR + "/tools/zoo_reference.py --model " + entry.name +
-        " --task " + task_name(entry.task) + " --classes " + std::to_string(case_.classes) + " --input " +
-        join(case_.input) + " --features '" + join(case_.stages) + "' --unet '" + case_.unet_json + "' --out " + dir_;
+    std::string command = std::string(SEGKIT_PYTHON) + " " + SEGKIT_SOURCE_DIR + "/tools/zoo_reference.py --model " +
+                          entry.name + " --task " + task_name(entry.task) + " --classes " +
+                          std::to_string(case_.classes) + " --out " + dir_;
+    if (entry.task == Task::kInstance) {
+      std::string images;
+      for (const auto& name : kInstanceImages) {
+        images += (images.empty() ? "" : ",") + std::string(SEGKIT_SOURCE_DIR) + "/tests/fixtures/detection/" + name;
+      }
+      command += " --images " + images + " --min-size " + std::to_string(static_cast<int>(kInstanceMinSize)) +
+                 " --max-size " + std::to_string(static_cast<int>(kInstanceMaxSize));
+    } else {
+      command +=
+          " --input " + join(case_.input) + " --features '" + join(case_.stages) + "' --unet '" + case_.unet_json + "'";
+    }
     const auto result = testing::run_command(command);
     ASSERT_EQ(result.exit_code, 0) << "the reference could not be made:\n" << command << "\n" << result.output;
   }
@@ -91,6 +114,7 @@ class ZooGolden : public ::testing::TestWithParam<std::string> {
 
   std::string file(const std::string& name) const { return dir_ + "/" + name; }
   void expect_backbone_matches(const ZooEntry& entry) const;
+  void expect_instances_match(const ZooEntry& entry) const;
 
   Case case_;
   std::string dir_;
@@ -98,6 +122,7 @@ class ZooGolden : public ::testing::TestWithParam<std::string> {
 
 TEST_P(ZooGolden, MatchesItsReference) {
   const ZooEntry& entry = find_model(GetParam());
+  if (entry.task == Task::kInstance) return expect_instances_match(entry);
   const at::Tensor input = read_npy(file("input.npy"));
   const at::Tensor expected = read_npy(file("out.npy"));
   const bool semantic = entry.task == Task::kSemantic;
@@ -178,6 +203,122 @@ void ZooGolden::expect_backbone_matches(const ZooEntry& entry) const {
     EXPECT_LE(relative_max_error(actual, expected), kMaxRelativeError);
     EXPECT_EQ(backbone->output_shape().at(stage).channels, actual.size(1)) << "ShapeSpec channels";
   }
+}
+
+// Each reference box matched to one of `actual` within `tolerance` (every coordinate), in any
+// order: near-equal scores may sort either way. Returns, per reference row, the matched row.
+std::vector<int64_t> match_boxes(const at::Tensor& actual, const at::Tensor& expected, double tolerance,
+                                 const at::Tensor& actual_labels = {}, const at::Tensor& expected_labels = {}) {
+  std::vector<int64_t> matched;
+  if (actual.size(0) != expected.size(0)) {
+    ADD_FAILURE() << actual.size(0) << " boxes, the reference has " << expected.size(0);
+    return matched;
+  }
+  if (expected.size(0) == 0) return matched;
+  // [reference, actual]: the largest coordinate difference.
+  at::Tensor distance = (expected.unsqueeze(1) - actual.unsqueeze(0)).abs().amax(-1);
+  if (expected_labels.defined()) {
+    distance.masked_fill_(expected_labels.unsqueeze(1).ne(actual_labels.unsqueeze(0)), 1e30);
+  }
+  std::vector<bool> used(static_cast<size_t>(actual.size(0)), false);
+  for (int64_t i = 0; i < expected.size(0); ++i) {
+    const at::Tensor row = distance[i].clone();
+    for (size_t j = 0; j < used.size(); ++j) {
+      if (used[j]) row[static_cast<int64_t>(j)] = 1e30;
+    }
+    const int64_t best = row.argmin().item<int64_t>();
+    if (row[best].item<double>() > tolerance) {
+      ADD_FAILURE() << "reference box " << i << " " << expected[i] << " has no match within " << tolerance
+                    << " (nearest differs by " << row[best].item<double>() << ")";
+      return {};
+    }
+    used[static_cast<size_t>(best)] = true;
+    matched.push_back(best);
+  }
+  return matched;
+}
+
+double mask_iou(const at::Tensor& a, const at::Tensor& b) {
+  const at::Tensor x = a.ge(0.5), y = b.ge(0.5);
+  const double uni = x.logical_or(y).sum().item<double>();
+  return uni == 0 ? 1.0 : x.logical_and(y).sum().item<double>() / uni;
+}
+
+void expect_same_instances(const Instances& actual, const std::map<std::string, at::Tensor>& reference, int image,
+                           bool masks) {
+  const std::string i = std::to_string(image);
+  const at::Tensor& boxes = reference.at("boxes." + i);
+  const at::Tensor& scores = reference.at("scores." + i);
+  const std::vector<int64_t> match =
+      match_boxes(actual.boxes, boxes, kBoxTolerance, actual.labels, reference.at("labels." + i));
+  if (match.empty() && boxes.size(0) > 0) return;
+  double worst_score = 0, worst_iou = 1;
+  for (size_t k = 0; k < match.size(); ++k) {
+    const int64_t j = match[k], r = static_cast<int64_t>(k);
+    worst_score = std::max(worst_score, std::abs(actual.scores[j].item<double>() - scores[r].item<double>()));
+    if (masks) worst_iou = std::min(worst_iou, mask_iou(actual.masks[j], reference.at("masks." + i)[r][0]));
+  }
+  EXPECT_LE(worst_score, kScoreTolerance) << "image " << image << ": largest score difference";
+  EXPECT_GE(worst_iou, kMinMaskIoU) << "image " << image << ": smallest mask IoU";
+  EXPECT_EQ(masks, actual.masks.defined() && actual.masks.dim() == 3) << "masks for Mask R-CNN only";
+  std::cout << "image " << image << ": " << match.size() << " detections matched, largest score difference "
+            << worst_score << ", smallest mask IoU " << worst_iou << "\n";
+}
+
+// Faster and Mask R-CNN on the reference's natural images: the transformed batch, every pyramid
+// level, the proposals and the final detections (labels, boxes, scores, pasted masks) along the
+// plain path (zip file); the final detections again along the inference path (BatchNorm folded,
+// channels-last, oneDNN) from the legacy file in the first COCO files' key spellings.
+void ZooGolden::expect_instances_match(const ZooEntry& entry) const {
+  std::map<std::string, at::Tensor> reference;
+  for (auto& [name, tensor] : load_state_dict(file("tensors.pth"))) reference[name] = tensor;
+  std::ifstream reference_json(file("reference.json"));
+  const auto info = nlohmann::json::parse(reference_json);
+  std::cout << entry.name << ": reference margins " << info["margins"].dump() << " after " << info["attempts"]
+            << " draws\n";
+  std::vector<at::Tensor> images;
+  for (size_t i = 0; i < kInstanceImages.size(); ++i) images.push_back(reference.at("image." + std::to_string(i)));
+  const bool masks = std::get<DetectionArchitecture>(entry.architecture).masks;
+
+  for (const char* weights : {"weights.pth", "weights_legacy.pth"}) {
+    SCOPED_TRACE(weights);
+    LoadedModel loaded = load_model(entry.name, file(weights));
+    ASSERT_EQ(loaded.num_classes, case_.classes) << "class count read from the checkpoint";
+    EXPECT_EQ(count_parameters(*loaded.model), info["parameters"].get<int64_t>());
+    auto model = take_as<GeneralizedRCNNImpl>(loaded.model);
+    ASSERT_TRUE(model);
+    model->set_image_size(kInstanceMinSize, kInstanceMaxSize);
+    model->set_detection_limits(kInstanceScoreThresh, 100);
+    std::vector<Instances> result;
+    if (std::string(weights) == "weights.pth") {
+      model->eval();
+      at::NoGradGuard no_grad;
+      const ImageBatch batch = model->transform(images);
+      EXPECT_TRUE(testing::near(batch.tensors, reference.at("batch"), 1e-5)) << "transformed batch";
+      const std::vector<at::Tensor> pyramid = model->features(batch);
+      const std::vector<std::string> levels = model->backbone->level_names();
+      ASSERT_EQ(pyramid.size(), levels.size());
+      for (size_t l = 0; l < levels.size(); ++l) {
+        const at::Tensor& expected = reference.at("pyramid." + levels[l]);
+        ASSERT_EQ(pyramid[l].sizes(), expected.sizes()) << "level " << levels[l];
+        EXPECT_LE(relative_max_error(pyramid[l], expected), kMaxRelativeError) << "level " << levels[l];
+      }
+      const std::vector<Proposals> proposals = model->propose(pyramid, batch);
+      for (size_t i = 0; i < proposals.size(); ++i) {
+        SCOPED_TRACE("proposals of image " + std::to_string(i));
+        match_boxes(proposals[i].boxes, reference.at("proposals." + std::to_string(i)), kBoxTolerance);
+      }
+      std::vector<std::pair<int64_t, int64_t>> sizes;
+      for (const at::Tensor& image : images) sizes.emplace_back(image.size(1), image.size(2));
+      result = model->postprocess(model->detect(pyramid, proposals, batch), batch, sizes);
+    } else {
+      InstancePredictor predictor(std::move(model));
+      result = predictor.forward(images);
+    }
+    ASSERT_EQ(result.size(), images.size());
+    for (size_t i = 0; i < result.size(); ++i) expect_same_instances(result[i], reference, static_cast<int>(i), masks);
+  }
+  EXPECT_EQ(count_parameters(*build_model(entry)), entry.parameters) << "the entry's recorded parameter count";
 }
 
 std::vector<std::string> zoo_names() { return model_zoo().names(); }

@@ -27,7 +27,8 @@ const std::vector<std::string>& palette_names();
 /// an error naming the file.
 at::Tensor load_palette(const std::string& spec, int64_t num_classes);
 
-/// The class names of a known dataset ("voc", "camvid", "cityscapes"); empty for other names.
+/// The class names of a known dataset ("voc", "camvid", "cityscapes", "coco": torchvision's 91
+/// detection classes, background and unused ids included); empty for other names.
 std::vector<std::string> dataset_class_names(const std::string& name);
 
 }  // namespace segkit

@@ -29,6 +29,9 @@ struct LoadOptions {
   /// U-Net with resize upsampling: nearest or bilinear (a checkpoint's shapes cannot tell
   /// them apart). Default: what the checkpoint records, else bilinear.
   std::optional<Upsampling> unet_upsampling;
+  /// Detection models: the backbone's BatchNorm epsilon. Default: the entry's, that of its
+  /// published weights (0 for torchvision's first COCO files and the models fine-tuned from them).
+  std::optional<double> batch_norm_eps;
 };
 
 /// The zoo model to build for `weights`: `requested` (a --model flag; may be empty) or the

@@ -12,6 +12,7 @@
 #include "segkit/core/registry.h"
 #include "segkit/data/preprocess.h"
 #include "segkit/models/backbones/backbone.h"
+#include "segkit/models/detection/rpn.h"
 #include "segkit/models/heads/head.h"
 #include "segkit/models/model.h"
 #include "segkit/models/segmentors/unet.h"
@@ -40,8 +41,23 @@ struct ComposedArchitecture {
   std::vector<HeadSpec> aux;
 };
 
-/// What an entry builds: a composed model, or a model family with its own options.
-using Architecture = std::variant<ComposedArchitecture, UNetOptions>;
+/// Faster or Mask R-CNN: a backbone's stages into a feature pyramid, the region proposal
+/// network over anchors on every level, the RoI heads (boxes, and masks when `masks`).
+struct DetectionArchitecture {
+  std::string backbone;             ///< backbone registry name ("resnet50", "mobilenet_v3_large")
+  std::vector<std::string> stages;  ///< the stages that feed the pyramid, finest first
+  /// Anchor sizes per pyramid level, the extra "pool" level included; every level has the same ratios.
+  std::vector<std::vector<double>> anchor_sizes;
+  std::vector<double> aspect_ratios{0.5, 1.0, 2.0};
+  RPNOptions rpn;
+  bool masks = true;
+  /// The backbone's BatchNorm epsilon in the published weights: torchvision's first COCO files
+  /// (the ResNet-50 ones) were made with 0, its later ones with FrozenBatchNorm2d's 1e-5.
+  double batch_norm_eps = 1e-5;
+};
+
+/// What an entry builds: a composed model, a detection model, or a model family with its own options.
+using Architecture = std::variant<ComposedArchitecture, UNetOptions, DetectionArchitecture>;
 
 /// How an entry's checkpoints name things.
 struct CheckpointKeys {
@@ -89,5 +105,7 @@ int64_t count_parameters(const torch::nn::Module& model);
 void add_semantic_entries(Registry<ZooEntry>& zoo);
 /// Adds the classification entries (torchvision's ImageNet classifiers, SE-ResNet-50).
 void add_classification_entries(Registry<ZooEntry>& zoo);
+/// Adds the instance entries (torchvision's Faster and Mask R-CNN).
+void add_instance_entries(Registry<ZooEntry>& zoo);
 
 }  // namespace segkit

@@ -93,8 +93,13 @@ std::vector<Detections> RoIHeadsImpl::forward(const std::vector<at::Tensor>& fea
 
   std::vector<at::Tensor> detected;
   for (const Detections& d : detections) detected.push_back(d.boxes);
+  const at::Tensor pooled = mask_pool_.forward(features, detected, image_sizes);
+  // No detection: no mask head (LibTorch 1.13's convolution fails on an empty batch with
+  // channels-last weights, as the inference rewrite stores them).
   const at::Tensor mask_logits =
-      mask_predictor_->forward(mask_head_->forward(mask_pool_.forward(features, detected, image_sizes)));
+      pooled.size(0) == 0
+          ? at::zeros({0, options.num_classes(), 2 * pooled.size(2), 2 * pooled.size(3)}, pooled.options())
+          : mask_predictor_->forward(mask_head_->forward(pooled));
   std::vector<at::Tensor> labels;
   for (const Detections& d : detections) labels.push_back(d.labels);
   const at::Tensor all_labels = at::cat(labels);
