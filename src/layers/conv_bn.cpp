@@ -124,4 +124,7 @@ ConvNormActImpl::ConvNormActImpl(const ConvNormActOptions& options_) : options(o
 
 at::Tensor ConvNormActImpl::forward(const at::Tensor& x) { return conv_bn_(x, options.activation()); }
 
+ConvActImpl::ConvActImpl(const ConvSpec& spec, Activation activation)
+    : conv_(*this, "0", "", ConvSpec(spec).bias(true)), activation_(activation) {}
+
 }  // namespace segkit

@@ -129,4 +129,22 @@ class ConvNormActImpl : public torch::nn::Module, public InferenceOptimizable {
 };
 TORCH_MODULE(ConvNormAct);
 
+/// torchvision's Conv2dNormActivation without a norm, as its FPN (no activation), RPN head and
+/// mask head (ReLU) use it: a conv with bias registered as "0" (weights "<block>.0.weight"),
+/// then the activation; rewritten for inference as any other convolution (oneDNN, fused
+/// activation).
+class ConvActImpl : public torch::nn::Module, public InferenceOptimizable {
+ public:
+  ConvActImpl(const ConvSpec& spec, Activation activation);
+  at::Tensor forward(const at::Tensor& x) { return conv_(x, activation_); }
+  void optimize_for_inference(const InferenceOptions& o) override { conv_.fold(o); }
+  /// The convolution, to initialize its weights.
+  torch::nn::Conv2d& conv() { return conv_.conv; }
+
+ private:
+  ConvBn conv_;
+  Activation activation_;
+};
+TORCH_MODULE(ConvAct);
+
 }  // namespace segkit

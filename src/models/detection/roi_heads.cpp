@@ -8,7 +8,7 @@
 
 #include <algorithm>
 
-#include "segkit/models/detection/conv_relu.h"
+#include "segkit/layers/conv_bn.h"
 #include "segkit/ops/boxes.h"
 #include "segkit/ops/nms.h"
 
@@ -45,8 +45,8 @@ RoIHeadsImpl::RoIHeadsImpl(RoIHeadsOptions options_) : options(options_) {
   if (!options.masks()) return;
   mask_head_ = register_module("mask_head", torch::nn::Sequential());
   for (int layer = 0; layer < 4; ++layer) {
-    mask_head_->push_back(
-        ConvReLU(mask_conv(torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, channels, 3).padding(1)))));
+    mask_head_->push_back(ConvAct(ConvSpec(channels, channels, 3).padding(1), Activation::kReLU));
+    mask_conv(mask_head_->ptr<ConvActImpl>(layer)->conv());
   }
   mask_predictor_ = register_module("mask_predictor", torch::nn::Sequential());
   mask_predictor_->push_back(

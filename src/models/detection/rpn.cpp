@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "segkit/models/detection/conv_relu.h"
+#include "segkit/layers/conv_bn.h"
 #include "segkit/ops/boxes.h"
 #include "segkit/ops/nms.h"
 
@@ -30,7 +30,10 @@ at::Tensor flatten_per_anchor(const at::Tensor& x, int64_t channels) {
 }  // namespace
 
 RPNHeadImpl::RPNHeadImpl(int64_t in_channels, int64_t num_anchors) {
-  conv_ = register_module("conv", torch::nn::Sequential(ConvReLU(normal_conv(in_channels, in_channels, 3))));
+  ConvAct conv(ConvSpec(in_channels, in_channels, 3).padding(1), Activation::kReLU);
+  torch::nn::init::normal_(conv->conv()->weight, 0, 0.01);
+  torch::nn::init::zeros_(conv->conv()->bias);
+  conv_ = register_module("conv", torch::nn::Sequential(conv));
   cls_logits_ = register_module("cls_logits", normal_conv(in_channels, num_anchors, 1));
   bbox_pred_ = register_module("bbox_pred", normal_conv(in_channels, 4 * num_anchors, 1));
 }

@@ -1,21 +1,21 @@
 #include "segkit/models/necks/fpn.h"
 
 #include <torch/nn/init.h>
-#include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/conv.h>
 
 #include <ATen/ATen.h>
+
+#include "segkit/layers/conv_bn.h"
 
 namespace segkit {
 namespace {
 
-// A conv inside a Sequential, as torchvision's Conv2dNormActivation without norm or
-// activation: its weights are "<block>.0.weight". Kaiming-uniform (a = 1), zero bias.
-torch::nn::Sequential conv_block(int64_t in, int64_t out, int64_t kernel) {
-  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(in, out, kernel).padding(kernel / 2));
-  torch::nn::init::kaiming_uniform_(conv->weight, /*a=*/1);
-  torch::nn::init::zeros_(conv->bias);
-  return torch::nn::Sequential(conv);
+// torchvision's Conv2dNormActivation without norm or activation: its weights are
+// "<block>.0.weight". Kaiming-uniform (a = 1), zero bias.
+ConvAct conv_block(int64_t in, int64_t out, int64_t kernel) {
+  ConvAct block(ConvSpec(in, out, kernel).padding(kernel / 2), Activation::kNone);
+  torch::nn::init::kaiming_uniform_(block->conv()->weight, /*a=*/1);
+  torch::nn::init::zeros_(block->conv()->bias);
+  return block;
 }
 
 }  // namespace
@@ -35,12 +35,12 @@ std::vector<at::Tensor> FeaturePyramidImpl::forward(const std::vector<at::Tensor
   const size_t levels = options.in_channels().size();
   TORCH_CHECK(features.size() == levels, "FeaturePyramid: ", features.size(), " feature maps for ", levels, " levels");
   std::vector<at::Tensor> outputs(levels);
-  at::Tensor top_down = inner_blocks_[levels - 1]->as<torch::nn::Sequential>()->forward(features[levels - 1]);
-  outputs[levels - 1] = layer_blocks_[levels - 1]->as<torch::nn::Sequential>()->forward(top_down);
+  at::Tensor top_down = inner_blocks_[levels - 1]->as<ConvActImpl>()->forward(features[levels - 1]);
+  outputs[levels - 1] = layer_blocks_[levels - 1]->as<ConvActImpl>()->forward(top_down);
   for (size_t level = levels - 1; level-- > 0;) {
-    const at::Tensor lateral = inner_blocks_[level]->as<torch::nn::Sequential>()->forward(features[level]);
+    const at::Tensor lateral = inner_blocks_[level]->as<ConvActImpl>()->forward(features[level]);
     top_down = lateral + at::upsample_nearest2d(top_down, {lateral.size(2), lateral.size(3)});
-    outputs[level] = layer_blocks_[level]->as<torch::nn::Sequential>()->forward(top_down);
+    outputs[level] = layer_blocks_[level]->as<ConvActImpl>()->forward(top_down);
   }
   if (options.extra_max_pool()) {
     outputs.push_back(at::max_pool2d(outputs.back(), /*kernel_size=*/{1, 1}, /*stride=*/{2, 2}));
