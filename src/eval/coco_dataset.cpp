@@ -270,10 +270,6 @@ std::vector<CocoObject> read_coco_results(const std::string& path, const CocoDat
       const auto box = field<std::vector<double>>(r, "bbox", where);
       if (box.size() != 4) fail(where, " has a bbox of ", box.size(), " numbers");
       o.bbox = {box[0], box[1], box[2], box[3]};
-      if (!o.mask) {
-        const double x1 = box[0], x2 = box[0] + box[2], y1 = box[1], y2 = box[1] + box[3];
-        o.mask = rle_from_polygon({x1, y1, x1, y2, x2, y2, x2, y1}, image->height, image->width);
-      }
       o.area = box[2] * box[3];
     } else {
       if (!o.mask) fail(where, " has neither a bbox nor a segmentation");

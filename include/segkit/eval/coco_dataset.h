@@ -37,8 +37,9 @@ CocoDataset read_instance_pngs(const std::string& folder);
 CocoDataset read_instance_truth(const std::string& path, const std::string& images_dir);
 
 /// A COCO results file against its ground truth, as pycocotools' loadRes reads it: ids 1, 2,
-/// ... in order; with boxes, the area is the box's (and a box without a mask gets the box as
-/// its mask); mask-only results take their box and area from the mask. Refused: results for
+/// ... in order; with boxes, the area is the box's; mask-only results take their box and area
+/// from the mask. Box-only results get no mask (loadRes would make the box a polygon mask; mask
+/// AP of boxes is not reported). Refused: results for
 /// images or categories the ground truth does not have, masks of another size than their image,
 /// boxes that reach more than a pixel outside it, entries without a score.
 std::vector<CocoObject> read_coco_results(const std::string& path, const CocoDataset& truth);
