@@ -134,9 +134,9 @@ def make_instance_reference(args, seed):
     published 800/1333 (--min-size, --max-size: the same code, a fifth of the time), with
     random weights chosen so that its detections are many, spread out and far from every
     decision that a rounding difference could flip. The backbone and the pyramid are
-    randomized by randomize() on the images themselves; the RPN head is drawn with std 0.03
-    for objectness and 0.02 for the rest, the box predictor with std 0.15 for the class
-    weights and 0.07 for the box deltas (classes that differ, boxes that move). Those head
+    randomized by randomize() on the images themselves; the RPN head is drawn with std 0.06
+    for objectness and 0.02 for the rest, the box predictor with std CLS_STD (0.5) for the
+    class weights and 0.07 for the box deltas (classes that differ, boxes that move). Those head
     weights are drawn again, from the same generator, until every margin (instance_margins)
     is at least MIN_MARGIN. The ResNet-50 models take BatchNorm epsilon 0, as torchvision's
     COCO files (overwrite_eps). Saves the weights in both formats (the legacy file in the v1
@@ -147,8 +147,8 @@ def make_instance_reference(args, seed):
     generator = torch.Generator().manual_seed(seed)
     model = build_instance(args.model, args.classes).eval()
     model.transform.min_size, model.transform.max_size = (args.min_size,), args.max_size
-    # A box score threshold of 0.5 (segkit's --score-thresh), so that fewer than the 100
-    # detections kept per image pass and no cut among near-equal scores decides which are kept.
+    # A box score threshold of 0.5 (segkit's --score-thresh), so that fewer candidates pass
+    # and a cut among near-equal scores rarely decides which 100 are kept (detection_cut).
     model.roi_heads.score_thresh = SCORE_THRESH
     images = [torch.from_numpy(np.array(Image.open(p).convert("RGB"))).permute(2, 0, 1).float().div(255)
               for p in args.images.split(",")]
@@ -194,6 +194,9 @@ def make_instance_reference(args, seed):
                    "margins": {k: (v if v != float("inf") else None) for k, v in margins.items()}}, f)
 
 
+# The box score threshold of the instance references (the golden test passes the same to
+# segkit), and the spread of the class weights: with 0.5, tens to a hundred detections per image
+# score above it.
 SCORE_THRESH = 0.5
 CLS_STD = 0.5
 
