@@ -83,7 +83,7 @@ Rle rle_mask(const json& segmentation, const CocoImage& image, const std::string
   try {
     if (counts.is_string()) return rle_from_string(counts.get<std::string>(), image.height, image.width);
     Rle rle{image.height, image.width, counts.get<std::vector<uint32_t>>()};
-    rle_decode(rle);  // the runs must cover the image
+    rle_check(rle);
     return rle;
   } catch (const InputError& e) {
     fail(where, ": ", e.what());
@@ -104,12 +104,8 @@ Rle segmentation_mask(const json& segmentation, const CocoImage& image, const st
   return rle_union(parts);
 }
 
-std::string file_name_of(const std::string& path) { return fs::path(path).filename().string(); }
-
-}  // namespace
-
-CocoDataset read_coco_json(const std::string& path) {
-  const json file = parse_json_file(path);
+// A COCO annotation file's contents (`path` names it in errors).
+CocoDataset coco_from_json(const json& file, const std::string& path) {
   if (!file.is_object() || !file.contains("images") || !file.contains("annotations")) {
     fail(path, ": not a COCO annotation file (it needs \"images\" and \"annotations\")");
   }
@@ -165,8 +161,8 @@ CocoDataset read_coco_json(const std::string& path) {
   return d;
 }
 
-CocoDataset read_via_json(const std::string& path, const std::string& images_dir) {
-  const json file = parse_json_file(path);
+// A VIA project file's contents.
+CocoDataset via_from_json(const json& file, const std::string& path, const std::string& images_dir) {
   if (!file.is_object()) fail(path, ": not a VIA project file (an object of files and their regions)");
   std::vector<std::pair<std::string, const json*>> entries;
   for (const auto& [key, entry] : file.items()) {
@@ -210,6 +206,14 @@ CocoDataset read_via_json(const std::string& path, const std::string& images_dir
   return d;
 }
 
+}  // namespace
+
+CocoDataset read_coco_json(const std::string& path) { return coco_from_json(parse_json_file(path), path); }
+
+CocoDataset read_via_json(const std::string& path, const std::string& images_dir) {
+  return via_from_json(parse_json_file(path), path, images_dir);
+}
+
 CocoDataset read_instance_pngs(const std::string& folder) {
   std::vector<std::string> skipped;
   std::vector<std::string> files = list_image_files(folder, skipped);
@@ -241,9 +245,9 @@ CocoDataset read_instance_pngs(const std::string& folder) {
 
 CocoDataset read_instance_truth(const std::string& path, const std::string& images_dir) {
   if (fs::is_directory(path)) return read_instance_pngs(path);
-  const json file = parse_json_file(path);
-  if (file.is_object() && file.contains("annotations")) return read_coco_json(path);
-  return read_via_json(path, images_dir.empty() ? fs::path(path).parent_path().string() : images_dir);
+  const json file = parse_json_file(path);  // parsed once, then read as whichever it is
+  if (file.is_object() && file.contains("annotations")) return coco_from_json(file, path);
+  return via_from_json(file, path, images_dir.empty() ? fs::path(path).parent_path().string() : images_dir);
 }
 
 std::vector<CocoObject> read_coco_results(const std::string& path, const CocoDataset& truth) {

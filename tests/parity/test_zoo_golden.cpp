@@ -220,19 +220,15 @@ std::vector<int64_t> match_boxes(const at::Tensor& actual, const at::Tensor& exp
   if (expected_labels.defined()) {
     distance.masked_fill_(expected_labels.unsqueeze(1).ne(actual_labels.unsqueeze(0)), 1e30);
   }
-  std::vector<bool> used(static_cast<size_t>(actual.size(0)), false);
   for (int64_t i = 0; i < expected.size(0); ++i) {
-    const at::Tensor row = distance[i].clone();
-    for (size_t j = 0; j < used.size(); ++j) {
-      if (used[j]) row[static_cast<int64_t>(j)] = 1e30;
-    }
+    const at::Tensor row = distance[i];
     const int64_t best = row.argmin().item<int64_t>();
     if (row[best].item<double>() > tolerance) {
       ADD_FAILURE() << "reference box " << i << " " << expected[i] << " has no match within " << tolerance
                     << " (nearest differs by " << row[best].item<double>() << ")";
       return {};
     }
-    used[static_cast<size_t>(best)] = true;
+    distance.select(1, best).fill_(1e30);  // each box matches once
     matched.push_back(best);
   }
   return matched;

@@ -23,7 +23,9 @@ struct Rle {
 
 /// Encodes an H x W mask (bool or integer; non-zero is inside).
 Rle rle_encode(const at::Tensor& mask);
-/// The H x W uint8 mask (0 or 1). Throws InputError when the counts do not add up to H x W.
+/// Throws InputError when the counts do not add up to H x W.
+void rle_check(const Rle& rle);
+/// The H x W uint8 mask (0 or 1); rle_check's error for counts that do not fit.
 at::Tensor rle_decode(const Rle& rle);
 
 /// The compressed counts string ("counts" in COCO JSON).

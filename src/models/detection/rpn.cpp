@@ -13,11 +13,15 @@
 namespace segkit {
 namespace {
 
-torch::nn::Conv2d normal_conv(int64_t in, int64_t out, int64_t kernel) {
-  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(in, out, kernel).padding(kernel / 2));
+// torchvision's RPN head initialization: weights from N(0, 0.01), zero biases.
+torch::nn::Conv2d normal_init(torch::nn::Conv2d conv) {
   torch::nn::init::normal_(conv->weight, 0, 0.01);
   torch::nn::init::zeros_(conv->bias);
   return conv;
+}
+
+torch::nn::Conv2d normal_conv(int64_t in, int64_t out, int64_t kernel) {
+  return normal_init(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).padding(kernel / 2)));
 }
 
 // [N, A * C, H, W] to [N, H * W * A, C]: anchors in the order the generator lists them
@@ -31,8 +35,7 @@ at::Tensor flatten_per_anchor(const at::Tensor& x, int64_t channels) {
 
 RPNHeadImpl::RPNHeadImpl(int64_t in_channels, int64_t num_anchors) {
   ConvAct conv(ConvSpec(in_channels, in_channels, 3).padding(1), Activation::kReLU);
-  torch::nn::init::normal_(conv->conv()->weight, 0, 0.01);
-  torch::nn::init::zeros_(conv->conv()->bias);
+  normal_init(conv->conv());
   conv_ = register_module("conv", torch::nn::Sequential(conv));
   cls_logits_ = register_module("cls_logits", normal_conv(in_channels, num_anchors, 1));
   bbox_pred_ = register_module("bbox_pred", normal_conv(in_channels, 4 * num_anchors, 1));
