@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """torchvision eager inference, measured exactly as bench_inference measures segkit.
 Prints one JSON line.
-Usage: peer_torchvision.py MODEL WEIGHTS [--aux] [--runs N] [--threads N] [--size N] [--batch N]"""
+--bf16: the best a Python user has without leaving eager mode on a CPU with bf16: the model and
+input channels-last, forward under torch.autocast("cpu", dtype=torch.bfloat16).
+Usage: peer_torchvision.py MODEL WEIGHTS [--aux] [--bf16] [--runs N] [--threads N] [--size N] [--batch N]"""
+import contextlib
 import argparse
 import json
 import time
@@ -43,6 +46,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--size", type=int, default=520)
     p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--bf16", action="store_true", help="channels-last and bf16 autocast")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     model, state, output = load(a.model, a.weights, a.aux)
@@ -50,11 +54,16 @@ def main():
     del state
     model.eval()
     x = torch.randn(a.batch, 3, a.size, a.size)
+    autocast = contextlib.nullcontext()
+    if a.bf16:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16)
     base = status_kib("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
     times = []
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast:
         for _ in range(a.warmup):
             model(x)
         for _ in range(a.runs):
@@ -63,7 +72,7 @@ def main():
             times.append((time.perf_counter() - start) * 1000)
     times.sort()
     peak = status_kib("VmHWM")
-    print(json.dumps({"impl": "torchvision" + ("+aux" if a.aux else ""), "model": a.model, "batch": a.batch,
+    print(json.dumps({"impl": "torchvision" + ("+aux" if a.aux else "") + ("+bf16" if a.bf16 else ""), "model": a.model, "batch": a.batch,
                       "median_ms": times[len(times) // 2], "min_ms": times[0], "peak_rss_mib": peak / 1024,
                       "inference_peak_mib": (peak - base) / 1024}))
 

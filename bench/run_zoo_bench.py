@@ -8,8 +8,10 @@ after warm-up, and the table shows the median over rounds. Peak memory: the proc
 peak resident set (VmHWM), weights included.
 
 Usage: bench/run_zoo_bench.py BUILD_DIR [--rounds 5] [--runs 5] [--threads 2] [--size 520]
-                              [--batch 1 [--batch 8 ...]] [--aux] MODEL ...
-(--aux: also torchvision with the aux head, as loading an official segmentation file builds it)
+                              [--batch 1 [--batch 8 ...]] [--aux] [--bf16] MODEL ...
+(--aux: also torchvision with the aux head, as loading an official segmentation file builds it;
+--bf16: also segkit --precision bf16 and torchvision with bf16 autocast and channels-last, the
+ratios against both torchvision modes)
 """
 import argparse
 import json
@@ -58,29 +60,39 @@ def main():
     p.add_argument("--size", type=int, default=520)
     p.add_argument("--batch", type=int, action="append")
     p.add_argument("--aux", action="store_true")
+    p.add_argument("--bf16", action="store_true")
     a = p.parse_args()
     folder = os.path.join(tempfile.gettempdir(), "segkit_bench_checkpoints")
     os.makedirs(folder, exist_ok=True)
     peer = [sys.executable, os.path.join(HERE, "peer_torchvision.py")]
     print("| model | batch | segkit ms | torchvision ms | speed-up | segkit peak MiB | torchvision peak MiB |"
-          + (" torchvision+aux ms |" if a.aux else ""))
-    print("|---|---|---|---|---|---|---|" + ("---|" if a.aux else ""))
+          + (" torchvision+aux ms |" if a.aux else "")
+          + (" segkit bf16 ms | torchvision bf16 ms | bf16 vs tv fp32 | bf16 vs tv bf16 | segkit bf16 MiB |"
+             " tv bf16 MiB |" if a.bf16 else ""))
+    print("|---|---|---|---|---|---|---|" + ("---|" if a.aux else "") + ("---|" * 6 if a.bf16 else ""))
     for name in a.models:
         weights = make_checkpoint(name, folder)
         for batch in a.batch or [1]:
             common = ["--runs", str(a.runs), "--threads", str(a.threads), "--size", str(a.size), "--batch", str(batch)]
-            rows = {"segkit": [], "torchvision": [], "torchvision+aux": []}
+            rows = {"segkit": [], "torchvision": [], "torchvision+aux": [], "segkit bf16": [], "torchvision bf16": []}
+            segkit = [os.path.join(a.build_dir, "bench", "bench_inference"), "--model", name, "--weights", weights]
             for _ in range(a.rounds):
-                rows["segkit"].append(run([os.path.join(a.build_dir, "bench", "bench_inference"), "--model", name,
-                                           "--weights", weights] + common))
+                rows["segkit"].append(run(segkit + common))
                 rows["torchvision"].append(run(peer + [name, weights] + common))
                 if a.aux:
                     rows["torchvision+aux"].append(run(peer + [name, weights, "--aux"] + common))
+                if a.bf16:
+                    rows["segkit bf16"].append(run(segkit + common + ["--precision", "bf16"]))
+                    rows["torchvision bf16"].append(run(peer + [name, weights, "--bf16"] + common))
             med = {k: statistics.median(r["median_ms"] for r in v) if v else float("nan") for k, v in rows.items()}
             peak = {k: statistics.median(r["peak_rss_mib"] for r in v) if v else float("nan") for k, v in rows.items()}
             print(f"| {name} | {batch} | {med['segkit']:.1f} | {med['torchvision']:.1f} | "
                   f"{med['torchvision'] / med['segkit']:.2f}x | {peak['segkit']:.0f} | {peak['torchvision']:.0f} |"
-                  + (f" {med['torchvision+aux']:.1f} |" if a.aux else ""), flush=True)
+                  + (f" {med['torchvision+aux']:.1f} |" if a.aux else "")
+                  + (f" {med['segkit bf16']:.1f} | {med['torchvision bf16']:.1f} | "
+                     f"{med['torchvision'] / med['segkit bf16']:.2f}x | "
+                     f"{med['torchvision bf16'] / med['segkit bf16']:.2f}x | {peak['segkit bf16']:.0f} | "
+                     f"{peak['torchvision bf16']:.0f} |" if a.bf16 else ""), flush=True)
 
 
 if __name__ == "__main__":

@@ -9,17 +9,22 @@ saves the state dict in torch.save's zip format and its legacy format (DenseNet'
 file with the old key spelling its published files use), and writes the eval-mode
 outputs for a fixed odd-sized input: logits ("out", and "aux" for segmentation models
 with an aux head), the output of each named backbone stage (forward hooks), and the
-reference's parameter count.
+reference's parameter count. With --natural (inputs the test preprocessed from natural images,
+as .npy files), also how far PyTorch's own bfloat16 goes from float32 (channels-last, autocast:
+the best eager mode does on a CPU with bf16), on the fixed input and on those: argmax agreement
+and largest error, which the test holds segkit's bf16 to.
 
 Instance models (Faster and Mask R-CNN) run on natural images (--images, PNG crops of the
 real datasets) instead: see make_instance_reference().
 
 Usage: zoo_reference.py --model NAME --task semantic|classification --classes N
-                        --input N,C,H,W [--features a,b,...] [--unet JSON] --out DIR
+                        --input N,C,H,W [--features a,b,...] [--unet JSON] [--natural A.npy,...] --out DIR
        zoo_reference.py --model NAME --task instance --classes N --images A.png,B.png --out DIR
 """
 import argparse
+import copy
 import json
+import math
 import os
 import re
 import sys
@@ -191,7 +196,65 @@ def make_instance_reference(args, seed):
         json.dump({"parameters": sum(p.numel() for p in model.parameters()), "torch": torch.__version__,
                    "torchvision": torchvision.__version__, "detections": [len(d["scores"]) for d in detections],
                    "attempts": attempt,  # margins that never arose as null (JSON has no infinity)
-                   "margins": {k: (v if v != float("inf") else None) for k, v in margins.items()}}, f)
+                   "margins": {k: (v if v != float("inf") else None) for k, v in margins.items()},
+                   "bf16": instance_bf16_drift(args, model.state_dict(), images, detections)}, f)
+
+
+def class_map(found, height, width):
+    """segkit's instance_map as classes: each pixel takes the label of the best-scoring instance
+    covering it (its mask at 0.5, or for Faster R-CNN its box rounded to pixels), else 0."""
+    out = torch.zeros(height, width, dtype=torch.long)
+    for k in reversed(range(len(found["labels"]))):
+        label = int(found["labels"][k])
+        if "masks" in found:
+            out[found["masks"][k, 0] >= 0.5] = label
+            continue
+        x1, y1, x2, y2 = [min(max(0, math.floor(float(v) + 0.5)), hi)
+                          for v, hi in zip(found["boxes"][k], (width, height, width, height))]
+        out[y1:y2, x1:x2] = label
+    return out
+
+
+class Bf16Backbone(torch.nn.Module):
+    """A detection backbone run channels-last under bf16 autocast, its pyramid handed on in
+    float32: the heads stay float32, as in segkit's bf16 (torchvision's nms has no bf16 kernel)."""
+
+    def __init__(self, backbone):
+        super().__init__()
+        self.body = backbone.to(memory_format=torch.channels_last)
+        self.out_channels = backbone.out_channels
+
+    def forward(self, x):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            levels = self.body(x.contiguous(memory_format=torch.channels_last))
+        return type(levels)((name, level.float()) for name, level in levels.items())
+
+
+def instance_bf16_drift(args, state, images, detections):
+    """PyTorch's bf16 backbone (Bf16Backbone) against float32 on the same weights and images:
+    the pyramid's largest error (a share of each level's largest magnitude, the worst level)
+    and the share of pixels whose class_map agrees."""
+    model = build_instance(args.model, args.classes).eval()
+    model.load_state_dict(state)
+    model.transform.min_size, model.transform.max_size = (args.min_size,), args.max_size
+    model.roi_heads.score_thresh = SCORE_THRESH
+    if "resnet50" in args.model:
+        for module in model.backbone.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eps = 0.0
+    with torch.no_grad():
+        batch, _ = model.transform(images)
+        expected = model.backbone(batch.tensors)
+        model.backbone = Bf16Backbone(model.backbone)
+        actual = model.backbone(batch.tensors)
+        error = max(float((expected[k] - actual[k]).abs().max() / expected[k].abs().max()) for k in expected)
+        low = model(images)
+    same = total = 0
+    for image, expected, actual in zip(images, detections, low):
+        a, b = class_map(expected, *image.shape[1:]), class_map(actual, *image.shape[1:])
+        same += int((a == b).sum())
+        total += a.numel()
+    return {"pyramid_error": error, "agreement": same / total}
 
 
 # The box score threshold of the instance references (the golden test passes the same to
@@ -291,6 +354,29 @@ def v1_state(state):
     return renamed
 
 
+def logits_of(result):
+    return result["out"] if isinstance(result, dict) else result
+
+
+def bf16_drift(model, inputs):
+    """PyTorch's bf16 (channels-last, autocast) against the model's float32 on `inputs`: argmax
+    agreement over dim 1 (pixels or images) and the largest error as a share of the float32
+    logits' largest magnitude."""
+    fast = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    agree = total = 0
+    error = 0.0
+    for x in inputs:
+        with torch.no_grad():
+            expected = logits_of(model(x))
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                actual = logits_of(fast(x.contiguous(memory_format=torch.channels_last))).float()
+        same = expected.argmax(1) == actual.argmax(1)
+        agree += int(same.sum())
+        total += same.numel()
+        error = max(error, float((expected - actual).abs().max() / expected.abs().max()))
+    return {"agreement": agree / total, "error": error}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True)
@@ -302,6 +388,7 @@ def main():
     parser.add_argument("--input", default="")
     parser.add_argument("--features", default="")
     parser.add_argument("--unet", default="{}")
+    parser.add_argument("--natural", default="", help="preprocessed natural images (.npy), for the bf16 figures")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
@@ -338,8 +425,12 @@ def main():
     for stage in stages:
         np.save(os.path.join(args.out, f"feature_{stage}.npy"), captured[stage].contiguous().numpy())
     parameters = sum(p.numel() for n, p in model.named_parameters() if not n.startswith(("aux", "aux_classifier")))
+    info = {"parameters": parameters, "torch": torch.__version__, "torchvision": torchvision.__version__}
+    if args.natural:
+        natural = [torch.from_numpy(np.load(path)) for path in args.natural.split(",")]
+        info["bf16"] = {"parity": bf16_drift(model, [x]), "natural": bf16_drift(model, natural)}
     with open(os.path.join(args.out, "reference.json"), "w") as f:
-        json.dump({"parameters": parameters, "torch": torch.__version__, "torchvision": torchvision.__version__}, f)
+        json.dump(info, f)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "options.h"
 #include "segkit/core/errors.h"
+#include "segkit/core/pipeline.h"
 #include "segkit/core/runtime.h"
 #include "segkit/data/imagenet_classes.h"
 #include "segkit/infer/classification_predictor.h"
@@ -26,6 +27,7 @@ struct ClassifyArgs {
   ImageReading reading;
   int threads = 0;
   std::string device = "cpu";
+  std::string precision = "fp32";
 };
 
 // Names for the model's classes: --labels, else the checkpoint's, else ImageNet's for 1000
@@ -62,6 +64,8 @@ void print_json(const std::string& path, const TopClasses& top, const std::vecto
 
 void run_classify(const ClassifyArgs& args) {
   configure_runtime(args.threads);
+  const c10::Device device = parse_device(args.device);
+  const InferenceOptions inference = inference_options(device, args.precision);
   if (args.batch < 1) fail("--batch must be at least 1, got ", args.batch);
   if (args.top < 1) fail("--top must be at least 1, got ", args.top);
   const ZooEntry& entry = model_for(args.model, args.weights, Task::kClassification);
@@ -75,27 +79,51 @@ void run_classify(const ClassifyArgs& args) {
   preprocess.resize = parse_resize(args.resize, loaded.preprocess.resize);
   if (args.crop >= 0) preprocess.crop = args.crop;
   const auto names = class_names(args, loaded);
-  ClassificationPredictor predictor(take_as<ClassifierImpl>(loaded.model), preprocess, parse_device(args.device));
+  ClassificationPredictor predictor(take_as<ClassifierImpl>(loaded.model), preprocess, device, inference);
 
   Progress progress(files.size(), "classify");
   ImageReader reader(args.reading);
-  for (size_t start = 0; start < files.size(); start += static_cast<size_t>(args.batch)) {
-    std::vector<Image> images;
-    const size_t end = std::min(files.size(), start + static_cast<size_t>(args.batch));
-    for (size_t i = start; i < end; ++i) {
-      if (auto image = reader.read(files[i])) images.push_back(std::move(*image));
-    }
-    progress.update(end, files[end - 1]);
-    if (images.empty()) continue;
-    const auto tops = top_classes(predictor.probabilities(images), args.top);
-    for (size_t k = 0; k < images.size(); ++k) {
-      if (args.json)
-        print_json(images[k].path, tops[k], names);
-      else
-        print_table(images[k].path, tops[k], names);
-    }
-    std::cout << std::flush;
-  }
+  // Batch b holds files [b * batch, (b + 1) * batch): decoded and preprocessed ahead on a
+  // thread of their own, classified here, printed behind.
+  struct Batch {
+    size_t end = 0;                  // one past its last file
+    std::vector<std::string> paths;  // of the images read
+    PreparedBatch prepared;
+    at::Tensor probabilities;
+  };
+  const size_t step = static_cast<size_t>(args.batch);
+  PipelineOptions pipeline;
+  pipeline.thread_setup = single_threaded_here;
+  run_pipeline<Batch, Batch>((files.size() + step - 1) / step,
+                             [&](size_t b) -> std::optional<Batch> {
+                               Batch batch;
+                               batch.end = std::min(files.size(), (b + 1) * step);
+                               std::vector<Image> images;
+                               for (size_t i = b * step; i < batch.end; ++i) {
+                                 if (auto image = reader.read(files[i])) images.push_back(std::move(*image));
+                               }
+                               for (const Image& image : images) batch.paths.push_back(image.path);
+                               batch.prepared = predictor.prepare(images);
+                               return batch;
+                             },
+                             [&](Batch& batch) {
+                               if (!batch.paths.empty()) batch.probabilities = predictor.run(batch.prepared);
+                               batch.prepared = {};
+                               return std::move(batch);
+                             },
+                             [&](Batch& batch) {
+                               progress.update(batch.end, files[batch.end - 1]);
+                               if (batch.paths.empty()) return;
+                               const auto tops = top_classes(batch.probabilities, args.top);
+                               for (size_t k = 0; k < batch.paths.size(); ++k) {
+                                 if (args.json)
+                                   print_json(batch.paths[k], tops[k], names);
+                                 else
+                                   print_table(batch.paths[k], tops[k], names);
+                               }
+                               std::cout << std::flush;
+                             },
+                             pipeline);
   progress.finish();
   reader.finish(files.size());
 }
@@ -123,6 +151,7 @@ Run add_classify_command(CLI::App& app) {
   add_image_reading_options(*cmd, args->reading);
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
+  add_precision_option(*cmd, args->precision);
   return [args] { run_classify(*args); };
 }
 

@@ -29,7 +29,8 @@ void print_bash(const CLI::App& app) {
             << "    --palette) COMPREPLY=($(compgen -W \"" << join(palette_names(), " ")
             << "\" -- \"$cur\") $(compgen -f -- \"$cur\")); return ;;\n"
             << "    --device) COMPREPLY=($(compgen -W \"cpu cuda\" -- \"$cur\")); return ;;\n"
-            << "    --task) COMPREPLY=($(compgen -W \"semantic classification\" -- \"$cur\")); return ;;\n"
+            << "    --precision) COMPREPLY=($(compgen -W \"fp32 bf16 fp16 auto\" -- \"$cur\")); return ;;\n"
+            << "    --task) COMPREPLY=($(compgen -W \"semantic classification instance\" -- \"$cur\")); return ;;\n"
             << "  esac\n"
             << "  case \"$cmd\" in\n";
   for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {

@@ -45,9 +45,12 @@ struct EvalArgs {
   bool json = false;
   int threads = 0;
   std::string device = "cpu";
+  std::string precision = "fp32";
   // Instance.
   std::string gt, results, save_gt;
   DetectionArgs detection;
+
+  InferenceOptions inference() const { return inference_options(parse_device(device), precision); }
 };
 
 constexpr int64_t kDefaultIgnoreIndex = 255;
@@ -99,7 +102,7 @@ void eval_semantic_model(const EvalArgs& args) {
     fail("--resize cannot be combined with tiles: tiles are taken at the image's own resolution");
   }
   if (tiled && args.batch > 0) fail("--batch cannot be combined with tiles (--tile-batch sets tiles per pass)");
-  Predictor predictor(take_as<SegmentorImpl>(loaded.model), preprocess, parse_device(args.device));
+  Predictor predictor(take_as<SegmentorImpl>(loaded.model), preprocess, parse_device(args.device), args.inference());
   Progress progress(dataset.size(), "eval");
   const auto report_progress = [&](size_t done) { progress.update(done, dataset[done - 1].paths.image); };
   EvalReport report;
@@ -173,7 +176,8 @@ void eval_classification(const EvalArgs& args) {
   if (dataset.num_classes() != loaded.num_classes) {
     fail("the data has ", dataset.num_classes(), " classes but ", args.weights, " has ", loaded.num_classes);
   }
-  ClassificationPredictor predictor(take_as<ClassifierImpl>(loaded.model), preprocess, parse_device(args.device));
+  ClassificationPredictor predictor(take_as<ClassifierImpl>(loaded.model), preprocess, parse_device(args.device),
+                                    args.inference());
   Progress progress(dataset.size(), "eval");
   const ClassificationReport report =
       evaluate_classification(predictor, dataset, args.batch > 0 ? args.batch : 16,
@@ -218,7 +222,7 @@ std::vector<CocoObject> model_detections(const EvalArgs& args, const CocoDataset
   LoadOptions load;
   load.num_classes = args.num_classes;
   LoadedModel loaded = load_model(entry.name, args.weights, load);
-  InstancePredictor predictor(instance_model(loaded, args.detection), parse_device(args.device));
+  InstancePredictor predictor(instance_model(loaded, args.detection), parse_device(args.device), args.inference());
   std::vector<CocoObject> detections;
   Progress progress(files.size(), "eval");
   const size_t batch = static_cast<size_t>(std::max<int64_t>(1, args.batch));
@@ -292,6 +296,7 @@ void eval_instances(const EvalArgs& args) {
 
 void run_eval(const EvalArgs& args) {
   configure_runtime(args.threads);
+  args.inference();  // a bad --device or --precision is named before anything is read
   if (args.task == "instance" || !args.gt.empty() || !args.results.empty()) {
     if (!args.task.empty() && args.task != "instance") fail("--gt and --results are for --task instance");
     eval_instances(args);
@@ -357,6 +362,7 @@ Run add_eval_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "Print the report as JSON instead of a table");
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
+  add_precision_option(*cmd, args->precision);
   return [args] { run_eval(*args); };
 }
 

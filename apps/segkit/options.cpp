@@ -117,6 +117,21 @@ c10::Device parse_device(const std::string& text) {
   fail("--device must be cpu or cuda, got \"", text, "\"");
 }
 
+void add_precision_option(CLI::App& cmd, std::string& value) {
+  cmd.add_option("--precision", value,
+                 "fp32, bf16 (half the time on CPUs with AVX512-BF16), fp16 (CUDA) or auto (bf16 where the CPU "
+                 "has it natively, fp16 on CUDA, else fp32)")
+      ->capture_default_str();
+}
+
+InferenceOptions inference_options(c10::Device device, const std::string& precision) {
+  try {
+    return default_inference_options(device, inference_dtype(precision, device));
+  } catch (const std::invalid_argument& e) {
+    fail("--precision: ", e.what());
+  }
+}
+
 MaskEncoding parse_mask_encoding(const std::string& text) {
   if (text == "auto") return MaskEncoding::kAuto;
   if (text == "index") return MaskEncoding::kIndex;

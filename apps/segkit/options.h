@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "segkit/data/dataset.h"
+#include "segkit/infer/inference.h"
 #include "segkit/io/image.h"
 #include "segkit/models/load_model.h"
 #include "segkit/models/segmentors/instance_segmentor.h"
@@ -55,6 +56,11 @@ std::vector<std::string> output_names(const std::vector<std::string>& files);
 int64_t parse_resize(const std::string& text, int64_t model_default);
 
 c10::Device parse_device(const std::string& text);
+
+/// Adds --precision (fp32, bf16, fp16, auto).
+void add_precision_option(CLI::App& cmd, std::string& value);
+/// How a predictor rewrites its model on `device` for --precision `precision`.
+InferenceOptions inference_options(c10::Device device, const std::string& precision);
 /// --mask-encoding: auto, index or binary.
 MaskEncoding parse_mask_encoding(const std::string& text);
 Upsampling parse_upsampling(const std::string& text);

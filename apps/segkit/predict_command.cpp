@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "options.h"
 #include "segkit/core/errors.h"
+#include "segkit/core/pipeline.h"
 #include "segkit/core/runtime.h"
 #include "segkit/eval/coco_dataset.h"
 #include "segkit/infer/instance_predictor.h"
@@ -38,6 +39,7 @@ struct PredictArgs {
   int batch = 1;
   int threads = 0;
   std::string device = "cpu";
+  std::string precision = "fp32";
   std::string output = "out";
   bool save_logits = false;
   bool non_strict = false;
@@ -117,7 +119,7 @@ std::vector<std::string> legend_names(const PredictArgs& args, const LoadedModel
 // Instance models: per image an instance map (0 background, k the k-th detection, best first;
 // 16-bit past 255 instances) and an overlay with boxes, class names and scores; with
 // --coco-results, every detection of every input in one COCO results file.
-void run_instance_predict(const PredictArgs& args, const c10::Device& device) {
+void run_instance_predict(const PredictArgs& args, const c10::Device& device, const InferenceOptions& inference) {
   if (args.tiles.tile > 0 || args.save_logits || args.resize != "default" || !args.upsampling.empty()) {
     fail(
         "--tile, --save-logits, --resize and --upsampling are for semantic models; an instance model resizes "
@@ -134,7 +136,7 @@ void run_instance_predict(const PredictArgs& args, const c10::Device& device) {
   const int64_t num_classes = loaded.num_classes;
   std::vector<std::string> classes = class_names_for(args.class_names, loaded, num_classes);
   if (classes.empty() && num_classes == 91 && !loaded.info) classes = dataset_class_names("coco");
-  InstancePredictor predictor(instance_model(loaded, args.detection), device);
+  InstancePredictor predictor(instance_model(loaded, args.detection), device, inference);
 
   std::error_code ec;
   fs::create_directories(args.output, ec);
@@ -190,10 +192,11 @@ void run_predict(const PredictArgs& args) {
   configure_runtime(args.threads);
   if (args.batch < 1) fail("--batch must be at least 1, got ", args.batch);
   const c10::Device device = parse_device(args.device);
+  const InferenceOptions inference = inference_options(device, args.precision);
   if (!(args.alpha >= 0 && args.alpha <= 1)) fail("--alpha must be between 0 and 1, got ", args.alpha);
   if (args.weights.empty()) fail("give --weights (a checkpoint)");
   if (find_model(resolve_model_name(args.model, args.weights)).task == Task::kInstance) {
-    return run_instance_predict(args, device);
+    return run_instance_predict(args, device, inference);
   }
   if (args.detection.given() || !args.coco_results.empty()) {
     fail("--score-thresh, --min-size, --max-size and --coco-results are for instance models");
@@ -216,7 +219,7 @@ void run_predict(const PredictArgs& args) {
     fail("--resize cannot be combined with tiles: tiles are taken at the image's own resolution");
   }
   const int64_t num_classes = loaded.num_classes;
-  Predictor predictor(take_as<SegmentorImpl>(loaded.model), preprocess, device);
+  Predictor predictor(take_as<SegmentorImpl>(loaded.model), preprocess, device, inference);
   TiledInference tiler(predictor, args.tiles);
   OverlayStyle style;
   style.palette = palette_for(args.palette, loaded, num_classes);
@@ -229,24 +232,50 @@ void run_predict(const PredictArgs& args) {
 
   Progress progress(files.size(), "predict");
   ImageReader reader(args.reading);
-  size_t next = 0;
-  while (next < files.size()) {
-    std::vector<Image> images;
-    std::vector<size_t> index;  // into files and names
-    while (next < files.size() && images.size() < (tiled ? 1u : static_cast<size_t>(args.batch))) {
-      const size_t i = next++;
-      if (auto image = reader.read(files[i])) {
-        images.push_back(std::move(*image));
-        index.push_back(i);
-      }
+  if (tiled) {
+    for (size_t i = 0; i < files.size(); ++i) {
+      if (auto image = reader.read(files[i])) predict_tiled(tiler, *image, names[i], style, args);
+      progress.update(i + 1, files[i]);
     }
-    if (tiled && !images.empty()) {
-      predict_tiled(tiler, images[0], names[index[0]], style, args);
-    } else if (!images.empty()) {
-      const auto predictions = predictor.predict(images);
-      for (size_t k = 0; k < images.size(); ++k) write_outputs(images[k], predictions[k], names[index[k]], style, args);
-    }
-    progress.update(next, files[next - 1]);
+  } else {
+    // Batch b holds files [b * batch, (b + 1) * batch): read and preprocessed ahead on a thread
+    // of their own, run through the network here, and resized, argmaxed and written behind it.
+    struct Batch {
+      size_t end = 0;             // one past its last file
+      std::vector<size_t> index;  // the files read, into files and names
+      std::vector<Image> images;
+      PreparedBatch prepared;
+      std::vector<at::Tensor> logits;
+    };
+    const size_t step = static_cast<size_t>(args.batch);
+    PipelineOptions pipeline;
+    pipeline.thread_setup = single_threaded_here;
+    run_pipeline<Batch, Batch>((files.size() + step - 1) / step,
+                               [&](size_t b) -> std::optional<Batch> {
+                                 Batch batch;
+                                 batch.end = std::min(files.size(), (b + 1) * step);
+                                 for (size_t i = b * step; i < batch.end; ++i) {
+                                   if (auto image = reader.read(files[i])) {
+                                     batch.images.push_back(std::move(*image));
+                                     batch.index.push_back(i);
+                                   }
+                                 }
+                                 batch.prepared = predictor.prepare(batch.images);
+                                 return batch;
+                               },
+                               [&](Batch& batch) {
+                                 batch.logits = predictor.run(batch.prepared);
+                                 batch.prepared = {};
+                                 return std::move(batch);
+                               },
+                               [&](Batch& batch) {
+                                 for (size_t k = 0; k < batch.images.size(); ++k) {
+                                   const Prediction prediction = Predictor::finish(batch.logits[k], batch.images[k]);
+                                   write_outputs(batch.images[k], prediction, names[batch.index[k]], style, args);
+                                 }
+                                 progress.update(batch.end, files[batch.end - 1]);
+                               },
+                               pipeline);
   }
   progress.finish();
   reader.finish(files.size());
@@ -267,6 +296,7 @@ Run add_predict_command(CLI::App& app) {
   cmd->add_option("--batch", args->batch, "Images per forward pass")->capture_default_str();
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
+  add_precision_option(*cmd, args->precision);
   cmd->add_option("-o,--output", args->output, "Output folder")->capture_default_str();
   cmd->add_flag("--save-logits", args->save_logits, "Also write <stem>_logits.npy (float32, C x H x W)");
   cmd->add_flag("--non-strict", args->non_strict, "Load the checkpoint's matching keys, skip the rest");

@@ -1,6 +1,7 @@
 #include "segkit/core/runtime.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <malloc.h>
 #include <sched.h>
 
@@ -23,6 +24,16 @@ void configure_runtime(int threads) {
   mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
   mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
   at::set_num_threads(threads > 0 ? threads : available_cores());
+}
+
+void single_threaded_here() {
+  // at::set_num_threads would also change the count every thread yet to start takes. The
+  // OpenMP runtime LibTorch loaded sets this thread's alone; looked up at run time, as segkit
+  // does not link OpenMP itself (and a LibTorch without OpenMP has none: nothing to do).
+  at::internal::lazy_init_num_threads();  // LibTorch's first-use setup would undo it otherwise
+  using SetThreads = void (*)(int);
+  static const auto set_threads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (set_threads) set_threads(1);
 }
 
 }  // namespace segkit

@@ -2,6 +2,9 @@
 
 #include <ATen/ATen.h>
 
+#include "segkit/core/pipeline.h"
+#include "segkit/core/runtime.h"
+
 namespace segkit {
 
 EvalReport evaluate_segmentation(TiledInference& tiler, const SegmentationDataset& data, int64_t num_classes,
@@ -29,14 +32,39 @@ EvalReport evaluate_segmentation(Predictor& predictor, const SegmentationDataset
                                  int64_t batch, const ProgressCallback& progress) {
   Evaluator evaluator(num_classes, data.options().ignore_index, data.binary());
   const size_t step = static_cast<size_t>(std::max<int64_t>(1, batch));
-  for (size_t start = 0; start < data.size(); start += step) {
-    const size_t end = std::min(data.size(), start + step);
+  // Preprocessing ahead on a thread of its own, the network here, the resize, argmax and
+  // scoring behind it.
+  struct Batch {
+    size_t start = 0;
     std::vector<Image> images;
-    for (size_t i = start; i < end; ++i) images.push_back(Image{data[i].image, data[i].paths.image});
-    const auto predictions = predictor.predict(images);
-    for (size_t i = start; i < end; ++i) evaluator.add(predictions[i - start].mask, data[i].mask);
-    if (progress) progress(end);
-  }
+    PreparedBatch prepared;
+    std::vector<at::Tensor> logits;
+  };
+  PipelineOptions pipeline;
+  pipeline.thread_setup = single_threaded_here;
+  run_pipeline<Batch, Batch>((data.size() + step - 1) / step,
+                             [&](size_t b) -> std::optional<Batch> {
+                               Batch batch;
+                               batch.start = b * step;
+                               for (size_t i = batch.start; i < std::min(data.size(), batch.start + step); ++i) {
+                                 batch.images.push_back(Image{data[i].image, data[i].paths.image});
+                               }
+                               batch.prepared = predictor.prepare(batch.images);
+                               return batch;
+                             },
+                             [&](Batch& batch) {
+                               batch.logits = predictor.run(batch.prepared);
+                               batch.prepared = {};
+                               return std::move(batch);
+                             },
+                             [&](Batch& batch) {
+                               for (size_t k = 0; k < batch.images.size(); ++k) {
+                                 evaluator.add(Predictor::finish(batch.logits[k], batch.images[k]).mask,
+                                               data[batch.start + k].mask);
+                               }
+                               if (progress) progress(batch.start + batch.images.size());
+                             },
+                             pipeline);
   return evaluator.report();
 }
 

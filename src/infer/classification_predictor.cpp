@@ -10,22 +10,21 @@ ClassificationPredictor::ClassificationPredictor(Classifier model, Preprocess pr
 
 ClassificationPredictor::ClassificationPredictor(Classifier model, Preprocess preprocess, c10::Device device,
                                                  const InferenceOptions& options)
-    : model_(std::move(model)), preprocess_(preprocess), device_(device), channels_last_(options.channels_last) {
+    : model_(std::move(model)), preprocess_(preprocess), device_(device), options_(options) {
   adopt_for_inference(*model_, model_.use_count(), device_, options);
 }
 
 at::Tensor ClassificationPredictor::forward(const at::Tensor& batch) {
   c10::InferenceMode guard;
-  return model_->forward(model_input(batch, device_, channels_last_)).logits;
+  return model_->forward(model_input(batch, device_, options_)).logits.to(at::kFloat);
 }
 
-at::Tensor ClassificationPredictor::probabilities(const std::vector<Image>& images) {
+at::Tensor ClassificationPredictor::run(const PreparedBatch& prepared) {
   c10::InferenceMode guard;
-  at::Tensor result = at::empty({static_cast<int64_t>(images.size()), model_->num_classes()}, at::kFloat);
-  for (const auto& [size, members] : group_by_input_size(images, preprocess_)) {
-    std::vector<at::Tensor> inputs;
-    for (size_t i : members) inputs.push_back(preprocess_(images[i].pixels));
-    const at::Tensor probs = at::softmax(forward(at::stack(inputs)).to(at::kCPU, at::kFloat), 1);
+  at::Tensor result = at::empty({static_cast<int64_t>(prepared.size()), model_->num_classes()}, at::kFloat);
+  for (size_t g = 0; g < prepared.groups.size(); ++g) {
+    const at::Tensor probs = at::softmax(forward(prepared.inputs[g]).to(at::kCPU, at::kFloat), 1);
+    const auto& members = prepared.groups[g];
     for (size_t k = 0; k < members.size(); ++k) result[static_cast<int64_t>(members[k])].copy_(probs[k]);
   }
   return result;

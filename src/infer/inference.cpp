@@ -1,17 +1,66 @@
 #include "segkit/infer/inference.h"
 
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
 #include <stdexcept>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 namespace segkit {
 
-InferenceOptions default_inference_options(c10::Device device) {
+InferenceOptions default_inference_options(c10::Device device, at::ScalarType dtype) {
   InferenceOptions options;
   options.channels_last = device.is_cpu();
   options.onednn = device.is_cpu();
+  options.dtype = dtype;
   return options;
 }
 
+bool cpu_has_native_bf16() {
+#if defined(__x86_64__) || defined(__i386__)
+  // CPUID leaf 7: sub-leaf 1 EAX bit 5 is AVX512-BF16; sub-leaf 0 EDX bit 22 is AMX-BF16.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_max(0, nullptr) < 7) return false;
+  __cpuid_count(7, 1, eax, ebx, ecx, edx);
+  const bool avx512_bf16 = (eax >> 5) & 1U;
+  __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  const bool amx_bf16 = (edx >> 22) & 1U;
+  return avx512_bf16 || amx_bf16;
+#else
+  return false;
+#endif
+}
+
+at::ScalarType inference_dtype(const std::string& precision, c10::Device device) {
+  if (precision == "fp32") return at::kFloat;
+  if (precision == "bf16") return at::kBFloat16;
+  if (precision == "fp16") {
+    if (!device.is_cuda()) throw std::invalid_argument("precision fp16 is for CUDA devices; on the CPU use bf16");
+    return at::kHalf;
+  }
+  if (precision == "auto") {
+    if (device.is_cuda()) return at::kHalf;
+    return cpu_has_native_bf16() ? at::kBFloat16 : at::kFloat;
+  }
+  throw std::invalid_argument("unknown precision '" + precision + "' (fp32, bf16, fp16 or auto)");
+}
+
+std::string precision_name(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kFloat: return "fp32";
+    case at::kBFloat16: return "bf16";
+    case at::kHalf: return "fp16";
+    default: return c10::toString(dtype);
+  }
+}
+
 void adopt_for_inference(ModelImpl& model, long references, c10::Device device, const InferenceOptions& options) {
+  if (!options.rewrite && options.dtype != at::kFloat) {
+    throw std::logic_error("a model borrowed unchanged (InferenceOptions::rewrite = false) computes in float32");
+  }
   if (options.rewrite && references > 1) {
     throw std::logic_error(
         "a predictor rewrites its model for inference (BatchNorm folded into the convolutions): hand it the only "
@@ -22,9 +71,9 @@ void adopt_for_inference(ModelImpl& model, long references, c10::Device device, 
   if (options.rewrite) optimize_for_inference(model, options);
 }
 
-at::Tensor model_input(const at::Tensor& batch, c10::Device device, bool channels_last) {
-  at::Tensor input = batch.to(device);
-  return channels_last ? input.contiguous(at::MemoryFormat::ChannelsLast) : input;
+at::Tensor model_input(const at::Tensor& batch, c10::Device device, const InferenceOptions& options) {
+  at::Tensor input = batch.to(device, options.dtype);
+  return options.channels_last ? input.contiguous(at::MemoryFormat::ChannelsLast) : input;
 }
 
 std::map<std::pair<int64_t, int64_t>, std::vector<size_t>> group_by_input_size(const std::vector<Image>& images,
@@ -34,6 +83,24 @@ std::map<std::pair<int64_t, int64_t>, std::vector<size_t>> group_by_input_size(c
     groups[preprocess.input_size(images[i].height(), images[i].width())].push_back(i);
   }
   return groups;
+}
+
+size_t PreparedBatch::size() const {
+  size_t count = 0;
+  for (const auto& members : groups) count += members.size();
+  return count;
+}
+
+PreparedBatch prepare_batch(const std::vector<Image>& images, const Preprocess& preprocess) {
+  c10::InferenceMode guard;
+  PreparedBatch prepared;
+  for (const auto& [size, members] : group_by_input_size(images, preprocess)) {
+    std::vector<at::Tensor> inputs;
+    for (size_t i : members) inputs.push_back(preprocess(images[i].pixels));
+    prepared.groups.push_back(members);
+    prepared.inputs.push_back(at::stack(inputs));
+  }
+  return prepared;
 }
 
 }  // namespace segkit

@@ -45,14 +45,16 @@ FoldedConv FoldedConv::fold(const ConvSpec& spec, torch::nn::Conv2dImpl& conv, c
     folded.bias = (conv_bias - bn->running_mean) * scale + bn->bias;
   }
   const bool onednn = options.onednn && OneDnnConv::available() && folded.weight.device().is_cpu() &&
-                      folded.weight.scalar_type() == at::kFloat;
+                      folded.weight.scalar_type() == at::kFloat && OneDnnConv::supports(options.dtype);
   if (onednn) {
-    folded.onednn = std::make_shared<OneDnnConv>(std::move(folded.weight), folded.bias, spec);
+    folded.onednn = std::make_shared<OneDnnConv>(std::move(folded.weight), folded.bias, spec, options.dtype);
     folded.weight = at::Tensor();
     return folded;
   }
   folded.weight =
-      folded.weight.contiguous(options.channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
+      folded.weight.to(options.dtype)
+          .contiguous(options.channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
+  if (folded.bias.defined()) folded.bias = folded.bias.to(options.dtype);
   return folded;
 }
 
@@ -91,24 +93,43 @@ void ConvBn::fold(const InferenceOptions& options) {
   }
 }
 
-void optimize_for_inference(torch::nn::Module& model, const InferenceOptions& options) {
-  for (const auto& module : model.modules(/*include_self=*/true)) {
-    if (auto* optimizable = dynamic_cast<InferenceOptimizable*>(module.get())) {
-      optimizable->optimize_for_inference(options);
-    }
+namespace {
+
+/// Rewrites `module` and, unless it rewrote them itself, its children; then converts what is
+/// left of its own parameters and buffers.
+void rewrite(torch::nn::Module& module, const InferenceOptions& options) {
+  auto* optimizable = dynamic_cast<InferenceOptimizable*>(&module);
+  if (optimizable) optimizable->optimize_for_inference(options);
+  if (!optimizable || !optimizable->rewrites_children()) {
+    for (const auto& child : module.children()) rewrite(*child, options);
   }
-  if (!options.channels_last) return;
+  at::NoGradGuard no_grad;
   // Convolutions without a BatchNorm to fold (VGG, U-Net's up-convolutions, heads' last
   // layers) keep their modules; their weights go channels-last too.
-  at::NoGradGuard no_grad;
-  for (const auto& module : model.modules(/*include_self=*/true)) {
-    const bool conv = dynamic_cast<torch::nn::Conv2dImpl*>(module.get()) != nullptr ||
-                      dynamic_cast<torch::nn::ConvTranspose2dImpl*>(module.get()) != nullptr;
-    if (!conv) continue;
-    for (auto& p : module->parameters(/*recurse=*/false)) {
-      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+  const bool conv = dynamic_cast<torch::nn::Conv2dImpl*>(&module) != nullptr;
+  const bool transposed = dynamic_cast<torch::nn::ConvTranspose2dImpl*>(&module) != nullptr;
+  // BatchNorm left unfolded (DenseNet's, before its convolutions) keeps float32 statistics
+  // and affine weights: LibTorch normalizes bfloat16 input with them in float32, as autocast.
+  const bool norm = dynamic_cast<torch::nn::BatchNorm2dImpl*>(&module) != nullptr;
+  for (auto& p : module.parameters(/*recurse=*/false)) {
+    if (p.is_floating_point() && !transposed && !norm) p.set_data(p.to(options.dtype));
+    if (options.channels_last && (conv || transposed) && p.dim() == 4) {
+      p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
     }
   }
+  for (auto& b : module.buffers(/*recurse=*/false)) {
+    if (b.is_floating_point() && !norm) b.set_data(b.to(options.dtype));
+  }
+}
+
+}  // namespace
+
+void optimize_for_inference(torch::nn::Module& model, const InferenceOptions& options) { rewrite(model, options); }
+
+at::Tensor transposed_conv(torch::nn::ConvTranspose2dImpl& conv, const at::Tensor& x) {
+  const at::ScalarType type = conv.weight.scalar_type();
+  if (x.scalar_type() == type) return conv.forward(x);
+  return conv.forward(x.to(type)).to(x.scalar_type());
 }
 
 ConvNormActImpl::ConvNormActImpl(const ConvNormActOptions& options_) : options(options_) {

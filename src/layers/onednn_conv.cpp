@@ -76,6 +76,8 @@ struct OneDnnConv::Impl {
   };
 
   ConvSpec spec{1, 1, 1};
+  memory::data_type type = memory::data_type::f32;  // of the data and the packed weights
+  at::ScalarType scalar_type = at::kFloat;
   at::Tensor plain_weight;  // until first packed
   at::Tensor bias;
   memory bias_mem;
@@ -95,8 +97,8 @@ struct OneDnnConv::Impl {
   /// Whether some input size may take the Winograd kernel (see winograd_chunk).
   bool winograd_capable() const {
     const auto& s = spec;
-    return s.kernel_size() == 3 && s.stride() == 1 && s.dilation() == 1 && s.groups() == 1 &&
-           s.in_channels() * s.out_channels() <= 256 * 256;
+    return type == memory::data_type::f32 && s.kernel_size() == 3 && s.stride() == 1 && s.dilation() == 1 &&
+           s.groups() == 1 && s.in_channels() * s.out_channels() <= 256 * 256;
   }
 
   /// The newest layout that is not Winograd's (one always exists once constructed).
@@ -114,7 +116,7 @@ struct OneDnnConv::Impl {
     const memory::desc plain(weight_dims(), memory::data_type::f32, spec.groups() == 1 ? Tag::oihw : Tag::goihw);
     at::Tensor unpacked = plain_weight;
     Packed* direct = newest_direct();
-    if (!unpacked.defined() && winograd) {  // back to the plain layout first
+    if (!unpacked.defined() && winograd) {  // back to the plain layout first (Winograd: float32 only)
       unpacked = at::empty(weight_dims(), at::kFloat);
       memory to(plain, engine(), unpacked.data_ptr());
       dnnl::reorder(direct->buffer.mem, to).execute(stream, direct->buffer.mem, to);
@@ -152,13 +154,13 @@ struct OneDnnConv::Impl {
     const auto f32 = memory::data_type::f32;
     Kernel kernel;
     kernel.out_shape = {n, s.out_channels(), out_h, out_w};
-    kernel.user_src = memory::desc({n, s.in_channels(), height, width}, f32, Tag::nhwc);
-    kernel.user_dst = memory::desc({n, s.out_channels(), out_h, out_w}, f32, Tag::nhwc);
+    kernel.user_src = memory::desc({n, s.in_channels(), height, width}, type, Tag::nhwc);
+    kernel.user_dst = memory::desc({n, s.out_channels(), out_h, out_w}, type, Tag::nhwc);
     dnnl::post_ops ops;
     kernel.fused = append_activation(ops, activation);
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
-    const memory::desc any_weights(weight_dims(), f32, Tag::any);
+    const memory::desc any_weights(weight_dims(), type, Tag::any);
     const memory::desc bias_desc({s.out_channels()}, f32, Tag::x);
     const memory::dims strides{s.stride(), s.stride()}, dilates{s.dilation() - 1, s.dilation() - 1},
         padding{s.padding(), s.padding()};
@@ -200,11 +202,17 @@ struct OneDnnConv::Impl {
 
 bool OneDnnConv::available() { return true; }
 
-OneDnnConv::OneDnnConv(at::Tensor weight, at::Tensor bias, const ConvSpec& spec) : impl_(std::make_unique<Impl>()) {
+bool OneDnnConv::supports(at::ScalarType dtype) { return dtype == at::kFloat || dtype == at::kBFloat16; }
+
+OneDnnConv::OneDnnConv(at::Tensor weight, at::Tensor bias, const ConvSpec& spec, at::ScalarType dtype)
+    : impl_(std::make_unique<Impl>()) {
   if (weight.scalar_type() != at::kFloat || !weight.device().is_cpu()) {
     throw std::invalid_argument("oneDNN convolutions take float32 CPU weights");
   }
+  if (!supports(dtype)) throw std::invalid_argument("oneDNN convolutions compute in float32 or bfloat16");
   impl_->spec = spec;
+  impl_->scalar_type = dtype;
+  impl_->type = dtype == at::kBFloat16 ? memory::data_type::bf16 : memory::data_type::f32;
   impl_->plain_weight = weight.contiguous();
   impl_->bias = bias.defined() ? bias.to(at::kFloat).contiguous() : at::zeros({spec.out_channels()}, at::kFloat);
   impl_->bias_mem =
@@ -235,9 +243,11 @@ int64_t OneDnnConv::winograd_chunk(int64_t batch, int64_t height, int64_t width)
 }
 
 at::Tensor OneDnnConv::operator()(const at::Tensor& x, Activation activation) const {
-  if (x.dim() != 4 || x.scalar_type() != at::kFloat || !x.device().is_cpu() || x.size(1) != impl_->spec.in_channels()) {
+  if (x.dim() != 4 || x.scalar_type() != impl_->scalar_type || !x.device().is_cpu() ||
+      x.size(1) != impl_->spec.in_channels()) {
     throw std::invalid_argument("a convolution rewritten for oneDNN takes N x " +
-                                std::to_string(impl_->spec.in_channels()) + " x H x W float32 CPU input");
+                                std::to_string(impl_->spec.in_channels()) + " x H x W " +
+                                c10::toString(impl_->scalar_type) + " CPU input");
   }
   const at::Tensor input = x.contiguous(at::MemoryFormat::ChannelsLast);
   const int64_t batch = x.size(0), chunk = winograd_chunk(batch, x.size(2), x.size(3));
@@ -258,13 +268,13 @@ at::Tensor OneDnnConv::operator()(const at::Tensor& x, Activation activation) co
   std::vector<int64_t> out_shape = kernel->out_shape;
   out_shape[0] = batch;
   at::Tensor out = at::empty(out_shape, x.options().memory_format(at::MemoryFormat::ChannelsLast));
-  const int64_t in_image = batch > 0 ? input.numel() / batch : 0, out_image = batch > 0 ? out.numel() / batch : 0;
+  const int64_t in_image = batch > 0 ? input.nbytes() / batch : 0, out_image = batch > 0 ? out.nbytes() / batch : 0;
   std::optional<Buffer> src_blocked, dst_blocked;
   if (kernel->to_src) src_blocked.emplace(kernel->src);
   if (kernel->from_dst) dst_blocked.emplace(kernel->dst);
   for (int64_t first = 0; first < batch; first += step) {  // the images of one call lie together (NHWC)
-    memory src(kernel->user_src, engine(), input.data_ptr<float>() + first * in_image);
-    memory dst(kernel->user_dst, engine(), out.data_ptr<float>() + first * out_image);
+    memory src(kernel->user_src, engine(), static_cast<char*>(input.data_ptr()) + first * in_image);
+    memory dst(kernel->user_dst, engine(), static_cast<char*>(out.data_ptr()) + first * out_image);
     if (kernel->to_src) kernel->to_src->execute(stream, src, src_blocked->mem);
     kernel->conv.execute(stream, {{DNNL_ARG_SRC, src_blocked ? src_blocked->mem : src},
                                   {DNNL_ARG_WEIGHTS, kernel->weights},
@@ -282,7 +292,9 @@ struct OneDnnConv::Impl {};
 
 bool OneDnnConv::available() { return false; }
 
-OneDnnConv::OneDnnConv(at::Tensor, at::Tensor, const ConvSpec&) {
+bool OneDnnConv::supports(at::ScalarType) { return false; }
+
+OneDnnConv::OneDnnConv(at::Tensor, at::Tensor, const ConvSpec&, at::ScalarType) {
   throw std::logic_error("segkit was built without oneDNN (SEGKIT_WITH_ONEDNN)");
 }
 

@@ -5,10 +5,12 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "segkit/core/atomic_file.h"
 #include "segkit/core/errors.h"
+#include "segkit/infer/inference.h"
 #include "segkit/io/image.h"
 #include "segkit/io/npy.h"
 #include "test_util.h"
@@ -57,6 +59,28 @@ TEST(Cli, PredictsFoldersInBatchesAtTheDefaultResize) {
   }
 }
 
+// bfloat16 on trained weights and a real image: the bundled U-Net on its ISBI slice (tiled, as
+// its unpadded convolutions need), its mask against float32's. On CPUs without AVX512-BF16
+// oneDNN emulates bf16: the same numbers, more slowly.
+TEST(Cli, Bf16MasksAgreeWithFloat32OnTrainedWeights) {
+  const std::string out = temp_dir("cli_bf16");
+  const std::string source = SEGKIT_SOURCE_DIR;
+  std::map<std::string, at::Tensor> masks;
+  for (const std::string precision : {"fp32", "bf16", "auto"}) {
+    const auto result =
+        run_command(predict("-w " + source + "/assets/models/unet_isbi2012_membranes.pth --precision " + precision +
+                            " -o " + out + "/" + precision + " " + source + "/assets/images/isbi2012_slice29.png"));
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    masks[precision] = read_image(out + "/" + precision + "/isbi2012_slice29_mask.png").pixels;
+  }
+  const double agreement = masks["bf16"].eq(masks["fp32"]).to(at::kDouble).mean().item<double>();
+  std::cout << "bundled U-Net, bf16 vs fp32: " << agreement << " of the pixels agree\n";
+  EXPECT_GE(agreement, 0.995);
+  EXPECT_LT(agreement, 1.0) << "bf16 ran: some pixel near the boundary differs";
+  EXPECT_TRUE(masks["auto"].equal(cpu_has_native_bf16() ? masks["bf16"] : masks["fp32"]))
+      << "auto is bf16 where the CPU has it natively, else fp32";
+}
+
 TEST(Cli, ModelsListsTheZoo) {
   const auto result = run_command(kCli + " models");
   ASSERT_EQ(result.exit_code, 0) << result.output;
@@ -95,6 +119,10 @@ TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {
       {"bad resize", "-m " + kLraspp + " --resize big -w " + weights + " " + image, "--resize must be"},
       {"same file name twice", "-m " + kLraspp + " -w " + weights + " " + image + " " + dir + "/image.png",
        "would overwrite the outputs of"},
+      {"fp16 on the CPU", "-m " + kLraspp + " --precision fp16 -w " + weights + " " + image,
+       "--precision: precision fp16 is for CUDA devices; on the CPU use bf16"},
+      {"unknown precision", "-m " + kLraspp + " --precision fp8 -w " + weights + " " + image,
+       "unknown precision 'fp8' (fp32, bf16, fp16 or auto)"},
   };
   for (const auto& c : cases) {
     const std::string out = dir + "/out_" + std::to_string(&c - cases.data());

@@ -85,7 +85,12 @@ TEST(InstanceCli, PredictWritesTorchvisionsDetectionsAsCocoResultsMapsAndOverlay
       EXPECT_EQ(size, (std::vector<int64_t>{picture.height(), picture.width()}));
       const at::Tensor mask =
           rle_decode(rle_from_string(r["segmentation"]["counts"].get<std::string>(), size[0], size[1]));
-      EXPECT_GE(iou(mask.to(at::kBool), masks[d][0].ge(0.5)), 0.99) << "detection " << d;
+      // The same mask but for pixels whose probability rounds across 0.5 (segkit's convolutions
+      // sum in another order than LibTorch's): a pixel or two of a small mask, 1% of a large one.
+      const at::Tensor expected_mask = masks[d][0].ge(0.5);
+      const int64_t differ = mask.to(at::kBool).ne(expected_mask).sum().item<int64_t>();
+      EXPECT_LE(differ, std::max<int64_t>(2, mask.to(at::kBool).logical_or(expected_mask).sum().item<int64_t>() / 100))
+          << "detection " << d << ": mask IoU " << iou(mask.to(at::kBool), expected_mask);
       decoded.push_back(mask.to(at::kBool));
     }
     ASSERT_GT(boxes.size(0), 0) << "the reference detects something in each image";

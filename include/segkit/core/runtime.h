@@ -10,4 +10,10 @@ void configure_runtime(int threads);
 /// The number of cores this process may run on.
 int available_cores();
 
+/// For a thread working beside the network (a pipeline's loader or writer): LibTorch's
+/// operations called from it run on it alone, instead of starting a team of OpenMP threads of
+/// their own that would compete with the network's for the cores. The network's threads are
+/// unchanged (OpenMP's thread count is per thread).
+void single_threaded_here();
+
 }  // namespace segkit

@@ -16,7 +16,7 @@ struct TopClasses {
 };
 
 /// Runs an image classifier for inference: eval mode, BatchNorm folded, no aux
-/// classifiers, no autograd.
+/// classifiers, no autograd; in float32 or InferenceOptions::dtype (softmax in float32).
 class ClassificationPredictor {
  public:
   /// Takes the model over (pass it with std::move), as Predictor does.
@@ -24,9 +24,13 @@ class ClassificationPredictor {
   ClassificationPredictor(Classifier model, Preprocess preprocess, c10::Device device, const InferenceOptions& options);
 
   /// Class probabilities (N x classes, softmax, float32 on the CPU), one row per image;
-  /// images of one input size run as one batch.
-  at::Tensor probabilities(const std::vector<Image>& images);
-  /// Logits for an already preprocessed N x 3 x h x w batch.
+  /// images of one input size run as one batch. The same as run(prepare(images)).
+  at::Tensor probabilities(const std::vector<Image>& images) { return run(prepare(images)); }
+  /// The preprocessing (uses no model state: any thread).
+  PreparedBatch prepare(const std::vector<Image>& images) const { return prepare_batch(images, preprocess_); }
+  /// The network and the softmax: probabilities in the images' order.
+  at::Tensor run(const PreparedBatch& prepared);
+  /// Float32 logits for an already preprocessed N x 3 x h x w batch.
   at::Tensor forward(const at::Tensor& batch);
   const ClassifierImpl& model() const { return *model_; }
   const Preprocess& preprocess() const { return preprocess_; }
@@ -35,7 +39,7 @@ class ClassificationPredictor {
   Classifier model_;
   Preprocess preprocess_;
   c10::Device device_;
-  bool channels_last_;
+  InferenceOptions options_;
 };
 
 /// The k most probable classes of each row of N x classes probabilities.

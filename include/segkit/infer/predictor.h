@@ -10,12 +10,13 @@
 namespace segkit {
 
 struct Prediction {
-  at::Tensor logits;  ///< classes x h x w, float32, at the network's input size
+  at::Tensor logits;  ///< classes x h x w, float32 (whatever the model computes in), at the network's input size
   at::Tensor mask;    ///< H x W class indices (int64) at the image's own size
 };
 
 /// Runs a semantic segmentation model for inference: eval mode, BatchNorm folded into
-/// the convolutions, no aux head, no autograd.
+/// the convolutions, no aux head, no autograd; in float32 or, with InferenceOptions::dtype,
+/// bfloat16 (the logits are resized and their argmax taken in float32 all the same).
 class Predictor {
  public:
   /// Takes the model over (pass it with std::move): it is rewritten for inference in place.
@@ -23,9 +24,18 @@ class Predictor {
   Predictor(Segmentor model, Preprocess preprocess, c10::Device device = c10::Device("cpu"));
   Predictor(Segmentor model, Preprocess preprocess, c10::Device device, const InferenceOptions& options);
 
-  /// One prediction per image. Images whose input sizes match run as one batch.
+  /// One prediction per image. Images whose input sizes match run as one batch. The same as
+  /// finish(run(prepare(images))), in steps a pipeline can run on threads of their own.
   std::vector<Prediction> predict(const std::vector<Image>& images);
-  /// Logits for an already preprocessed N x C x h x w batch.
+  /// The preprocessing (uses no model state: any thread).
+  PreparedBatch prepare(const std::vector<Image>& images) const { return prepare_batch(images, preprocess_); }
+  /// The network: each image's float32 logits at its input size (on the model's device), in the
+  /// images' order.
+  std::vector<at::Tensor> run(const PreparedBatch& prepared);
+  /// Logits to a prediction: resized to the image's size, in float32, and their argmax (uses no
+  /// model state: any thread).
+  static Prediction finish(const at::Tensor& logits, const Image& image);
+  /// Float32 logits for an already preprocessed N x C x h x w batch.
   at::Tensor forward(const at::Tensor& batch);
   const SegmentorImpl& model() const { return *model_; }
   const Preprocess& preprocess() const { return preprocess_; }
@@ -34,7 +44,7 @@ class Predictor {
   Segmentor model_;
   Preprocess preprocess_;
   c10::Device device_;
-  bool channels_last_;
+  InferenceOptions options_;
 };
 
 }  // namespace segkit

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <c10/core/ScalarType.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
@@ -47,6 +48,10 @@ struct InferenceOptions {
   bool onednn = false;
   /// false: leave the model as it is (eval mode only), e.g. for validation during training.
   bool rewrite = true;
+  /// The type the rewritten model computes in: float32, or bfloat16 (oneDNN's bf16 kernels on
+  /// CPU) or float16 (CUDA). Weights are converted after BatchNorm is folded in float32; the
+  /// model then takes input of this type and answers in it.
+  at::ScalarType dtype = at::kFloat;
 };
 
 /// A convolution with the BatchNorm after it (if any) folded into its weight and bias.
@@ -94,10 +99,20 @@ class InferenceOptimizable {
  public:
   virtual ~InferenceOptimizable() = default;
   virtual void optimize_for_inference(const InferenceOptions& options) = 0;
+  /// true: optimize_for_inference rewrote the module's children itself (with options of its
+  /// choosing, e.g. float32 parts in a bfloat16 model), and the tree walk leaves them alone.
+  virtual bool rewrites_children() const { return false; }
 };
 
-/// Rewrites every module of the tree for inference (eval mode, weights loaded). Irreversible.
+/// Rewrites every module of the tree for inference (eval mode, weights loaded), then converts
+/// the floating parameters and buffers left to options.dtype, but for transposed convolutions'
+/// (see transposed_conv) and unfolded BatchNorm's (normalized in float32). Irreversible.
 void optimize_for_inference(torch::nn::Module& model, const InferenceOptions& options = {});
+
+/// `conv` on `x`, computed in the type of the convolution's weights and returned in x's:
+/// LibTorch 1.13's bfloat16 transposed convolution fails on CPU, so inference rewrites keep
+/// these (small) layers in float32.
+at::Tensor transposed_conv(torch::nn::ConvTranspose2dImpl& conv, const at::Tensor& x);
 
 /// torchvision's Conv2dNormActivation: Sequential(conv "0", BatchNorm "1", activation).
 struct ConvNormActOptions {

@@ -21,21 +21,26 @@ class OneDnnConv {
   /// Whether segkit was built with oneDNN (the CMake option SEGKIT_WITH_ONEDNN, on when found).
   static bool available();
 
-  /// Takes the weight (out x in/groups x k x k) and bias (out) of a float32 CPU convolution.
-  /// The weight is released once packed, at the first call.
-  OneDnnConv(at::Tensor weight, at::Tensor bias, const ConvSpec& spec);
+  /// Whether it computes in `dtype`: float32, and bfloat16 (packed bfloat16 weights, float32
+  /// bias and accumulation; oneDNN emulates it on CPUs without AVX512-BF16, slowly).
+  static bool supports(at::ScalarType dtype);
+
+  /// Takes the weight (out x in/groups x k x k) and bias (out) of a float32 CPU convolution,
+  /// to compute in `dtype`. The weight is released once packed.
+  OneDnnConv(at::Tensor weight, at::Tensor bias, const ConvSpec& spec, at::ScalarType dtype = at::kFloat);
   ~OneDnnConv();
   OneDnnConv(const OneDnnConv&) = delete;
   OneDnnConv& operator=(const OneDnnConv&) = delete;
 
-  /// The convolution of an N x C x H x W float32 CPU batch (made channels-last if it is not),
+  /// The convolution of an N x C x H x W CPU batch of its type (made channels-last if it is not),
   /// then `activation` (fused where oneDNN can): a channels-last result. Each new input size
   /// and activation builds its kernel once.
   at::Tensor operator()(const at::Tensor& x, Activation activation) const;
 
   /// How many images of a batch of this size one Winograd call takes; 0: the direct kernel.
   /// Winograd: 3x3, stride 1, not grouped or dilated, weights of at most 256 x 256 x 3 x 3,
-  /// output of at least 28 x 28, at most 16 MiB of channels-last input and output per call.
+  /// output of at least 28 x 28, at most 16 MiB of channels-last input and output per call;
+  /// float32 only.
   int64_t winograd_chunk(int64_t batch, int64_t height, int64_t width) const;
 
  private:

@@ -21,15 +21,21 @@ struct SqueezeExcitationOptions {
   TORCH_ARG(Activation, gate) = Activation::kSigmoid;
 };
 
-class SqueezeExcitationImpl : public torch::nn::Module {
+class SqueezeExcitationImpl : public torch::nn::Module, public InferenceOptimizable {
  public:
   explicit SqueezeExcitationImpl(const SqueezeExcitationOptions& options);
   at::Tensor forward(const at::Tensor& x);
+  /// fc1 and fc2 rewritten as any convolution (oneDNN, weights packed once, activations fused):
+  /// LibTorch's own reorders their weights on every call.
+  void optimize_for_inference(const InferenceOptions& o) override {
+    fc1_.fold(o);
+    fc2_.fold(o);
+  }
 
   SqueezeExcitationOptions options;
 
  private:
-  torch::nn::Conv2d fc1_{nullptr}, fc2_{nullptr};
+  ConvBn fc1_, fc2_;  // 1x1 convolutions with bias, no BatchNorm
 };
 TORCH_MODULE(SqueezeExcitation);
 

@@ -70,10 +70,14 @@ class GoogLeNetImpl : public BackboneImpl {
 
  private:
   /// torchvision's transform_input: ImageNet normalization undone, then (x - 0.5) / 0.5.
+  /// (at::tensor makes no bfloat16: the constants are made in float32 and converted.)
   static at::Tensor transform_input(const at::Tensor& x) {
-    const at::Tensor scale = at::tensor({0.229 / 0.5, 0.224 / 0.5, 0.225 / 0.5}, x.options()).view({1, 3, 1, 1});
-    const at::Tensor shift =
-        at::tensor({(0.485 - 0.5) / 0.5, (0.456 - 0.5) / 0.5, (0.406 - 0.5) / 0.5}, x.options()).view({1, 3, 1, 1});
+    const at::TensorOptions made = x.options().dtype(at::kFloat);
+    const at::Tensor scale =
+        at::tensor({0.229 / 0.5, 0.224 / 0.5, 0.225 / 0.5}, made).to(x.scalar_type()).view({1, 3, 1, 1});
+    const at::Tensor shift = at::tensor({(0.485 - 0.5) / 0.5, (0.456 - 0.5) / 0.5, (0.406 - 0.5) / 0.5}, made)
+                                 .to(x.scalar_type())
+                                 .view({1, 3, 1, 1});
     return x * scale + shift;
   }
 

@@ -24,9 +24,11 @@ SemanticOutput EncoderDecoderImpl::forward(const at::Tensor& x, bool with_aux) {
   const int64_t width = x.size(3);
   const FeatureMap features = backbone_->forward(x);
   SemanticOutput result;
-  result.logits = resize_bilinear(classifier_->forward(features), height, width);
+  // Resized in float32 whatever the model computes in: more accurate, and LibTorch's bfloat16
+  // bilinear resize is the slower of the two.
+  result.logits = resize_bilinear(classifier_->forward(features).to(at::kFloat), height, width);
   if (with_aux && aux_classifier_) {
-    result.aux = resize_bilinear(aux_classifier_->forward(features), height, width);
+    result.aux = resize_bilinear(aux_classifier_->forward(features).to(at::kFloat), height, width);
   }
   return result;
 }

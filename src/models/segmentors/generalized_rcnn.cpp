@@ -18,7 +18,11 @@ GeneralizedRCNNImpl::GeneralizedRCNNImpl(BackboneWithFPN backbone_, AnchorGenera
 }
 
 std::vector<at::Tensor> GeneralizedRCNNImpl::features(const ImageBatch& batch) {
-  return backbone->forward(channels_last_ ? batch.tensors.contiguous(at::MemoryFormat::ChannelsLast) : batch.tensors);
+  const at::Tensor input = batch.tensors.to(backbone_dtype_);
+  std::vector<at::Tensor> levels =
+      backbone->forward(channels_last_ ? input.contiguous(at::MemoryFormat::ChannelsLast) : input);
+  for (at::Tensor& level : levels) level = level.to(batch.tensors.scalar_type());
+  return levels;
 }
 
 std::vector<Proposals> GeneralizedRCNNImpl::propose(const std::vector<at::Tensor>& features, const ImageBatch& batch) {
@@ -62,6 +66,16 @@ void GeneralizedRCNNImpl::set_image_size(double min_size, double max_size) {
   }
   transform_ =
       DetectionTransform(DetectionTransformOptions(transform_.options()).min_size(min_size).max_size(max_size));
+}
+
+void GeneralizedRCNNImpl::optimize_for_inference(const InferenceOptions& options) {
+  channels_last_ = options.channels_last;
+  backbone_dtype_ = options.dtype;
+  segkit::optimize_for_inference(*backbone, options);
+  InferenceOptions float32 = options;
+  float32.dtype = at::kFloat;
+  segkit::optimize_for_inference(*rpn, float32);
+  segkit::optimize_for_inference(*roi_heads, float32);
 }
 
 LossMap GeneralizedRCNNImpl::losses(const at::Tensor&, const Targets&, const LossOptions&) {

@@ -21,11 +21,13 @@ at::Tensor center_crop(const at::Tensor& x, int64_t height, int64_t width) {
 }
 
 // Mirror padding on the bottom and right up to height x width (replicate where the image
-// is too small to mirror).
+// is too small to mirror). LibTorch 1.13 pads no bfloat16 on the CPU: such input is padded as
+// float32 (exactly: the values are only copied).
 at::Tensor pad_to(const at::Tensor& x, int64_t height, int64_t width) {
   const int64_t dh = height - x.size(2);
   const int64_t dw = width - x.size(3);
   if (dh == 0 && dw == 0) return x;
+  if (x.scalar_type() == at::kBFloat16) return pad_to(x.to(at::kFloat), height, width).to(at::kBFloat16);
   if (dh < x.size(2) && dw < x.size(3)) return at::reflection_pad2d(x, {0, dw, 0, dh});
   return at::replication_pad2d(x, {0, dw, 0, dh});
 }
@@ -129,7 +131,7 @@ at::Tensor UNetImpl::forward_valid(const at::Tensor& x) {
   }
   for (int64_t i = 0; i + 1 < depth; ++i) {
     if (options.upsampling() == Upsampling::kTransposed) {
-      y = up_[i]->as<torch::nn::ConvTranspose2dImpl>()->forward(y);
+      y = transposed_conv(*up_[i]->as<torch::nn::ConvTranspose2dImpl>(), y);
     } else {
       const std::vector<int64_t> size{y.size(2) * 2, y.size(3) * 2};
       y = options.upsampling() == Upsampling::kNearest ? at::upsample_nearest2d(y, size)

@@ -60,6 +60,20 @@ TEST_P(OneDnnConvMatchesLibTorch, OnEveryInputLayoutAndSize) {
       EXPECT_LT((got - expected).abs().max().item<double>(), 1e-5 * scale) << c << " pass " << pass;
     }
   }
+  // bfloat16: data and packed weights in bf16, float32 bias and accumulation. Against float32
+  // on the same bf16-rounded data and weights, the result's own rounding (2^-8) is what differs.
+  const auto round = [](const at::Tensor& t) { return t.to(at::kBFloat16).to(at::kFloat); };
+  OneDnnConv half(weight.clone(), bias, spec_of(c), at::kBFloat16);
+  EXPECT_EQ(half.winograd_chunk(2, c.height, c.width), 0) << "Winograd is float32's";
+  for (const at::Tensor& x : inputs) {
+    const at::Tensor expected = reference(round(x), round(weight), bias, c);
+    const at::Tensor got = half(x.to(at::kBFloat16), c.activation);
+    ASSERT_EQ(got.scalar_type(), at::kBFloat16);
+    ASSERT_EQ(got.sizes(), expected.sizes()) << c;
+    const double scale = 1 + expected.abs().max().item<double>();
+    EXPECT_LT((got.to(at::kFloat) - expected).abs().max().item<double>(), 8e-3 * scale) << c << " bf16";
+  }
+  EXPECT_THROW(half(inputs[0], c.activation), std::invalid_argument) << "float32 input to a bf16 convolution";
 }
 
 INSTANTIATE_TEST_SUITE_P(

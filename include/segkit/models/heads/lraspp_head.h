@@ -12,11 +12,12 @@ class LRASPPHeadImpl : public HeadImpl, public InferenceOptimizable {
  public:
   LRASPPHeadImpl(const HeadConfig& config, const ShapeMap& shapes);
   at::Tensor forward(const FeatureMap& features) override;
-  void optimize_for_inference(const InferenceOptions& o) override { cbr_.fold(o); }
+  void optimize_for_inference(const InferenceOptions& o) override {
+    for (ConvBn* conv : {&cbr_, &scale_, &low_classifier_, &high_classifier_}) conv->fold(o);
+  }
 
  private:
-  ConvBn cbr_;
-  torch::nn::Conv2d scale_{nullptr}, low_classifier_{nullptr}, high_classifier_{nullptr};
+  ConvBn cbr_, scale_, low_classifier_, high_classifier_;  // the last three without BatchNorm
 };
 TORCH_MODULE(LRASPPHead);
 

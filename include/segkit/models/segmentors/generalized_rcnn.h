@@ -49,8 +49,11 @@ class GeneralizedRCNNImpl : public InstanceSegmentorImpl, public InferenceOptimi
   LossMap losses(const at::Tensor& images, const Targets& targets, const LossOptions& options) override;
   std::vector<std::string> head_modules() const override { return {"rpn", "roi_heads"}; }
   std::vector<std::string> layer_names() const override;
-  /// The children are rewritten by the tree walk; the model feeds its backbone channels-last if they asked for it.
-  void optimize_for_inference(const InferenceOptions& options) override { channels_last_ = options.channels_last; }
+  /// The backbone and its pyramid computed in options.dtype (fed channels-last if asked), the
+  /// RPN and RoI heads in float32: box regression, NMS and RoIAlign need float32's precision
+  /// for coordinates of hundreds of pixels.
+  void optimize_for_inference(const InferenceOptions& options) override;
+  bool rewrites_children() const override { return true; }
 
   BackboneWithFPN backbone{nullptr};
   RegionProposalNetwork rpn{nullptr};
@@ -59,6 +62,7 @@ class GeneralizedRCNNImpl : public InstanceSegmentorImpl, public InferenceOptimi
  private:
   DetectionTransform transform_;
   bool channels_last_ = false;
+  at::ScalarType backbone_dtype_ = at::kFloat;
 };
 TORCH_MODULE(GeneralizedRCNN);
 

@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""End-to-end `segkit predict` on a folder of real images against the network alone: the time
+per image (start-up cancelled out: the difference between a run on COUNT images and one on a
+quarter of them, divided by the images between), beside bench_inference's forward pass at the
+images' input size, both from BUILD_DIR; with --baseline, the same predict from another build
+(an earlier commit) in the same rounds. Processes alternate, ROUNDS times; medians. The images
+are linked from the folder, not copied.
+
+Usage: bench/run_predict_bench.py BUILD_DIR MODEL ... --images DIR [--count 40] [--rounds 3]
+       [--threads 2] [--precision fp32 [--precision bf16]] [--baseline OTHER_BUILD_DIR]
+       [--input-size 520x693]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from run_zoo_bench import MALLOC, make_checkpoint  # noqa: E402
+
+
+def timed(cmd):
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=dict(os.environ, GLIBC_TUNABLES=MALLOC))
+    return time.perf_counter() - start
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("build_dir")
+    p.add_argument("models", nargs="+")
+    p.add_argument("--images", required=True)
+    p.add_argument("--count", type=int, default=40)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--precision", action="append")
+    p.add_argument("--baseline", help="another build's folder (its segkit has no --precision: fp32 only)")
+    p.add_argument("--input-size", default="520x693", help="the network's input for these images, HxW")
+    a = p.parse_args()
+    work = tempfile.mkdtemp(prefix="segkit_predict_bench_")
+    files = sorted(f for f in os.listdir(a.images) if f.lower().endswith((".png", ".jpg", ".jpeg")))[:a.count]
+    small = max(1, a.count // 4)
+    for name, folder in (("all", files), ("quarter", files[:small])):
+        os.makedirs(os.path.join(work, name))
+        for f in folder:
+            os.symlink(os.path.join(os.path.abspath(a.images), f), os.path.join(work, name, f))
+    n = len(files) - small
+    height, width = a.input_size.split("x")
+    checkpoints = os.path.join(tempfile.gettempdir(), "segkit_bench_checkpoints")
+    os.makedirs(checkpoints, exist_ok=True)
+    print("| model | precision | network ms | predict ms/image | per image / network |"
+          + (" baseline predict ms/image | speed-up |" if a.baseline else ""))
+    print("|---|---|---|---|---|" + ("---|---|" if a.baseline else ""))
+    for model in a.models:
+        weights = make_checkpoint(model, checkpoints)
+        for precision in a.precision or ["fp32"]:
+            rows = {"network": [], "segkit": [], "baseline": []}
+
+            def per_image(build, extra):
+                cmd = [os.path.join(build, "segkit"), "predict", "-m", model, "-w", weights, "--threads",
+                       str(a.threads)] + extra
+                full = timed(cmd + ["-o", os.path.join(work, "out"), os.path.join(work, "all")])
+                part = timed(cmd + ["-o", os.path.join(work, "out"), os.path.join(work, "quarter")])
+                return (full - part) / n * 1000
+
+            for _ in range(a.rounds):
+                out = subprocess.run([os.path.join(a.build_dir, "bench", "bench_inference"), "--model", model,
+                                      "--weights", weights, "--threads", str(a.threads), "--height", height,
+                                      "--width", width, "--precision", precision], check=True, capture_output=True,
+                                     text=True, env=dict(os.environ, GLIBC_TUNABLES=MALLOC)).stdout
+                rows["network"].append(json.loads(out.strip().splitlines()[-1])["median_ms"])
+                rows["segkit"].append(per_image(a.build_dir, ["--precision", precision]))
+                if a.baseline and precision == "fp32":
+                    rows["baseline"].append(per_image(a.baseline, []))
+            med = {k: statistics.median(v) if v else float("nan") for k, v in rows.items()}
+            print(f"| {model} | {precision} | {med['network']:.1f} | {med['segkit']:.1f} | "
+                  f"{med['segkit'] / med['network']:.2f} |"
+                  + (f" {med['baseline']:.1f} | {med['baseline'] / med['segkit']:.2f}x |" if a.baseline else ""),
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

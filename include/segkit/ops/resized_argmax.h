@@ -1,0 +1,18 @@
+#pragma once
+
+// The class map of logits resized to an image: the argmax over channels of their bilinear
+// resize (align_corners false, as at::upsample_bilinear2d and torchvision's segmentation
+// models), computed pixel by pixel without the resized C x H x W logits: for 21 classes and a
+// 720 x 960 image those are 58 MB that LibTorch writes and then reads back for the argmax.
+
+#include <ATen/core/Tensor.h>
+
+namespace segkit {
+
+/// C x h x w float logits (any layout, any floating type) to an H x W int64 map of the channel
+/// with the largest resized value (the first of equal ones, NaN above all, as at::argmax).
+/// The interpolation weights and the sum are at::upsample_bilinear2d's; values within a
+/// rounding of each other may still order differently than LibTorch's vectorized kernel.
+at::Tensor resized_argmax(const at::Tensor& logits, int64_t height, int64_t width);
+
+}  // namespace segkit

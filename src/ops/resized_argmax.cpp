@@ -1,0 +1,77 @@
+#include "segkit/ops/resized_argmax.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace segkit {
+namespace {
+
+// Where output index o reads along an axis of `in` samples resized to `out`: two source
+// indices and their weights, as LibTorch's compute_source_index_and_lambda (float weights,
+// the source position computed in double and rounded to float).
+struct Tap {
+  int64_t i0, i1;
+  float l0, l1;
+};
+
+std::vector<Tap> taps(int64_t in, int64_t out) {
+  std::vector<Tap> result(static_cast<size_t>(out));
+  const float scale = static_cast<float>(in) / static_cast<float>(out);
+  for (int64_t o = 0; o < out; ++o) {
+    Tap& t = result[static_cast<size_t>(o)];
+    if (in == out) {
+      t = {o, o, 1.f, 0.f};
+      continue;
+    }
+    float real = static_cast<float>(scale * (static_cast<double>(o) + 0.5) - 0.5);
+    real = real < 0 ? 0.f : real;
+    t.i0 = static_cast<int64_t>(real);
+    t.i1 = t.i0 + (t.i0 < in - 1 ? 1 : 0);
+    t.l1 = std::min(std::max(real - static_cast<float>(t.i0), 0.f), 1.f);
+    t.l0 = 1.f - t.l1;
+  }
+  return result;
+}
+
+}  // namespace
+
+at::Tensor resized_argmax(const at::Tensor& logits, int64_t height, int64_t width) {
+  TORCH_CHECK(logits.dim() == 3 && logits.size(0) > 0, "resized_argmax takes C x h x w logits, got ", logits.sizes());
+  TORCH_CHECK(height > 0 && width > 0, "resized_argmax: the output must not be empty");
+  const int64_t channels = logits.size(0), in_h = logits.size(1), in_w = logits.size(2);
+  const at::Tensor hwc = logits.to(at::kCPU, at::kFloat).permute({1, 2, 0}).contiguous();  // channels innermost
+  const float* src = hwc.data_ptr<float>();
+  const std::vector<Tap> rows = taps(in_h, height), cols = taps(in_w, width);
+  at::Tensor out = at::empty({height, width}, at::kLong);
+  int64_t* dst = out.data_ptr<int64_t>();
+  at::parallel_for(0, height, 16, [&](int64_t begin, int64_t end) {
+    std::vector<float> value(static_cast<size_t>(channels));
+    for (int64_t y = begin; y < end; ++y) {
+      const Tap& r = rows[static_cast<size_t>(y)];
+      const float* top = src + r.i0 * in_w * channels;
+      const float* bottom = src + r.i1 * in_w * channels;
+      for (int64_t x = 0; x < width; ++x) {
+        const Tap& c = cols[static_cast<size_t>(x)];
+        const float w00 = r.l0 * c.l0, w01 = r.l0 * c.l1, w10 = r.l1 * c.l0, w11 = r.l1 * c.l1;
+        const float* a = top + c.i0 * channels;
+        const float* b = top + c.i1 * channels;
+        const float* d = bottom + c.i0 * channels;
+        const float* e = bottom + c.i1 * channels;
+        for (int64_t k = 0; k < channels; ++k) value[k] = a[k] * w00 + b[k] * w01 + d[k] * w10 + e[k] * w11;
+        int64_t best = 0;
+        for (int64_t k = 1; k < channels; ++k) {
+          const float v = value[k], m = value[best];
+          if (v > m || (std::isnan(v) && !std::isnan(m))) best = k;
+        }
+        dst[y * width + x] = best;
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace segkit

@@ -1,0 +1,59 @@
+#include "segkit/ops/resized_argmax.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+namespace segkit {
+namespace {
+
+// Against LibTorch's resize then argmax: the same class wherever LibTorch's two best resized
+// values are more than a rounding apart (the sums may be ordered differently: within 1e-5).
+void expect_matches_libtorch(const at::Tensor& logits, int64_t height, int64_t width) {
+  const at::Tensor resized =
+      at::upsample_bilinear2d(logits.to(at::kFloat).unsqueeze(0), {height, width}, /*align_corners=*/false)[0];
+  const at::Tensor expected = resized.argmax(0);
+  const at::Tensor actual = resized_argmax(logits, height, width);
+  ASSERT_EQ(actual.sizes(), expected.sizes());
+  ASSERT_EQ(actual.scalar_type(), at::kLong);
+  const at::Tensor differ = actual.ne(expected);
+  if (logits.size(0) > 1) {
+    const at::Tensor top2 = std::get<0>(resized.topk(2, 0));
+    const at::Tensor near_tie = (top2[0] - top2[1]).le(1e-5 * (1 + resized.abs().max().item<double>()));
+    EXPECT_EQ(differ.logical_and(near_tie.logical_not()).sum().item<int64_t>(), 0)
+        << logits.sizes() << " to " << height << "x" << width;
+  }
+  EXPECT_LE(differ.sum().item<int64_t>(), 2) << "only near-ties may differ";
+}
+
+TEST(ResizedArgmax, IsLibTorchsResizeThenArgmax) {
+  at::manual_seed(3);
+  const std::vector<std::vector<int64_t>> cases = {
+      // channels, h, w, height, width
+      {21, 52, 69, 72, 96},   // enlarged, as 520 x 693 logits to a 720 x 960 image
+      {7, 97, 123, 41, 50},   // shrunk
+      {2, 31, 17, 31, 17},    // the same size: a plain argmax
+      {1, 5, 6, 11, 13},      // one channel: all zeros
+      {19, 1, 1, 8, 9},       // one pixel
+      {3, 40, 40, 41, 121}};  // one side nearly the same
+  for (const auto& c : cases) {
+    const at::Tensor logits = at::randn({c[0], c[1], c[2]});
+    expect_matches_libtorch(logits, c[3], c[4]);
+    // Channels-last batches' slices, as the network hands them over, and bfloat16 logits.
+    expect_matches_libtorch(logits.unsqueeze(0).contiguous(at::MemoryFormat::ChannelsLast)[0], c[3], c[4]);
+    expect_matches_libtorch(logits.to(at::kBFloat16), c[3], c[4]);
+  }
+}
+
+TEST(ResizedArgmax, TiesGoToTheFirstChannelAndNaNWins) {
+  at::Tensor logits = at::zeros({4, 3, 3});
+  EXPECT_TRUE(resized_argmax(logits, 5, 5).eq(0).all().item<bool>()) << "all equal: channel 0";
+  logits[2].fill_(1);
+  logits[3].fill_(1);
+  EXPECT_TRUE(resized_argmax(logits, 5, 5).eq(2).all().item<bool>()) << "the first of the largest";
+  logits[1][1][1] = std::nan("");
+  EXPECT_EQ(resized_argmax(logits, 3, 3)[1][1].item<int64_t>(), 1) << "NaN, as at::argmax";
+  EXPECT_THROW(resized_argmax(at::zeros({3, 3}), 5, 5), c10::Error);
+}
+
+}  // namespace
+}  // namespace segkit
