@@ -188,7 +188,8 @@ int main(int argc, char** argv) {
   }
   std::sort(ms.begin(), ms.end());
   const long peak_kib = segkit::bench::status_kib("VmHWM");
-  std::cout << "{\"impl\": \"segkit\", \"model\": \"" << model << "\", \"batch\": " << batch
+  std::cout << "{\"impl\": \"segkit\", \"model\": \"" << model << "\", \"precision\": \""
+            << segkit::precision_name(options.dtype) << "\", \"batch\": " << batch
             << ", \"median_ms\": " << ms[ms.size() / 2] << ", \"min_ms\": " << ms.front()
             << ", \"peak_rss_mib\": " << peak_kib / 1024.0
             << ", \"inference_peak_mib\": " << (peak_kib - base_kib) / 1024.0 << "}" << std::endl;
