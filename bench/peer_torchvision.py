@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""torchvision eager inference, measured exactly as bench_inference measures segkit.
+"""torchvision eager inference, measured exactly as `segkit bench` measures segkit.
 Prints one JSON line.
 --bf16: the best a Python user has without leaving eager mode on a CPU with bf16: the model and
 input channels-last, forward under torch.autocast("cpu", dtype=torch.bfloat16).

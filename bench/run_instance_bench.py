@@ -146,8 +146,10 @@ def main():
         weights = make_checkpoint(name, folder, image)
         rows = {"segkit": [], "torchvision": []}
         for _ in range(a.rounds):
-            rows["segkit"].append(run([os.path.join(a.build_dir, "bench", "bench_inference"), "--model", name,
-                                       "--weights", weights, "--image", image] + common))
+            line = run([os.path.join(a.build_dir, "segkit"), "bench", name, "--weights", weights, "--image", image,
+                        "--json"] + common)
+            line.update({step + "_ms": ms for step, ms in line.pop("stages_ms").items()})
+            rows["segkit"].append(line)
             rows["torchvision"].append(run([sys.executable, os.path.abspath(__file__), "--peer", name, weights, image]
                                            + common))
         med = {impl: {k: statistics.median(r[k] for r in v) for k in ["median_ms", "peak_rss_mib", "detections"]

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """End-to-end `segkit predict` on a folder of real images against the network alone: the time
 per image (start-up cancelled out: the difference between a run on COUNT images and one on a
-quarter of them, divided by the images between), beside bench_inference's forward pass at the
+quarter of them, divided by the images between), beside `segkit bench`'s forward pass at the
 images' input size, both from BUILD_DIR; with --baseline, the same predict from another build
 (an earlier commit) in the same rounds. Processes alternate, ROUNDS times; medians. The images
 are linked from the folder, not copied.
@@ -69,7 +69,7 @@ def main():
                 return (full - part) / n * 1000
 
             for _ in range(a.rounds):
-                out = subprocess.run([os.path.join(a.build_dir, "bench", "bench_inference"), "--model", model,
+                out = subprocess.run([os.path.join(a.build_dir, "segkit"), "bench", model, "--json",
                                       "--weights", weights, "--threads", str(a.threads), "--height", height,
                                       "--width", width, "--precision", precision], check=True, capture_output=True,
                                      text=True, env=dict(os.environ, GLIBC_TUNABLES=MALLOC)).stdout

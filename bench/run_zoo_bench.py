@@ -75,7 +75,7 @@ def main():
         for batch in a.batch or [1]:
             common = ["--runs", str(a.runs), "--threads", str(a.threads), "--size", str(a.size), "--batch", str(batch)]
             rows = {"segkit": [], "torchvision": [], "torchvision+aux": [], "segkit bf16": [], "torchvision bf16": []}
-            segkit = [os.path.join(a.build_dir, "bench", "bench_inference"), "--model", name, "--weights", weights]
+            segkit = [os.path.join(a.build_dir, "segkit"), "bench", name, "--weights", weights, "--json"]
             for _ in range(a.rounds):
                 rows["segkit"].append(run(segkit + common))
                 rows["torchvision"].append(run(peer + [name, weights] + common))

@@ -83,47 +83,43 @@ void run_classify(const ClassifyArgs& args) {
 
   Progress progress(files.size(), "classify");
   ImageReader reader(args.reading);
-  // Batch b holds files [b * batch, (b + 1) * batch): decoded and preprocessed ahead on a
-  // thread of their own, classified here, printed behind.
+  // A batch of files is decoded and preprocessed ahead on a thread of its own, classified here,
+  // printed behind.
   struct Batch {
     size_t end = 0;                  // one past its last file
     std::vector<std::string> paths;  // of the images read
     PreparedBatch prepared;
     at::Tensor probabilities;
   };
-  const size_t step = static_cast<size_t>(args.batch);
-  PipelineOptions pipeline;
-  pipeline.thread_setup = single_threaded_here;
-  run_pipeline<Batch, Batch>((files.size() + step - 1) / step,
-                             [&](size_t b) -> std::optional<Batch> {
-                               Batch batch;
-                               batch.end = std::min(files.size(), (b + 1) * step);
-                               std::vector<Image> images;
-                               for (size_t i = b * step; i < batch.end; ++i) {
-                                 if (auto image = reader.read(files[i])) images.push_back(std::move(*image));
-                               }
-                               for (const Image& image : images) batch.paths.push_back(image.path);
-                               batch.prepared = predictor.prepare(images);
-                               return batch;
-                             },
-                             [&](Batch& batch) {
-                               if (!batch.paths.empty()) batch.probabilities = predictor.run(batch.prepared);
-                               batch.prepared = {};
-                               return std::move(batch);
-                             },
-                             [&](Batch& batch) {
-                               progress.update(batch.end, files[batch.end - 1]);
-                               if (batch.paths.empty()) return;
-                               const auto tops = top_classes(batch.probabilities, args.top);
-                               for (size_t k = 0; k < batch.paths.size(); ++k) {
-                                 if (args.json)
-                                   print_json(batch.paths[k], tops[k], names);
-                                 else
-                                   print_table(batch.paths[k], tops[k], names);
-                               }
-                               std::cout << std::flush;
-                             },
-                             pipeline);
+  run_batch_pipeline<Batch>(
+      files.size(), static_cast<size_t>(args.batch),
+      [&](size_t begin, size_t end) {
+        Batch batch;
+        batch.end = end;
+        std::vector<Image> images;
+        for (size_t i = begin; i < end; ++i) {
+          if (auto image = reader.read(files[i])) images.push_back(std::move(*image));
+        }
+        for (const Image& image : images) batch.paths.push_back(image.path);
+        batch.prepared = predictor.prepare(images);
+        return batch;
+      },
+      [&](Batch& batch) {
+        if (!batch.paths.empty()) batch.probabilities = predictor.run(batch.prepared);
+        batch.prepared = {};
+      },
+      [&](Batch& batch) {
+        progress.update(batch.end, files[batch.end - 1]);
+        if (batch.paths.empty()) return;
+        const auto tops = top_classes(batch.probabilities, args.top);
+        for (size_t k = 0; k < batch.paths.size(); ++k) {
+          if (args.json)
+            print_json(batch.paths[k], tops[k], names);
+          else
+            print_table(batch.paths[k], tops[k], names);
+        }
+        std::cout << std::flush;
+      });
   progress.finish();
   reader.finish(files.size());
 }

@@ -17,5 +17,6 @@ Run add_eval_command(CLI::App& app);
 Run add_explain_command(CLI::App& app);
 Run add_completion_command(CLI::App& app);
 Run add_plot_command(CLI::App& app);
+Run add_bench_command(CLI::App& app);
 
 }  // namespace segkit::cli

@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
       {"train", segkit::cli::add_train_command(app)},     {"eval", segkit::cli::add_eval_command(app)},
       {"explain", segkit::cli::add_explain_command(app)}, {"models", segkit::cli::add_models_command(app)},
       {"plot", segkit::cli::add_plot_command(app)},       {"completion", segkit::cli::add_completion_command(app)},
+      {"bench", segkit::cli::add_bench_command(app)},
   };
   std::vector<std::string> args(argv + 1, argv + argc);
   try {

@@ -238,8 +238,8 @@ void run_predict(const PredictArgs& args) {
       progress.update(i + 1, files[i]);
     }
   } else {
-    // Batch b holds files [b * batch, (b + 1) * batch): read and preprocessed ahead on a thread
-    // of their own, run through the network here, and resized, argmaxed and written behind it.
+    // A batch of files is read and preprocessed ahead on a thread of its own, run through the
+    // network here, and resized, argmaxed and written behind it.
     struct Batch {
       size_t end = 0;             // one past its last file
       std::vector<size_t> index;  // the files read, into files and names
@@ -247,35 +247,31 @@ void run_predict(const PredictArgs& args) {
       PreparedBatch prepared;
       std::vector<at::Tensor> logits;
     };
-    const size_t step = static_cast<size_t>(args.batch);
-    PipelineOptions pipeline;
-    pipeline.thread_setup = single_threaded_here;
-    run_pipeline<Batch, Batch>((files.size() + step - 1) / step,
-                               [&](size_t b) -> std::optional<Batch> {
-                                 Batch batch;
-                                 batch.end = std::min(files.size(), (b + 1) * step);
-                                 for (size_t i = b * step; i < batch.end; ++i) {
-                                   if (auto image = reader.read(files[i])) {
-                                     batch.images.push_back(std::move(*image));
-                                     batch.index.push_back(i);
-                                   }
-                                 }
-                                 batch.prepared = predictor.prepare(batch.images);
-                                 return batch;
-                               },
-                               [&](Batch& batch) {
-                                 batch.logits = predictor.run(batch.prepared);
-                                 batch.prepared = {};
-                                 return std::move(batch);
-                               },
-                               [&](Batch& batch) {
-                                 for (size_t k = 0; k < batch.images.size(); ++k) {
-                                   const Prediction prediction = Predictor::finish(batch.logits[k], batch.images[k]);
-                                   write_outputs(batch.images[k], prediction, names[batch.index[k]], style, args);
-                                 }
-                                 progress.update(batch.end, files[batch.end - 1]);
-                               },
-                               pipeline);
+    run_batch_pipeline<Batch>(
+        files.size(), static_cast<size_t>(args.batch),
+        [&](size_t begin, size_t end) {
+          Batch batch;
+          batch.end = end;
+          for (size_t i = begin; i < end; ++i) {
+            if (auto image = reader.read(files[i])) {
+              batch.images.push_back(std::move(*image));
+              batch.index.push_back(i);
+            }
+          }
+          batch.prepared = predictor.prepare(batch.images);
+          return batch;
+        },
+        [&](Batch& batch) {
+          batch.logits = predictor.run(batch.prepared);
+          batch.prepared = {};
+        },
+        [&](Batch& batch) {
+          for (size_t k = 0; k < batch.images.size(); ++k) {
+            const Prediction prediction = Predictor::finish(batch.logits[k], batch.images[k]);
+            write_outputs(batch.images[k], prediction, names[batch.index[k]], style, args);
+          }
+          progress.update(batch.end, files[batch.end - 1]);
+        });
   }
   progress.finish();
   reader.finish(files.size());

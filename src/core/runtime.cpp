@@ -5,6 +5,8 @@
 #include <malloc.h>
 #include <sched.h>
 
+#include <fstream>
+#include <string>
 #include <thread>
 
 namespace segkit {
@@ -35,5 +37,28 @@ void single_threaded_here() {
   static const auto set_threads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
   if (set_threads) set_threads(1);
 }
+
+namespace {
+
+// A field of /proc/self/status, in KiB.
+long status_kib(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  long value = -1;
+  while (in >> key) {
+    if (key == field + ":") {
+      in >> value;
+      return value;
+    }
+    in.ignore(1 << 12, '\n');
+  }
+  return -1;
+}
+
+}  // namespace
+
+long resident_memory_kib() { return status_kib("VmRSS"); }
+long peak_resident_memory_kib() { return status_kib("VmHWM"); }
+void reset_peak_resident_memory() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 }  // namespace segkit

@@ -31,7 +31,6 @@ EvalReport evaluate_segmentation(TiledInference& tiler, const SegmentationDatase
 EvalReport evaluate_segmentation(Predictor& predictor, const SegmentationDataset& data, int64_t num_classes,
                                  int64_t batch, const ProgressCallback& progress) {
   Evaluator evaluator(num_classes, data.options().ignore_index, data.binary());
-  const size_t step = static_cast<size_t>(std::max<int64_t>(1, batch));
   // Preprocessing ahead on a thread of its own, the network here, the resize, argmax and
   // scoring behind it.
   struct Batch {
@@ -40,31 +39,25 @@ EvalReport evaluate_segmentation(Predictor& predictor, const SegmentationDataset
     PreparedBatch prepared;
     std::vector<at::Tensor> logits;
   };
-  PipelineOptions pipeline;
-  pipeline.thread_setup = single_threaded_here;
-  run_pipeline<Batch, Batch>((data.size() + step - 1) / step,
-                             [&](size_t b) -> std::optional<Batch> {
-                               Batch batch;
-                               batch.start = b * step;
-                               for (size_t i = batch.start; i < std::min(data.size(), batch.start + step); ++i) {
-                                 batch.images.push_back(Image{data[i].image, data[i].paths.image});
-                               }
-                               batch.prepared = predictor.prepare(batch.images);
-                               return batch;
-                             },
-                             [&](Batch& batch) {
-                               batch.logits = predictor.run(batch.prepared);
-                               batch.prepared = {};
-                               return std::move(batch);
-                             },
-                             [&](Batch& batch) {
-                               for (size_t k = 0; k < batch.images.size(); ++k) {
-                                 evaluator.add(Predictor::finish(batch.logits[k], batch.images[k]).mask,
-                                               data[batch.start + k].mask);
-                               }
-                               if (progress) progress(batch.start + batch.images.size());
-                             },
-                             pipeline);
+  run_batch_pipeline<Batch>(
+      data.size(), static_cast<size_t>(std::max<int64_t>(1, batch)),
+      [&](size_t begin, size_t end) {
+        Batch batch;
+        batch.start = begin;
+        for (size_t i = begin; i < end; ++i) batch.images.push_back(Image{data[i].image, data[i].paths.image});
+        batch.prepared = predictor.prepare(batch.images);
+        return batch;
+      },
+      [&](Batch& batch) {
+        batch.logits = predictor.run(batch.prepared);
+        batch.prepared = {};
+      },
+      [&](Batch& batch) {
+        for (size_t k = 0; k < batch.images.size(); ++k) {
+          evaluator.add(Predictor::finish(batch.logits[k], batch.images[k]).mask, data[batch.start + k].mask);
+        }
+        if (progress) progress(batch.start + batch.images.size());
+      });
   return evaluator.report();
 }
 

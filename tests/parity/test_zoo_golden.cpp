@@ -100,11 +100,11 @@ double agreement(const at::Tensor& actual, const at::Tensor& expected) {
   return actual.argmax(1).eq(expected.argmax(1)).to(at::kDouble).mean().item<double>();
 }
 
-// The entry's model loaded from `weights` and rewritten for inference in `dtype`, as a function
-// of a preprocessed batch (float32 logits).
-std::function<at::Tensor(const at::Tensor&)> inference_path(const ZooEntry& entry, const std::string& weights,
-                                                            at::ScalarType dtype) {
-  LoadedModel loaded = load_model(entry.name, weights);
+// A model rewritten for inference, as a function of a preprocessed batch (float32 logits).
+using Inference = std::function<at::Tensor(const at::Tensor&)>;
+
+// The entry's loaded model rewritten for inference in `dtype`.
+Inference inference_path(const ZooEntry& entry, LoadedModel loaded, at::ScalarType dtype) {
   const c10::Device cpu("cpu");
   const InferenceOptions options = default_inference_options(cpu, dtype);
   if (entry.task == Task::kSemantic) {
@@ -179,7 +179,7 @@ class ZooGolden : public ::testing::TestWithParam<std::string> {
 
   std::string file(const std::string& name) const { return dir_ + "/" + name; }
   void expect_backbone_matches(const ZooEntry& entry) const;
-  void expect_bf16_agrees(const ZooEntry& entry) const;
+  void expect_bf16_agrees(const ZooEntry& entry, const Inference& fp32) const;
   void expect_instances_match(const ZooEntry& entry) const;
 
   Case case_;
@@ -199,6 +199,7 @@ TEST_P(ZooGolden, MatchesItsReference) {
   std::ifstream reference_json(file("reference.json"));
   const auto reference = nlohmann::json::parse(reference_json);
 
+  Inference fp32;  // the float32 inference path of weights.pth, which bf16 is compared with
   for (const char* weights : {"weights.pth", "weights_legacy.pth"}) {
     SCOPED_TRACE(weights);
     LoadedModel loaded = load_model(entry.name, file(weights));
@@ -228,14 +229,9 @@ TEST_P(ZooGolden, MatchesItsReference) {
     EXPECT_EQ(parameters, reference["parameters"].get<int64_t>()) << "parameters as the reference counts them";
 
     // The inference path: BatchNorm folded, weights channels-last, in-place activations.
-    at::Tensor fast;
-    if (semantic) {
-      Predictor predictor(take_as<SegmentorImpl>(model), entry.preprocess);
-      fast = predictor.forward(input);
-    } else {
-      ClassificationPredictor predictor(take_as<ClassifierImpl>(model), entry.preprocess);
-      fast = predictor.forward(input);
-    }
+    const auto inference = inference_path(entry, std::move(loaded), at::kFloat);
+    const at::Tensor fast = inference(input);
+    if (std::string(weights) == "weights.pth") fp32 = inference;
     std::cout << entry.name << " (" << weights << "): max error " << relative_max_error(fast, expected)
               << " of the logits' scale, argmax agreement " << agreement(fast, expected) << "\n";
     EXPECT_LE(relative_max_error(fast, expected), kMaxRelativeError) << "inference path";
@@ -245,7 +241,7 @@ TEST_P(ZooGolden, MatchesItsReference) {
   // The zoo's listed parameter count is the model's, at the published class count.
   EXPECT_EQ(count_parameters(*build_model(entry)), entry.parameters) << "the entry's recorded parameter count";
   if (std::holds_alternative<ComposedArchitecture>(entry.architecture)) expect_backbone_matches(entry);
-  expect_bf16_agrees(entry);
+  expect_bf16_agrees(entry, fp32);
 }
 
 // bfloat16 inference (weights converted after BatchNorm is folded, oneDNN's bf16 kernels)
@@ -253,9 +249,8 @@ TEST_P(ZooGolden, MatchesItsReference) {
 // (top-1) agreement no more than bf16_slack (classifiers: two images) below PyTorch's
 // bf16 on the same, and a largest error within kBf16ErrorRatio of PyTorch's. Printed per model
 // (recorded in bench/RESULTS.md).
-void ZooGolden::expect_bf16_agrees(const ZooEntry& entry) const {
-  const auto fp32 = inference_path(entry, file("weights.pth"), at::kFloat);
-  const auto bf16 = inference_path(entry, file("weights.pth"), at::kBFloat16);
+void ZooGolden::expect_bf16_agrees(const ZooEntry& entry, const Inference& fp32) const {
+  const Inference bf16 = inference_path(entry, load_model(entry.name, file("weights.pth")), at::kBFloat16);
   std::ifstream reference_json(file("reference.json"));
   const auto pytorch = nlohmann::json::parse(reference_json).at("bf16");
   const std::map<std::string, std::vector<at::Tensor>> sets = {{"parity", {read_npy(file("input.npy"))}},

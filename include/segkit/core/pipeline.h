@@ -7,6 +7,7 @@
 // their order; the first error (in item order) stops the pipeline and is rethrown to the caller
 // after the items before it are stored, as a loop over the items would have left things.
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -17,6 +18,8 @@
 #include <optional>
 #include <thread>
 #include <vector>
+
+#include "segkit/core/runtime.h"
 
 namespace segkit {
 
@@ -142,6 +145,27 @@ void run_pipeline(size_t count, const std::function<std::optional<Loaded>(size_t
   for (std::thread& t : loaders) t.join();
   if (store_error) std::rethrow_exception(store_error);
   if (error) std::rethrow_exception(error);
+}
+
+/// Items [0, count) in batches of `batch_size`, as the commands run a network over files:
+/// `load(begin, end)` reads and preprocesses items [begin, end) ahead on a loader thread, `run`
+/// passes the batch through the network on the calling thread (dropping what it no longer
+/// needs), `store` writes its results behind it. The helper threads run LibTorch's operations
+/// on one core each (single_threaded_here), leaving the others to the network.
+template <typename Batch>
+void run_batch_pipeline(size_t count, size_t batch_size, const std::function<Batch(size_t, size_t)>& load,
+                        const std::function<void(Batch&)>& run, const std::function<void(Batch&)>& store) {
+  const size_t step = batch_size < 1 ? 1 : batch_size;
+  PipelineOptions options;
+  options.thread_setup = single_threaded_here;
+  run_pipeline<Batch, Batch>(
+      (count + step - 1) / step,
+      [&](size_t b) -> std::optional<Batch> { return load(b * step, std::min(count, (b + 1) * step)); },
+      [&](Batch& batch) {
+        run(batch);
+        return std::move(batch);
+      },
+      store, options);
 }
 
 }  // namespace segkit

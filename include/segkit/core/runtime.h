@@ -16,4 +16,11 @@ int available_cores();
 /// unchanged (OpenMP's thread count is per thread).
 void single_threaded_here();
 
+/// This process's resident memory now, and at its peak since the start or the last
+/// reset_peak_resident_memory(), in KiB (Linux's VmRSS and VmHWM; -1 where unknown).
+long resident_memory_kib();
+long peak_resident_memory_kib();
+/// Starts a new peak at the current resident memory (Linux 4.0 and later).
+void reset_peak_resident_memory();
+
 }  // namespace segkit

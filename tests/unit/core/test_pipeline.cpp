@@ -140,5 +140,30 @@ TEST(Pipeline, AStoreOrRunErrorStopsThePipeline) {
   EXPECT_EQ(stored.size(), 9u) << "what ran before the error is stored";
 }
 
+// Batches cover the items once, in order, the last one short; each is run before it is stored.
+TEST(Pipeline, BatchesCoverTheItemsInOrder) {
+  struct Batch {
+    size_t begin = 0, end = 0;
+    bool ran = false;
+  };
+  for (const size_t batch_size : {1u, 3u, 7u, 10u}) {
+    std::vector<std::pair<size_t, size_t>> stored;
+    run_batch_pipeline<Batch>(
+        7, batch_size,
+        [](size_t begin, size_t end) {
+          return Batch{begin, end, false};
+        },
+        [](Batch& batch) { batch.ran = true; },
+        [&](Batch& batch) {
+          EXPECT_TRUE(batch.ran);
+          stored.emplace_back(batch.begin, batch.end);
+        });
+    std::vector<std::pair<size_t, size_t>> expected;
+    for (size_t begin = 0; begin < 7; begin += batch_size)
+      expected.emplace_back(begin, std::min<size_t>(7, begin + batch_size));
+    EXPECT_EQ(stored, expected) << "batches of " << batch_size;
+  }
+}
+
 }  // namespace
 }  // namespace segkit
