@@ -107,6 +107,15 @@ inline void safetensors_input(const uint8_t* data, size_t size) {
 inline void image_input(const uint8_t* data, size_t size) {
   const std::string path = write_input(data, size, ".img");
   expect_clean(path, [&] { read_image(path, 1 << 22); });
+  // Read in bands of rows, as tiled prediction reads it (as many pixels at most).
+  expect_clean(path, [&] {
+    ImageRows image(path, 1 << 22);
+    for (int64_t budget = 1 << 22; budget > 0;) {
+      const int64_t rows = image.read(37).size(0);
+      if (rows == 0) break;
+      budget -= rows * image.width();
+    }
+  });
 }
 
 /// Label images (masks of class indices) as training and eval read them.

@@ -18,6 +18,8 @@ if [ "${1:-}" = "--tests" ]; then
     libgtest-dev
     # Reference outputs for the parity tests, metrics' references and the benchmarks' peer (tools only).
     python3-torch python3-torchvision python3-numpy python3-pil python3-sklearn python3-skimage
+    # Tiled and BigTIFF test images, as microscopes and slide scanners write them.
+    python3-tifffile
     # A real browser that opens the training report in a test (headless).
     chromium
     # clang's libFuzzer and sanitizers, for the fuzzing harnesses (scripts/fuzz.sh).

@@ -104,6 +104,12 @@ def main(out):
     write(out, "image", "rgb.tif", image_bytes(rgb, "TIFF"))
     write(out, "image", "lzw.tif", image_bytes(rgb, "TIFF", compression="tiff_lzw"))
     write(out, "image", "gray16.tif", image_bytes(gray.astype(np.uint16) * 257, "TIFF"))
+    # Tiled TIFF, classic and BigTIFF, as slide scanners write them (read in bands by ImageRows).
+    import tifffile
+    for name, array, options in [("tiled.tif", rgb, dict(tile=(16, 16), compression="zlib")),
+                                 ("tiled_bigtiff.tif", np.tile(rgb, (4, 3, 1)), dict(tile=(32, 32), bigtiff=True))]:
+        buf = io.BytesIO(); tifffile.imwrite(buf, array, photometric="rgb", **options)
+        write(out, "image", name, buf.getvalue())
 
     labels = rng.integers(0, 5, (11, 7), dtype=np.uint8)
     write(out, "label", "labels.png", image_bytes(labels, "PNG"))

@@ -235,6 +235,35 @@ def make_image_fixture(out_dir):
     np.save(os.path.join(folder, "palette_rgb_by_pil.npy"), np.array(reopened.convert("RGB")))
     np.save(os.path.join(folder, "gray16_as_rgb.npy"),
             np.repeat(np.round(wide / 257.0).astype(np.uint8)[:, :, None], 3, axis=2))
+    make_row_images(folder, generator)
+
+
+def make_row_images(folder, generator):
+    """Images that segkit reads in bands of rows (ImageRows), bigger than a band, with the RGB
+    they hold: PNG in every mode, TIFF in strips and in tiles (classic and BigTIFF, deflated)
+    as tifffile writes them for microscopy."""
+    import PIL.Image
+    import tifffile
+
+    rgb = (torch.rand(203, 171, 3, generator=generator) * 255).to(torch.uint8).numpy()
+    gray = rgb[:, :, 1]
+    np.save(os.path.join(folder, "rows_rgb.npy"), rgb)
+    np.save(os.path.join(folder, "rows_gray_as_rgb.npy"), np.repeat(gray[:, :, None], 3, axis=2))
+    wide = gray.astype(np.uint16) * 257 + 100
+    np.save(os.path.join(folder, "rows_gray16_as_rgb.npy"),
+            np.repeat(np.round(wide / 257.0).astype(np.uint8)[:, :, None], 3, axis=2))
+    PIL.Image.fromarray(rgb).save(os.path.join(folder, "rows_rgb.png"))
+    PIL.Image.fromarray(np.concatenate([rgb, gray[:, :, None]], axis=2), mode="RGBA").save(
+        os.path.join(folder, "rows_rgba.png"))
+    PIL.Image.fromarray(gray).save(os.path.join(folder, "rows_gray.png"))
+    PIL.Image.fromarray(wide).save(os.path.join(folder, "rows_gray16.png"))
+    tifffile.imwrite(os.path.join(folder, "rows_rgb_strips.tif"), rgb, rowsperstrip=17, photometric="rgb")
+    tifffile.imwrite(os.path.join(folder, "rows_rgb_tiles.tif"), rgb, tile=(64, 48), photometric="rgb",
+                     compression="zlib")
+    tifffile.imwrite(os.path.join(folder, "rows_rgb_tiles_bigtiff.tif"), rgb, tile=(32, 32), photometric="rgb",
+                     bigtiff=True)
+    tifffile.imwrite(os.path.join(folder, "rows_gray_tiles_bigtiff.tif"), gray, tile=(48, 64),
+                     photometric="minisblack", bigtiff=True, compression="zlib")
 
 
 def make_metrics_fixture(out_dir):

@@ -223,17 +223,32 @@ void add_image_reading_options(CLI::App& cmd, ImageReading& reading) {
 }
 
 std::optional<Image> ImageReader::read(const std::string& path) {
+  std::optional<Image> image;
+  attempt(
+      path, [&] { image = read_image(path, reading_.max_pixels); }, /*any_error=*/true);
+  return image;
+}
+
+std::unique_ptr<ImageRows> ImageReader::open_rows(const std::string& path) {
+  std::unique_ptr<ImageRows> image;
+  attempt(
+      path, [&] { image = std::make_unique<ImageRows>(path, reading_.max_pixels); }, /*any_error=*/true);
+  return image;
+}
+
+bool ImageReader::attempt(const std::string& path, const std::function<void()>& work, bool any_error) {
   try {
-    return read_image(path, reading_.max_pixels);
+    work();
+    return true;
   } catch (const InputError& e) {  // names the file
     if (!reading_.skip_bad) throw;
     std::cerr << "segkit: skipped " << error_line(e.what()) << "\n";
   } catch (const std::exception& e) {  // out of memory for its pixels, an OpenCV or LibTorch failure
-    if (!reading_.skip_bad) throw;
+    if (!reading_.skip_bad || !any_error) throw;
     std::cerr << "segkit: skipped " << path << ": " << error_line(e.what()) << "\n";
   }
   ++skipped_;
-  return std::nullopt;
+  return false;
 }
 
 void ImageReader::finish(size_t total) const {

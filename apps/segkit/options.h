@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -120,6 +122,11 @@ class ImageReader {
  public:
   explicit ImageReader(const ImageReading& reading) : reading_(reading) {}
   std::optional<Image> read(const std::string& path);
+  /// The same for an image read in bands of rows as it is used (ImageRows).
+  std::unique_ptr<ImageRows> open_rows(const std::string& path);
+  /// Runs `work` on the file `path`: under --skip-bad, an InputError it throws (a file found
+  /// corrupt midway), or with `any_error` any error, skips the file instead. Whether it ran through.
+  bool attempt(const std::string& path, const std::function<void()>& work, bool any_error = false);
   /// After the last of `total` images: one line counting the skipped ones; an error if none was read.
   void finish(size_t total) const;
   size_t skipped() const { return skipped_; }

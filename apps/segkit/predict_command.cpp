@@ -60,9 +60,10 @@ struct OverlayStyle {
   double alpha = 0.5;
   std::vector<std::string> legend;  ///< empty: no legend
 
-  // The overlay of rows [row, row + labels rows) of `image`, the legend's rows beside them.
-  at::Tensor draw(const at::Tensor& image, const at::Tensor& labels, int64_t row, const at::Tensor& panel) const {
-    const at::Tensor blended = overlay(image.slice(0, row, row + labels.size(0)), labels, palette, alpha);
+  // The overlay of rows [row, row + labels rows) of an image (`pixels`: those rows), the
+  // legend's rows beside them.
+  at::Tensor draw(const at::Tensor& pixels, const at::Tensor& labels, int64_t row, const at::Tensor& panel) const {
+    const at::Tensor blended = overlay(pixels, labels, palette, alpha);
     if (!panel.defined()) return blended;
     return at::cat({blended, panel.slice(0, row, row + labels.size(0))}, 1);
   }
@@ -81,15 +82,18 @@ void write_outputs(const Image& image, const Prediction& prediction, const std::
 
 // Tiles at the image's own resolution; mask and overlay are written band by band as the
 // tiles finish, so memory stays bounded by a row of tiles (plus the decoded image).
-void predict_tiled(TiledInference& tiler, const Image& image, const std::string& name, const OverlayStyle& style,
+// Overlap-tile inference of one image, read in bands of rows as the tiles need them and
+// written as its rows are done (--save-logits: whole, as the logits are).
+void predict_tiled(TiledInference& tiler, ImageRows& image, const std::string& name, const OverlayStyle& style,
                    const PredictArgs& args) {
   const std::string stem = (fs::path(args.output) / name).string();
   const at::Tensor panel = style.panel(image.height());
   if (args.save_logits) {
-    const at::Tensor logits = tiler.logits(image.pixels);
+    const at::Tensor pixels = image.read(image.height());
+    const at::Tensor logits = tiler.logits(pixels);
     const at::Tensor mask = logits.argmax(0);
     write_label_png(mask, stem + "_mask.png");
-    write_rgb_png(style.draw(image.pixels, mask, 0, panel), stem + "_overlay.png");
+    write_rgb_png(style.draw(pixels, mask, 0, panel), stem + "_overlay.png");
     write_npy(logits, stem + "_logits.npy");
     return;
   }
@@ -97,9 +101,9 @@ void predict_tiled(TiledInference& tiler, const Image& image, const std::string&
   StreamingPng overlay_png(stem + "_overlay.png", image.height(), image.width() + (panel.defined() ? panel.size(1) : 0),
                            3);
   int64_t row = 0;
-  tiler.masks(image.pixels, [&](const at::Tensor& rows) {
+  tiler.masks(image, [&](const at::Tensor& rows, const at::Tensor& pixels) {
     mask_png.write_rows(rows);
-    overlay_png.write_rows(style.draw(image.pixels, rows, row, panel));
+    overlay_png.write_rows(style.draw(pixels, rows, row, panel));
     row += rows.size(0);
   });
   mask_png.finish();
@@ -234,7 +238,9 @@ void run_predict(const PredictArgs& args) {
   ImageReader reader(args.reading);
   if (tiled) {
     for (size_t i = 0; i < files.size(); ++i) {
-      if (auto image = reader.read(files[i])) predict_tiled(tiler, *image, names[i], style, args);
+      if (auto image = reader.open_rows(files[i])) {
+        reader.attempt(files[i], [&] { predict_tiled(tiler, *image, names[i], style, args); });
+      }
       progress.update(i + 1, files[i]);
     }
   } else {

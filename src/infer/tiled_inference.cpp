@@ -69,6 +69,37 @@ Axis plan_axis(const Constraints& model, int64_t size, const TileOptions& o) {
   return axis;
 }
 
+// The image's rows read as the tile rows move down, dropped once neither a tile nor a band
+// still to be handed over needs them: a row of tiles in memory, whatever the image's height.
+class RowWindow {
+ public:
+  explicit RowWindow(ImageRows& image) : image_(image) {}
+  // Rows by index, each at least first().
+  at::Tensor rows(const at::Tensor& indices) {
+    const int64_t last = indices.max().item<int64_t>();
+    if (last >= end()) {
+      const at::Tensor more = image_.read(last + 1 - end());
+      rows_ = rows_.defined() ? at::cat({rows_, more}) : more;
+    }
+    return rows_.index_select(0, indices - first_);
+  }
+  // Rows [begin, end), already read.
+  at::Tensor slice(int64_t begin, int64_t end) const { return rows_.slice(0, begin - first_, end - first_); }
+  void drop_before(int64_t row) {
+    if (row <= first_ || !rows_.defined()) return;
+    const int64_t first = std::min(row, end());
+    rows_ = rows_.slice(0, first - first_).clone();
+    first_ = first;
+  }
+
+ private:
+  int64_t end() const { return first_ + (rows_.defined() ? rows_.size(0) : 0); }
+
+  ImageRows& image_;
+  at::Tensor rows_;  // rows [first_, end())
+  int64_t first_ = 0;
+};
+
 }  // namespace
 
 TiledInference::TiledInference(Predictor& predictor, const TileOptions& options)
@@ -78,35 +109,36 @@ TiledInference::TiledInference(Predictor& predictor, const TileOptions& options)
   }
 }
 
-void TiledInference::run(const at::Tensor& pixels, const BandSink& sink) {
-  TORCH_CHECK(pixels.dim() == 3 && pixels.size(2) == 3, "expected an H x W x 3 image, got ", pixels.sizes());
+void TiledInference::run(ImageRows& image, const BandSink& sink) {
   const Constraints model(predictor_.model());
   Preprocess preprocess = predictor_.preprocess();
   preprocess.resize = 0;
   preprocess.crop = 0;
-  const int64_t height = pixels.size(0), width = pixels.size(1);
+  const int64_t height = image.height(), width = image.width();
   const int64_t border = model.border();
   const Axis ay = plan_axis(model, height, options_);
   const Axis ax = plan_axis(model, width, options_);
   const int64_t ramp = options_.tile > 0 ? options_.overlap : 0;
   const at::Tensor window = edge_ramp(ay.out, ramp).view({ay.out, 1}) * edge_ramp(ax.out, ramp).view({1, ax.out});
+  const auto input_rows = [&](int64_t ty) { return mirrored_indices(ty * ay.stride - border, ay.in, height); };
 
   c10::InferenceMode guard;
+  RowWindow pixels(image);
   at::Tensor acc, weight;  // one row of tiles: C x ay.out x W, and ay.out x W
   for (int64_t ty = 0; ty < ay.count; ++ty) {
     const int64_t y = ty * ay.stride;
     if (ty > 0) {
       // Rows above this tile row are final: hand them over and shift the band up.
-      const int64_t done = std::min(ay.stride, height - (y - ay.stride));
-      sink(y - ay.stride, acc.slice(1, 0, done) / weight.slice(0, 0, done));
+      const int64_t first = y - ay.stride, done = std::min(ay.stride, height - first);
+      sink(first, acc.slice(1, 0, done) / weight.slice(0, 0, done), pixels.slice(first, first + done));
+      pixels.drop_before(std::min(y, input_rows(ty).min().item<int64_t>()));
       const int64_t keep = ay.out - ay.stride;
       acc.slice(1, 0, keep).copy_(acc.slice(1, ay.stride, ay.out).clone());
       acc.slice(1, keep, ay.out).zero_();
       weight.slice(0, 0, keep).copy_(weight.slice(0, ay.stride, ay.out).clone());
       weight.slice(0, keep, ay.out).zero_();
     }
-    const at::Tensor rows = mirrored_indices(y - border, ay.in, height);
-    const at::Tensor strip = pixels.index_select(0, rows);
+    const at::Tensor strip = pixels.rows(input_rows(ty));
     for (int64_t tx0 = 0; tx0 < ax.count; tx0 += options_.batch) {
       const int64_t n = std::min(options_.batch, ax.count - tx0);
       std::vector<at::Tensor> inputs;
@@ -131,20 +163,26 @@ void TiledInference::run(const at::Tensor& pixels, const BandSink& sink) {
   }
   const int64_t y = (ay.count - 1) * ay.stride;
   const int64_t rest = height - y;
-  sink(y, acc.slice(1, 0, rest) / weight.slice(0, 0, rest));
+  sink(y, acc.slice(1, 0, rest) / weight.slice(0, 0, rest), pixels.slice(y, height));
 }
 
 at::Tensor TiledInference::logits(const at::Tensor& pixels) {
+  ImageRows image(Image{pixels, ""});
   at::Tensor result;
-  run(pixels, [&](int64_t first_row, const at::Tensor& band) {
-    if (!result.defined()) result = at::empty({band.size(0), pixels.size(0), pixels.size(1)}, at::kFloat);
+  run(image, [&](int64_t first_row, const at::Tensor& band, const at::Tensor&) {
+    if (!result.defined()) result = at::empty({band.size(0), image.height(), image.width()}, at::kFloat);
     result.slice(1, first_row, first_row + band.size(1)).copy_(band);
   });
   return result;
 }
 
 void TiledInference::masks(const at::Tensor& pixels, const std::function<void(const at::Tensor& rows)>& sink) {
-  run(pixels, [&](int64_t, const at::Tensor& band) { sink(band.argmax(0)); });
+  ImageRows image(Image{pixels, ""});
+  masks(image, [&](const at::Tensor& rows, const at::Tensor&) { sink(rows); });
+}
+
+void TiledInference::masks(ImageRows& image, const MaskSink& sink) {
+  run(image, [&](int64_t, const at::Tensor& band, const at::Tensor& pixels) { sink(band.argmax(0), pixels); });
 }
 
 }  // namespace segkit

@@ -84,9 +84,10 @@ bool is_image_file(const std::string& path) {
   return false;
 }
 
-Image read_image(const std::string& path, int64_t max_pixels) {
-  const std::string bytes = read_file(path);
-  cv::Mat raw = decode_image(bytes, path, max_pixels, PixelMode::kColour, "image");
+namespace {
+
+// Decoded pixels in decode_image's kColour layout (gray, BGR or BGRA; 8 or 16 bits) as RGB.
+at::Tensor rgb_tensor(cv::Mat raw, const std::string& path) {
   if (raw.depth() == CV_16U)
     raw.convertTo(raw, CV_8U, 1.0 / 257.0);
   else if (raw.depth() == CV_32F || raw.depth() == CV_64F)
@@ -100,8 +101,57 @@ Image read_image(const std::string& path, int64_t max_pixels) {
     case 4: cv::cvtColor(raw, rgb, cv::COLOR_BGRA2RGB); break;
     default: fail(path, ": unsupported channel count ", raw.channels());
   }
-  return {to_tensor(rgb), path};
+  return to_tensor(rgb);
 }
+
+}  // namespace
+
+Image read_image(const std::string& path, int64_t max_pixels) {
+  return {rgb_tensor(decode_image(read_file(path), path, max_pixels, PixelMode::kColour, "image"), path), path};
+}
+
+ImageRows::ImageRows(const std::string& path, int64_t max_pixels) : path_(path), max_pixels_(max_pixels) {
+  if (max_pixels < 1) fail("--max-pixels must be positive, got ", max_pixels);
+  decoder_ = open_row_decoder(path);
+  if (decoder_) {
+    height_ = decoder_->height(), width_ = decoder_->width();
+  } else {
+    whole_ = read_image(path, max_pixels).pixels;
+    height_ = whole_.size(0), width_ = whole_.size(1);
+  }
+}
+
+ImageRows::ImageRows(Image image) : path_(std::move(image.path)), whole_(std::move(image.pixels)) {
+  TORCH_CHECK(whole_.dim() == 3 && whole_.size(2) == 3, "expected an H x W x 3 image, got ", whole_.sizes());
+  height_ = whole_.size(0), width_ = whole_.size(1);
+}
+
+ImageRows::~ImageRows() = default;
+
+at::Tensor ImageRows::read(int64_t count) {
+  count = std::max<int64_t>(0, std::min(count, height_ - next_));
+  if (!decoder_) {
+    next_ += count;
+    return whole_.slice(0, next_ - count, next_);
+  }
+  // Whole blocks from the file (a strip or tile is decoded once), the rest kept for the next call.
+  const int64_t block = decoder_->block_rows();
+  while (buffered_rows() < count) {
+    const int64_t wanted = std::min((count - buffered_rows() + block - 1) / block * block, height_ - decoded_);
+    if (wanted * width_ > max_pixels_) {
+      fail(path_, ": a band of ", wanted, " rows of ", width_, " pixels is more than --max-pixels (", max_pixels_, ")");
+    }
+    const at::Tensor band = rgb_tensor(decoder_->read(wanted), path_);
+    buffer_ = buffer_.defined() && buffer_.size(0) > 0 ? at::cat({buffer_, band}) : band;
+    decoded_ += wanted;
+  }
+  const at::Tensor rows = buffer_.slice(0, 0, count);
+  buffer_ = buffer_.slice(0, count).clone();
+  next_ += count;
+  return rows;
+}
+
+int64_t ImageRows::buffered_rows() const { return buffer_.defined() ? buffer_.size(0) : 0; }
 
 at::Tensor resize_image(const at::Tensor& pixels, int64_t height, int64_t width, Interpolation interpolation) {
   if (pixels.size(0) == height && pixels.size(1) == width) return pixels;

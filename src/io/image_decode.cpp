@@ -8,6 +8,7 @@
 #include <png.h>
 #include <tiffio.h>
 
+#include <algorithm>
 #include <csetjmp>
 #include <cstring>
 #include <iostream>
@@ -53,6 +54,7 @@ struct PngJob {
   const unsigned char* data = nullptr;
   size_t size = 0;
   size_t pos = 0;
+  std::FILE* file = nullptr;  // where set, the bytes come from it instead of data
   PixelMode mode = PixelMode::kColour;
   png_structp png = nullptr;
   png_infop info = nullptr;
@@ -64,6 +66,10 @@ struct PngJob {
 
 void png_read_bytes(png_structp png, png_bytep out, png_size_t n) {
   auto* job = static_cast<PngJob*>(png_get_io_ptr(png));
+  if (job->file != nullptr) {
+    if (std::fread(out, 1, n, job->file) != n) png_error(png, "the file ends early");
+    return;
+  }
   if (n > job->size - job->pos) png_error(png, "the file ends early");
   std::memcpy(out, job->data + job->pos, n);
   job->pos += n;
@@ -133,6 +139,12 @@ bool png_pixels(PngJob* job, png_bytepp rows) {
   if (setjmp(png_jmpbuf(job->png))) return false;
   png_read_image(job->png, rows);
   png_read_end(job->png, nullptr);
+  return true;
+}
+
+bool png_rows(PngJob* job, png_bytepp rows, png_uint_32 count) {
+  if (setjmp(png_jmpbuf(job->png))) return false;
+  png_read_rows(job->png, rows, nullptr, count);
   return true;
 }
 
@@ -486,12 +498,166 @@ cv::Mat decode_image(const std::string& bytes, const std::string& path, int64_t 
   const ImageHeader header = read_image_header(bytes, path);
   check_size(header, max_pixels, path, what);
   if (header.format == ImageFormat::kPng) return decode_png(bytes, path, mode, what);
+  if (header.format == ImageFormat::kTiff && mode == PixelMode::kColour) {
+    // 8-bit TIFF through libtiff's RGBA reader, as ImageRows reads it: OpenCV's fails on some
+    // valid tiled files (an uncompressed tiled BigTIFF of 16 x 16 tiles).
+    if (auto tiff = open_tiff_rows(path)) return tiff->read(tiff->height());
+  }
   cv::Mat mat = opencv_decode(bytes, path, format_name(header.format), what);
   if (mat.cols != header.width || mat.rows != header.height) {
     fail(path, ": corrupt ", format_name(header.format), " ", what, " (its header says ", header.width, "x",
          header.height, ", its pixels are ", mat.cols, "x", mat.rows, ")");
   }
   return mat;
+}
+
+namespace {
+
+// A PNG that is not interlaced, row by row from its file.
+class PngRowDecoder : public RowDecoder {
+ public:
+  PngRowDecoder(std::FILE* file, std::string path) : path_(std::move(path)) {
+    job_.file = file;
+    job_.mode = PixelMode::kColour;
+  }
+  ~PngRowDecoder() override {
+    png_destroy_read_struct(&job_.png, &job_.info, nullptr);
+    std::fclose(job_.file);
+  }
+  // False for an interlaced PNG (its rows come in passes over the whole image).
+  bool open() {
+    if (!png_open(&job_)) fail(path_, ": corrupt or truncated PNG image (", job_.error.text, ")");
+    if (png_get_interlace_type(job_.png, job_.info) != PNG_INTERLACE_NONE) return false;
+    if (!png_prepare(&job_)) fail(path_, ": corrupt PNG image (", job_.error.text, ")");
+    return true;
+  }
+  int64_t height() const override { return job_.height; }
+  int64_t width() const override { return job_.width; }
+  int64_t block_rows() const override { return 64; }
+  cv::Mat read(int64_t count) override {
+    const int depth = job_.bit_depth == 16 ? CV_16U : CV_8U;
+    cv::Mat band(static_cast<int>(count), static_cast<int>(job_.width), CV_MAKETYPE(depth, job_.channels));
+    if (job_.row_bytes != band.step[0]) fail(path_, ": unsupported PNG layout");
+    std::vector<png_bytep> rows(static_cast<size_t>(count));
+    for (int64_t r = 0; r < count; ++r) rows[static_cast<size_t>(r)] = band.ptr(static_cast<int>(r));
+    if (!png_rows(&job_, rows.data(), static_cast<png_uint_32>(count))) {
+      fail(path_, ": corrupt or truncated PNG image (", job_.error.text, ")");
+    }
+    return band;
+  }
+
+ private:
+  PngJob job_;
+  std::string path_;
+};
+
+// An 8-bit TIFF, stripped or tiled, classic or BigTIFF: libtiff's RGBA reader, a band of
+// strips or tiles at a time, as BGR (what OpenCV's decoder gives for the same file, alpha
+// dropped as read_image drops it).
+class TiffRowDecoder : public RowDecoder {
+ public:
+  explicit TiffRowDecoder(std::string path) : path_(std::move(path)) {}
+  ~TiffRowDecoder() override {
+    if (began_) TIFFRGBAImageEnd(&image_);
+    if (tiff_ != nullptr) TIFFClose(tiff_);
+  }
+  // False where OpenCV decodes it whole instead (other depths).
+  bool open() {
+    TIFFOpenOptions* options = TIFFOpenOptionsAlloc();
+    TIFFOpenOptionsSetErrorHandlerExtR(options, tiff_on_error, &messages_);
+    TIFFOpenOptionsSetWarningHandlerExtR(options, tiff_on_warning, &messages_);
+    TIFFOpenOptionsSetMaxSingleMemAlloc(options, 64 << 20);
+    tiff_ = TIFFOpenExt(path_.c_str(), "rm", options);
+    TIFFOpenOptionsFree(options);
+    if (tiff_ == nullptr) fail(path_, ": corrupt or truncated TIFF image (", message("unreadable header"), ")");
+    uint16_t bits = 0;
+    TIFFGetFieldDefaulted(tiff_, TIFFTAG_BITSPERSAMPLE, &bits);
+    char why[1024] = {};
+    if (bits != 8 || TIFFRGBAImageOK(tiff_, why) != 1) return false;
+    if (TIFFRGBAImageBegin(&image_, tiff_, /*stop_on_error=*/1, why) != 1) {
+      fail(path_, ": corrupt TIFF image (", why, ")");
+    }
+    began_ = true;
+    image_.req_orientation = ORIENTATION_TOPLEFT;
+    if (TIFFIsTiled(tiff_)) {
+      uint32_t length = 0;
+      TIFFGetField(tiff_, TIFFTAG_TILELENGTH, &length);
+      block_ = std::max<int64_t>(1, length);
+    } else {
+      uint32_t rows = 0;
+      TIFFGetFieldDefaulted(tiff_, TIFFTAG_ROWSPERSTRIP, &rows);
+      block_ = std::clamp<int64_t>(rows, 1, 4096);
+    }
+    return true;
+  }
+  int64_t height() const override { return image_.height; }
+  int64_t width() const override { return image_.width; }
+  int64_t block_rows() const override { return block_; }
+  cv::Mat read(int64_t count) override {
+    std::vector<uint32_t> raster(static_cast<size_t>(count * width()));
+    image_.row_offset = static_cast<int>(next_);
+    image_.col_offset = 0;
+    if (TIFFRGBAImageGet(&image_, raster.data(), image_.width, static_cast<uint32_t>(count)) != 1) {
+      fail(path_, ": corrupt or truncated TIFF image (", message("unreadable pixels"), ")");
+    }
+    next_ += count;
+    cv::Mat band(static_cast<int>(count), static_cast<int>(width()), CV_8UC3);
+    const uint32_t* in = raster.data();
+    for (int r = 0; r < band.rows; ++r) {
+      uchar* out = band.ptr(r);
+      for (int c = 0; c < band.cols; ++c, ++in, out += 3) {
+        out[0] = static_cast<uchar>(TIFFGetB(*in));
+        out[1] = static_cast<uchar>(TIFFGetG(*in));
+        out[2] = static_cast<uchar>(TIFFGetR(*in));
+      }
+    }
+    return band;
+  }
+
+ private:
+  const char* message(const char* otherwise) const {
+    return messages_.error.text[0] ? messages_.error.text : otherwise;
+  }
+
+  std::string path_;
+  TiffSource messages_;  // only its error: libtiff reads the file itself
+  TIFF* tiff_ = nullptr;
+  TIFFRGBAImage image_{};
+  bool began_ = false;
+  int64_t block_ = 1;
+  int64_t next_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<RowDecoder> open_row_decoder(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return nullptr;  // decode_image's caller names the problem
+  unsigned char magic[8] = {};
+  const size_t n = std::fread(magic, 1, sizeof(magic), file);
+  if (n == sizeof(magic) && png_sig_cmp(magic, 0, 8) == 0) {
+    std::rewind(file);
+    auto png = std::make_unique<PngRowDecoder>(file, path);
+    if (png->open()) return png;
+    return nullptr;
+  }
+  std::fclose(file);
+  if (n >= 4 && (std::memcmp(magic, "II*\0", 4) == 0 || std::memcmp(magic, "MM\0*", 4) == 0 ||
+                 std::memcmp(magic, "II+\0", 4) == 0 || std::memcmp(magic, "MM\0+", 4) == 0)) {
+    return open_tiff_rows(path);
+  }
+  return nullptr;
+}
+
+std::unique_ptr<RowDecoder> open_tiff_rows(const std::string& path) {
+  static std::once_flag silence;
+  std::call_once(silence, [] {  // libtiff's global handlers print to stderr
+    TIFFSetErrorHandler(tiff_silent);
+    TIFFSetWarningHandler(tiff_silent);
+  });
+  auto tiff = std::make_unique<TiffRowDecoder>(path);
+  if (tiff->open()) return tiff;
+  return nullptr;
 }
 
 }  // namespace segkit

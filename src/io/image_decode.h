@@ -8,6 +8,7 @@
 // one InputError a failure throws. Internal to src/io.
 
 #include <cstdint>
+#include <memory>
 #include <opencv2/core/mat.hpp>
 #include <string>
 
@@ -23,5 +24,27 @@ enum class PixelMode { kColour, kLabels };
 /// is corrupt, truncated or too large. `what` is "image" or "label image", for messages.
 cv::Mat decode_image(const std::string& bytes, const std::string& path, int64_t max_pixels, PixelMode mode,
                      const char* what);
+
+/// An image file decoded from the top in bands of rows, never held whole: PNG (not
+/// interlaced) through libpng's row reader, 8-bit TIFF (stripped or tiled, classic or BigTIFF)
+/// through libtiff's RGBA reader a band of strips or tiles at a time. Bands come in
+/// decode_image's kColour layout.
+class RowDecoder {
+ public:
+  virtual ~RowDecoder() = default;
+  virtual int64_t height() const = 0;
+  virtual int64_t width() const = 0;
+  /// The rows the file stores together (a strip's or a tile's): reads are best in multiples.
+  virtual int64_t block_rows() const = 0;
+  /// The next `count` rows; throws InputError naming the file for a corrupt or truncated one.
+  virtual cv::Mat read(int64_t count) = 0;
+};
+
+/// A row decoder for `path`, or nullptr where it is read whole instead (no such file: read
+/// whole, the error names it; JPEG, BMP, an interlaced PNG, a TIFF of another depth). Throws
+/// InputError for a PNG or TIFF whose header is corrupt.
+std::unique_ptr<RowDecoder> open_row_decoder(const std::string& path);
+/// The same for a file known to be a TIFF.
+std::unique_ptr<RowDecoder> open_tiff_rows(const std::string& path);
 
 }  // namespace segkit

@@ -81,6 +81,34 @@ TEST(Cli, Bf16MasksAgreeWithFloat32OnTrainedWeights) {
       << "auto is bf16 where the CPU has it natively, else fp32";
 }
 
+// Tiled prediction reads its image in bands of rows as the tiles need them: the bundled U-Net's
+// slice as a PNG and as a tiled, deflated BigTIFF (as slide scanners write them) gives the same
+// mask and overlay as it does read whole (--save-logits keeps the whole image).
+TEST(Cli, TiledPredictionReadsPngAndTiledBigTiffInBands) {
+  const std::string out = temp_dir("cli_rows");
+  const std::string source = SEGKIT_SOURCE_DIR;
+  const std::string slice = source + "/assets/images/isbi2012_slice29.png";
+  const std::string convert = std::string(SEGKIT_PYTHON) +
+                              " -c 'import sys, numpy, PIL.Image, tifffile; tifffile.imwrite(sys.argv[2], "
+                              "numpy.array(PIL.Image.open(sys.argv[1])), tile=(128, 128), bigtiff=True, "
+                              "compression=\"zlib\")' " +
+                              slice + " " + out + "/slice.tif";
+  const auto converted = run_command(convert);
+  ASSERT_EQ(converted.exit_code, 0) << converted.output;
+  const std::string model = "-w " + source + "/assets/models/unet_isbi2012_membranes.pth --tile 188 ";
+  for (const std::string run : {"whole", "png", "tif"}) {
+    const std::string input = run == "tif" ? out + "/slice.tif" : slice;
+    const auto result =
+        run_command(predict(model + (run == "whole" ? "--save-logits " : "") + "-o " + out + "/" + run + " " + input));
+    ASSERT_EQ(result.exit_code, 0) << run << ": " << result.output;
+  }
+  for (const std::string kind : {"mask", "overlay"}) {
+    const at::Tensor whole = read_image(out + "/whole/isbi2012_slice29_" + kind + ".png").pixels;
+    EXPECT_TRUE(read_image(out + "/png/isbi2012_slice29_" + kind + ".png").pixels.equal(whole)) << kind;
+    EXPECT_TRUE(read_image(out + "/tif/slice_" + kind + ".png").pixels.equal(whole)) << kind;
+  }
+}
+
 TEST(Cli, ModelsListsTheZoo) {
   const auto result = run_command(kCli + " models");
   ASSERT_EQ(result.exit_code, 0) << result.output;

@@ -5,8 +5,8 @@
 // leaves the image), run separately and stitched. For an unpadded U-Net the tiles
 // start on the model's pooling grid, so the stitched logits equal the untiled ones;
 // for padded models overlapping tiles are blended with weights that fall off toward
-// the tile edges. Works on images of any size; the streaming form keeps only one
-// row of tiles in memory.
+// the tile edges. Works on images of any size; the streaming form reads the image's rows as
+// the tiles need them and keeps only one row of tiles in memory.
 
 #include <ATen/Tensor.h>
 
@@ -35,10 +35,14 @@ class TiledInference {
   at::Tensor logits(const at::Tensor& pixels);
   /// Class indices (R x W int64 bands, top to bottom), each band handed to `sink` once final.
   void masks(const at::Tensor& pixels, const std::function<void(const at::Tensor& rows)>& sink);
+  /// The same for an image read as the tiles need its rows (an image of any size in a row of
+  /// tiles' memory), each band handed over with the image's pixels of the same rows.
+  using MaskSink = std::function<void(const at::Tensor& rows, const at::Tensor& pixels)>;
+  void masks(ImageRows& image, const MaskSink& sink);
 
  private:
-  using BandSink = std::function<void(int64_t first_row, const at::Tensor& logits)>;
-  void run(const at::Tensor& pixels, const BandSink& sink);
+  using BandSink = std::function<void(int64_t first_row, const at::Tensor& logits, const at::Tensor& pixels)>;
+  void run(ImageRows& image, const BandSink& sink);
 
   Predictor& predictor_;
   TileOptions options_;

@@ -5,6 +5,7 @@
 
 #include <ATen/Tensor.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,44 @@ constexpr int64_t kDefaultMaxPixels = 100'000'000;
 /// naming the file if it is missing, not an image, truncated, corrupt or too large; the
 /// codecs print nothing themselves.
 Image read_image(const std::string& path, int64_t max_pixels = kDefaultMaxPixels);
+
+class RowDecoder;  // src/io/image_decode.h
+
+/// An image read from the top in bands of rows, so that an image of any size is never held
+/// whole: PNG (not interlaced) row by row through libpng, 8-bit TIFF (stripped or tiled,
+/// classic or BigTIFF, as microscopy and pathology slides come) a band of strips or tiles at a
+/// time through libtiff. Other files (JPEG, BMP, interlaced PNG, other TIFF) are read whole
+/// when opened, as read_image reads them. The pixels are read_image's.
+class ImageRows {
+ public:
+  /// Opens `path`. `max_pixels` caps what is held at once: the whole image where it is read
+  /// whole, else a band of rows. Throws InputError naming the file.
+  explicit ImageRows(const std::string& path, int64_t max_pixels = kDefaultMaxPixels);
+  /// An image already in memory.
+  explicit ImageRows(Image image);
+  ~ImageRows();
+  ImageRows(const ImageRows&) = delete;
+  ImageRows& operator=(const ImageRows&) = delete;
+
+  int64_t height() const { return height_; }
+  int64_t width() const { return width_; }
+  const std::string& path() const { return path_; }
+  /// The next `count` rows (fewer at the bottom) as count x W x 3 uint8; throws InputError
+  /// naming the file if it turns out corrupt or truncated there.
+  at::Tensor read(int64_t count);
+
+ private:
+  int64_t buffered_rows() const;
+
+  std::string path_;
+  int64_t max_pixels_ = kDefaultMaxPixels;
+  int64_t height_ = 0, width_ = 0;
+  int64_t next_ = 0;                     // rows handed out
+  int64_t decoded_ = 0;                  // rows decoded from the file
+  std::unique_ptr<RowDecoder> decoder_;  // null: read whole
+  at::Tensor whole_;                     // the pixels, where read whole
+  at::Tensor buffer_;                    // rows decoded, not yet handed out
+};
 
 /// True for the file extensions read_image understands.
 bool is_image_file(const std::string& path);

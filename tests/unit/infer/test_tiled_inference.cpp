@@ -2,6 +2,9 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "segkit/models/segmentors/unet.h"
 
@@ -41,6 +44,32 @@ TEST(TiledInference, StreamedMasksEqualArgmaxOfLogits) {
   tiler.masks(image, [&](const at::Tensor& rows) { bands.push_back(rows.clone()); });
   EXPECT_GT(bands.size(), 1u);
   EXPECT_TRUE(at::cat(bands, 0).equal(logits.argmax(0)));
+}
+
+// An image file read in bands as the tile rows need them gives the masks of the image read
+// whole, each band with the image's own pixels of its rows: for an unpadded U-Net (a border of
+// mirrored rows larger than a tile row's stride) and a padded one with overlapping tiles.
+TEST(TiledInference, ImagesReadInBandsGiveTheMasksOfTheWholeImage) {
+  const std::string dir = (std::filesystem::temp_directory_path() / ("segkit_tiled_rows_" + std::to_string(getpid())));
+  std::filesystem::create_directories(dir);
+  const at::Tensor image = random_image(173, 67, 5);
+  write_rgb_png(image, dir + "/tall.png");
+  for (const bool padded : {false, true}) {
+    SCOPED_TRACE(padded ? "padded" : "unpadded");
+    Predictor predictor(random_unet(UNetOptions().depth(3).base_width(4).padding(padded)), Preprocess::gray());
+    TiledInference tiler(predictor, padded ? TileOptions{40, 8, 2} : TileOptions{56, 0, 1});
+    const at::Tensor expected = tiler.logits(image).argmax(0);
+    ImageRows rows(dir + "/tall.png");
+    std::vector<at::Tensor> masks, pixels;
+    tiler.masks(rows, [&](const at::Tensor& mask, const at::Tensor& band) {
+      masks.push_back(mask.clone());
+      pixels.push_back(band.clone());
+    });
+    EXPECT_GT(masks.size(), 3u) << "tile rows";
+    EXPECT_TRUE(at::cat(masks).equal(expected));
+    EXPECT_TRUE(at::cat(pixels).equal(image));
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(TiledInference, BlendingShrinksSeams) {

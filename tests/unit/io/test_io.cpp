@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "segkit/core/atomic_file.h"
 #include "segkit/core/errors.h"
@@ -111,6 +112,67 @@ TEST(Image, PixelCapIsCheckedFromTheHeaderBeforeAnyPixel) {
       EXPECT_NE(std::string(e.what()).find("--max-pixels"), std::string::npos) << e.what();
     }
   }
+}
+
+// An image read in bands of rows (uneven ones, as tile rows ask for them) is the image read
+// whole: PNG in every mode, TIFF in strips and tiles, classic and BigTIFF, deflated or not
+// (written by tifffile, as microscopes and slide scanners write them).
+TEST(ImageRows, BandsOfRowsAreTheImage) {
+  const std::map<std::string, std::string> expected = {
+      {"rows_rgb.png", "rows_rgb.npy"},
+      {"rows_rgba.png", "rows_rgb.npy"},
+      {"rows_gray.png", "rows_gray_as_rgb.npy"},
+      {"rows_gray16.png", "rows_gray16_as_rgb.npy"},
+      {"rows_rgb_strips.tif", "rows_rgb.npy"},
+      {"rows_rgb_tiles.tif", "rows_rgb.npy"},
+      {"rows_rgb_tiles_bigtiff.tif", "rows_rgb.npy"},
+      {"rows_gray_tiles_bigtiff.tif", "rows_gray_as_rgb.npy"},
+      {"rgb.jpg", ""},  // read whole when opened: read_image's pixels
+  };
+  for (const auto& [name, npy] : expected) {
+    SCOPED_TRACE(name);
+    const std::string path = fixture("images/" + name);
+    const at::Tensor truth = npy.empty() ? read_image(path).pixels : read_npy(fixture("images/" + npy));
+    ImageRows image(path);
+    ASSERT_EQ(image.height(), truth.size(0));
+    ASSERT_EQ(image.width(), truth.size(1));
+    std::vector<at::Tensor> bands;
+    for (const int64_t count : {7, 1, 50, 33, 1000}) bands.push_back(image.read(count));
+    EXPECT_EQ(image.read(5).size(0), 0) << "nothing past the bottom";
+    EXPECT_TRUE(at::cat(bands).equal(truth));
+    if (npy.empty()) continue;
+    EXPECT_TRUE(read_image(path).pixels.equal(truth)) << "read_image agrees";
+  }
+}
+
+// A file found truncated or corrupt midway is an error naming it; a band wider than
+// --max-pixels allows is refused before it is decoded.
+TEST(ImageRows, TruncatedFilesAndOversizedBandsAreErrors) {
+  const std::string dir = temp_dir("image_rows");
+  for (const char* name : {"rows_rgb.png", "rows_rgb_tiles.tif", "rows_rgb_strips.tif"}) {
+    const std::string bytes = read_file(fixture(std::string("images/") + name));
+    const std::string cut = dir + "/cut_" + name;
+    std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() * 6 / 10);
+    try {
+      ImageRows image(cut);
+      while (image.read(16).size(0) > 0) {
+      }
+      ADD_FAILURE() << "no error for " << cut;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(cut), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+    }
+  }
+  ImageRows narrow(fixture("images/rows_rgb.png"), /*max_pixels=*/171 * 100);
+  EXPECT_EQ(narrow.read(64).size(0), 64);
+  try {
+    narrow.read(150);
+    ADD_FAILURE() << "no error for a band over --max-pixels";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("rows of 171 pixels is more than --max-pixels"), std::string::npos)
+        << e.what();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Image, LabelPngRoundTrips) {
