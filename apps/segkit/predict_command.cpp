@@ -100,10 +100,16 @@ void predict_tiled(TiledInference& tiler, ImageRows& image, const std::string& n
   StreamingPng mask_png(stem + "_mask.png", image.height(), image.width());
   StreamingPng overlay_png(stem + "_overlay.png", image.height(), image.width() + (panel.defined() ? panel.size(1) : 0),
                            3);
+  // The overlay blended a few rows at a time: its float intermediates of a whole band of a wide
+  // image would outweigh everything else tiling holds.
+  constexpr int64_t kOverlayRows = 32;
   int64_t row = 0;
   tiler.masks(image, [&](const at::Tensor& rows, const at::Tensor& pixels) {
     mask_png.write_rows(rows);
-    overlay_png.write_rows(style.draw(pixels, rows, row, panel));
+    for (int64_t r = 0; r < rows.size(0); r += kOverlayRows) {
+      const int64_t n = std::min(kOverlayRows, rows.size(0) - r);
+      overlay_png.write_rows(style.draw(pixels.slice(0, r, r + n), rows.slice(0, r, r + n), row + r, panel));
+    }
     row += rows.size(0);
   });
   mask_png.finish();

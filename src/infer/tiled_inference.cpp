@@ -130,7 +130,7 @@ void TiledInference::run(ImageRows& image, const BandSink& sink) {
     if (ty > 0) {
       // Rows above this tile row are final: hand them over and shift the band up.
       const int64_t first = y - ay.stride, done = std::min(ay.stride, height - first);
-      sink(first, acc.slice(1, 0, done) / weight.slice(0, 0, done), pixels.slice(first, first + done));
+      sink(first, acc.slice(1, 0, done).div_(weight.slice(0, 0, done)), pixels.slice(first, first + done));
       pixels.drop_before(std::min(y, input_rows(ty).min().item<int64_t>()));
       const int64_t keep = ay.out - ay.stride;
       acc.slice(1, 0, keep).copy_(acc.slice(1, ay.stride, ay.out).clone());
@@ -163,7 +163,7 @@ void TiledInference::run(ImageRows& image, const BandSink& sink) {
   }
   const int64_t y = (ay.count - 1) * ay.stride;
   const int64_t rest = height - y;
-  sink(y, acc.slice(1, 0, rest) / weight.slice(0, 0, rest), pixels.slice(y, height));
+  sink(y, acc.slice(1, 0, rest).div_(weight.slice(0, 0, rest)), pixels.slice(y, height));
 }
 
 at::Tensor TiledInference::logits(const at::Tensor& pixels) {

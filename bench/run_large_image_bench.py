@@ -1,0 +1,75 @@
+#!/usr/bin/python3
+"""Tiled prediction of one large image, read in bands of rows: wall time and peak resident
+memory of `segkit predict --tile` (GNU time's maximum resident set size) on a mosaic of the
+ISBI 2012 slices (bench/make_mosaic.py, read in place) as a PNG and as a tiled, deflated
+BigTIFF (tifffile, 512 x 512 tiles, as slide scanners write them), and whether their masks
+agree. Files go to a temporary folder, removed after.
+
+Usage: bench/run_large_image_bench.py BUILD_DIR ISBI_IMAGES_DIR SIDE [--precision bf16]
+       [--tile 512] [--overlap 32] [--threads 2]
+"""
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import tifffile
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+Image.MAX_IMAGE_PIXELS = None
+
+
+def timed(cmd):
+    start = time.monotonic()
+    out = subprocess.run(["/usr/bin/time", "-v"] + cmd, check=True, capture_output=True, text=True)
+    peak_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr).group(1))
+    return time.monotonic() - start, peak_kib / 1024
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(np.array(Image.open(f)).tobytes()).hexdigest()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("build_dir")
+    p.add_argument("isbi_images")
+    p.add_argument("side", type=int)
+    p.add_argument("--precision", default="fp32")
+    p.add_argument("--tile", type=int, default=512)
+    p.add_argument("--overlap", type=int, default=32)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    work = tempfile.mkdtemp(prefix="segkit_large_")
+    try:
+        png = os.path.join(work, "mosaic.png")
+        subprocess.run([sys.executable, os.path.join(HERE, "make_mosaic.py"), a.isbi_images, str(a.side), png],
+                       check=True)
+        tif = os.path.join(work, "mosaic.tif")
+        tifffile.imwrite(tif, np.array(Image.open(png)), tile=(512, 512), bigtiff=True, compression="zlib")
+        model = os.path.join(HERE, "..", "assets", "models", "unet_isbi2012_membranes.pth")
+        print(f"| input | file MB | wall s | peak RSS MiB |\n|---|---|---|---|")
+        masks = []
+        for name, path in [("PNG", png), ("tiled BigTIFF", tif)]:
+            out = os.path.join(work, "out_" + name.split()[-1])
+            wall, peak = timed([os.path.join(a.build_dir, "segkit"), "predict", "-m", "unet_padded", "-w", model,
+                                "--tile", str(a.tile), "--overlap", str(a.overlap), "--precision", a.precision,
+                                "--threads", str(a.threads), "-o", out, path])
+            masks.append(digest(os.path.join(out, "mosaic_mask.png")))
+            print(f"| {a.side}x{a.side} {name} | {os.path.getsize(path) / 1e6:.0f} | {wall:.1f} | {peak:.0f} |",
+                  flush=True)
+        print("masks identical" if masks[0] == masks[1] else "MASKS DIFFER")
+    finally:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
