@@ -80,10 +80,9 @@ void write_outputs(const Image& image, const Prediction& prediction, const std::
   if (args.save_logits) write_npy(prediction.logits, stem + "_logits.npy");
 }
 
-// Tiles at the image's own resolution; mask and overlay are written band by band as the
-// tiles finish, so memory stays bounded by a row of tiles (plus the decoded image).
-// Overlap-tile inference of one image, read in bands of rows as the tiles need them and
-// written as its rows are done (--save-logits: whole, as the logits are).
+// Tiles at the image's own resolution, the image read in bands of rows as the tiles need them
+// and the mask and overlay written band by band as the tiles finish, so memory stays bounded by
+// a row of tiles (--save-logits: whole, as the logits are).
 void predict_tiled(TiledInference& tiler, ImageRows& image, const std::string& name, const OverlayStyle& style,
                    const PredictArgs& args) {
   const std::string stem = (fs::path(args.output) / name).string();

@@ -121,6 +121,12 @@ void TiledInference::run(ImageRows& image, const BandSink& sink) {
   const int64_t ramp = options_.tile > 0 ? options_.overlap : 0;
   const at::Tensor window = edge_ramp(ay.out, ramp).view({ay.out, 1}) * edge_ramp(ax.out, ramp).view({1, ax.out});
   const auto input_rows = [&](int64_t ty) { return mirrored_indices(ty * ay.stride - border, ay.in, height); };
+  // The lowest row that tile row ty or any below it reads (mirroring at the bottom reads upward).
+  std::vector<int64_t> lowest(static_cast<size_t>(ay.count) + 1, height);
+  for (int64_t ty = ay.count - 1; ty >= 0; --ty) {
+    lowest[static_cast<size_t>(ty)] =
+        std::min(lowest[static_cast<size_t>(ty) + 1], input_rows(ty).min().item<int64_t>());
+  }
 
   c10::InferenceMode guard;
   RowWindow pixels(image);
@@ -131,7 +137,7 @@ void TiledInference::run(ImageRows& image, const BandSink& sink) {
       // Rows above this tile row are final: hand them over and shift the band up.
       const int64_t first = y - ay.stride, done = std::min(ay.stride, height - first);
       sink(first, acc.slice(1, 0, done).div_(weight.slice(0, 0, done)), pixels.slice(first, first + done));
-      pixels.drop_before(std::min(y, input_rows(ty).min().item<int64_t>()));
+      pixels.drop_before(std::min(y, lowest[static_cast<size_t>(ty)]));
       const int64_t keep = ay.out - ay.stride;
       acc.slice(1, 0, keep).copy_(acc.slice(1, ay.stride, ay.out).clone());
       acc.slice(1, keep, ay.out).zero_();
