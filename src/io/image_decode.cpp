@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <csetjmp>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -631,6 +632,8 @@ class TiffRowDecoder : public RowDecoder {
 }  // namespace
 
 std::unique_ptr<RowDecoder> open_row_decoder(const std::string& path) {
+  std::error_code ec;  // a folder or a FIFO (opening one would wait for a writer): read whole names it
+  if (!std::filesystem::is_regular_file(path, ec)) return nullptr;
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) return nullptr;  // decode_image's caller names the problem
   unsigned char magic[8] = {};

@@ -163,6 +163,14 @@ TEST(ImageRows, TruncatedFilesAndOversizedBandsAreErrors) {
       EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
     }
   }
+  // A named pipe is refused at once (opening it to read would wait for a writer), as read_image refuses it.
+  ASSERT_EQ(::mkfifo((dir + "/pipe.png").c_str(), 0600), 0);
+  try {
+    ImageRows pipe(dir + "/pipe.png");
+    ADD_FAILURE() << "no error for a FIFO";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("is a FIFO (named pipe), not a regular file"), std::string::npos) << e.what();
+  }
   ImageRows narrow(fixture("images/rows_rgb.png"), /*max_pixels=*/171 * 100);
   EXPECT_EQ(narrow.read(64).size(0), 64);
   try {
