@@ -500,8 +500,8 @@ cv::Mat decode_image(const std::string& bytes, const std::string& path, int64_t 
   check_size(header, max_pixels, path, what);
   if (header.format == ImageFormat::kPng) return decode_png(bytes, path, mode, what);
   if (header.format == ImageFormat::kTiff && mode == PixelMode::kColour) {
-    // 8-bit TIFF through libtiff's RGBA reader, as ImageRows reads it: OpenCV's fails on some
-    // valid tiled files (an uncompressed tiled BigTIFF of 16 x 16 tiles).
+    // 8-bit TIFF through libtiff's RGBA reader, as ImageRows reads it, so that a tiled
+    // prediction reading it in bands sees the pixels a whole read gives.
     if (auto tiff = open_tiff_rows(path)) return tiff->read(tiff->height());
   }
   cv::Mat mat = opencv_decode(bytes, path, format_name(header.format), what);
