@@ -278,22 +278,35 @@ int tiff_on_error(TIFF*, void* user, const char* module, const char* format, va_
 int tiff_on_warning(TIFF*, void*, const char*, const char*, va_list) { return 1; }
 void tiff_silent(const char*, const char*, va_list) {}
 
-ImageHeader tiff_header(const std::string& bytes, const std::string& path) {
+// libtiff on `source`'s bytes or, where it holds none, on the file `path` itself (read as it is
+// needed), its messages kept in source.error instead of printed; null if no header is read.
+TIFF* open_tiff(TiffSource& source, const std::string& path) {
   static std::once_flag silence;
   std::call_once(silence, [] {  // libtiff's global handlers print to stderr
     TIFFSetErrorHandler(tiff_silent);
     TIFFSetWarningHandler(tiff_silent);
   });
-  TiffSource source;
-  source.data = reinterpret_cast<const unsigned char*>(bytes.data());
-  source.size = bytes.size();
   TIFFOpenOptions* options = TIFFOpenOptionsAlloc();
   TIFFOpenOptionsSetErrorHandlerExtR(options, tiff_on_error, &source);
   TIFFOpenOptionsSetWarningHandlerExtR(options, tiff_on_warning, &source);
   TIFFOpenOptionsSetMaxSingleMemAlloc(options, 64 << 20);  // tag arrays of a hostile header
-  TIFF* tiff = TIFFClientOpenExt(path.c_str(), "rm", &source, tiff_read, tiff_write, tiff_seek, tiff_close, tiff_size,
-                                 nullptr, nullptr, options);
+  TIFF* tiff = source.data != nullptr ? TIFFClientOpenExt(path.c_str(), "rm", &source, tiff_read, tiff_write, tiff_seek,
+                                                          tiff_close, tiff_size, nullptr, nullptr, options)
+                                      : TIFFOpenExt(path.c_str(), "rm", options);
   TIFFOpenOptionsFree(options);
+  return tiff;
+}
+
+bool is_tiff(const unsigned char* p, size_t n) {
+  return n >= 4 && (std::memcmp(p, "II*\0", 4) == 0 || std::memcmp(p, "MM\0*", 4) == 0 ||
+                    std::memcmp(p, "II+\0", 4) == 0 || std::memcmp(p, "MM\0+", 4) == 0);
+}
+
+ImageHeader tiff_header(const std::string& bytes, const std::string& path) {
+  TiffSource source;
+  source.data = reinterpret_cast<const unsigned char*>(bytes.data());
+  source.size = bytes.size();
+  TIFF* tiff = open_tiff(source, path);
   if (tiff == nullptr) {
     fail(path, ": corrupt or truncated TIFF image (", source.error.text[0] ? source.error.text : "unreadable header",
          ")");
@@ -483,14 +496,16 @@ ImageHeader read_image_header(const std::string& bytes, const std::string& path)
     return {ImageFormat::kPng, width, height};
   }
   if (n >= 2 && p[0] == 'B' && p[1] == 'M') return bmp_header(bytes, path);
-  if (n >= 4 && (std::memcmp(p, "II*\0", 4) == 0 || std::memcmp(p, "MM\0*", 4) == 0 ||
-                 std::memcmp(p, "II+\0", 4) == 0 || std::memcmp(p, "MM\0+", 4) == 0)) {
-    return tiff_header(bytes, path);
-  }
+  if (is_tiff(p, n)) return tiff_header(bytes, path);
   if (n == 0) fail(path, ": image file is empty");
   fail(path, ": not a PNG, JPEG, BMP or TIFF image");
 }
 
+}  // namespace
+
+namespace {
+// Defined below, with the row decoders.
+std::unique_ptr<RowDecoder> tiff_rows(const std::string& path, const std::string* bytes);
 }  // namespace
 
 cv::Mat decode_image(const std::string& bytes, const std::string& path, int64_t max_pixels, PixelMode mode,
@@ -502,7 +517,7 @@ cv::Mat decode_image(const std::string& bytes, const std::string& path, int64_t 
   if (header.format == ImageFormat::kTiff && mode == PixelMode::kColour) {
     // 8-bit TIFF through libtiff's RGBA reader, as ImageRows reads it, so that a tiled
     // prediction reading it in bands sees the pixels a whole read gives.
-    if (auto tiff = open_tiff_rows(path)) return tiff->read(tiff->height());
+    if (auto tiff = tiff_rows(path, &bytes)) return tiff->read(tiff->height());
   }
   cv::Mat mat = opencv_decode(bytes, path, format_name(header.format), what);
   if (mat.cols != header.width || mat.rows != header.height) {
@@ -557,19 +572,20 @@ class PngRowDecoder : public RowDecoder {
 // dropped as read_image drops it).
 class TiffRowDecoder : public RowDecoder {
  public:
-  explicit TiffRowDecoder(std::string path) : path_(std::move(path)) {}
+  // From the file, or from its bytes already in memory (`bytes`, which must outlive it).
+  TiffRowDecoder(std::string path, const std::string* bytes) : path_(std::move(path)) {
+    if (bytes != nullptr) {
+      source_.data = reinterpret_cast<const unsigned char*>(bytes->data());
+      source_.size = bytes->size();
+    }
+  }
   ~TiffRowDecoder() override {
     if (began_) TIFFRGBAImageEnd(&image_);
     if (tiff_ != nullptr) TIFFClose(tiff_);
   }
   // False where OpenCV decodes it whole instead (other depths).
   bool open() {
-    TIFFOpenOptions* options = TIFFOpenOptionsAlloc();
-    TIFFOpenOptionsSetErrorHandlerExtR(options, tiff_on_error, &messages_);
-    TIFFOpenOptionsSetWarningHandlerExtR(options, tiff_on_warning, &messages_);
-    TIFFOpenOptionsSetMaxSingleMemAlloc(options, 64 << 20);
-    tiff_ = TIFFOpenExt(path_.c_str(), "rm", options);
-    TIFFOpenOptionsFree(options);
+    tiff_ = open_tiff(source_, path_);
     if (tiff_ == nullptr) fail(path_, ": corrupt or truncated TIFF image (", message("unreadable header"), ")");
     uint16_t bits = 0;
     TIFFGetFieldDefaulted(tiff_, TIFFTAG_BITSPERSAMPLE, &bits);
@@ -616,12 +632,10 @@ class TiffRowDecoder : public RowDecoder {
   }
 
  private:
-  const char* message(const char* otherwise) const {
-    return messages_.error.text[0] ? messages_.error.text : otherwise;
-  }
+  const char* message(const char* otherwise) const { return source_.error.text[0] ? source_.error.text : otherwise; }
 
   std::string path_;
-  TiffSource messages_;  // only its error: libtiff reads the file itself
+  TiffSource source_;  // the bytes, if in memory, and libtiff's messages
   TIFF* tiff_ = nullptr;
   TIFFRGBAImage image_{};
   bool began_ = false;
@@ -645,22 +659,17 @@ std::unique_ptr<RowDecoder> open_row_decoder(const std::string& path) {
     return nullptr;
   }
   std::fclose(file);
-  if (n >= 4 && (std::memcmp(magic, "II*\0", 4) == 0 || std::memcmp(magic, "MM\0*", 4) == 0 ||
-                 std::memcmp(magic, "II+\0", 4) == 0 || std::memcmp(magic, "MM\0+", 4) == 0)) {
-    return open_tiff_rows(path);
-  }
-  return nullptr;
+  return is_tiff(magic, n) ? tiff_rows(path, nullptr) : nullptr;
 }
 
-std::unique_ptr<RowDecoder> open_tiff_rows(const std::string& path) {
-  static std::once_flag silence;
-  std::call_once(silence, [] {  // libtiff's global handlers print to stderr
-    TIFFSetErrorHandler(tiff_silent);
-    TIFFSetWarningHandler(tiff_silent);
-  });
-  auto tiff = std::make_unique<TiffRowDecoder>(path);
+namespace {
+
+std::unique_ptr<RowDecoder> tiff_rows(const std::string& path, const std::string* bytes) {
+  auto tiff = std::make_unique<TiffRowDecoder>(path, bytes);
   if (tiff->open()) return tiff;
   return nullptr;
 }
+
+}  // namespace
 
 }  // namespace segkit

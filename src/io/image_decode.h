@@ -44,7 +44,5 @@ class RowDecoder {
 /// whole, the error names it; JPEG, BMP, an interlaced PNG, a TIFF of another depth). Throws
 /// InputError for a PNG or TIFF whose header is corrupt.
 std::unique_ptr<RowDecoder> open_row_decoder(const std::string& path);
-/// The same for a file known to be a TIFF.
-std::unique_ptr<RowDecoder> open_tiff_rows(const std::string& path);
 
 }  // namespace segkit
