@@ -52,17 +52,25 @@ def main():
     model = getattr(torchvision.models, a.model)(num_classes=len(set(l for _, l in data.items)))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
-    rates = []
+    rates, waits = [], []
     for _ in range(a.epochs):
-        start, seen = time.perf_counter(), 0
-        for images, labels in loader:
+        start, seen, wait = time.perf_counter(), 0, 0.0
+        batches = iter(loader)
+        while True:
+            waited = time.perf_counter()
+            images, labels = next(batches, (None, None))
+            wait += time.perf_counter() - waited
+            if images is None:
+                break
             loss = torch.nn.functional.cross_entropy(model(images), labels)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             seen += images.shape[0]
-        rates.append(seen / (time.perf_counter() - start))
-    print(json.dumps({"impl": "pytorch", "images_per_second": rates}))
+        seconds = time.perf_counter() - start
+        rates.append(seen / seconds)
+        waits.append(wait / seconds)
+    print(json.dumps({"impl": "pytorch", "images_per_second": rates, "data_wait_share": waits}))
 
 
 if __name__ == "__main__":

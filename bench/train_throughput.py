@@ -1,6 +1,7 @@
 """What the training-throughput benchmarks share: one run of `segkit train` or of a Python
-peer script, each giving the images per second of its epochs, and the alternating rounds
-that compare them (the first epoch of every run is warm-up and left out)."""
+peer script, each giving the images per second of its epochs and the share of their time the
+step waited for data, the machine they ran on, and the alternating rounds that compare them
+(the first epoch of every run is warm-up and left out)."""
 import json
 import os
 import statistics
@@ -11,28 +12,46 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def segkit_rates(build, args):
-    """`segkit train ARGS -o TMP`: images/s of each epoch (metrics.jsonl)."""
+    """`segkit train ARGS -o TMP`: each epoch's images/s and the share of its time the step
+    waited for the batch makers (metrics.jsonl)."""
     with tempfile.TemporaryDirectory() as out:
         subprocess.run([os.path.join(build, "segkit"), "train"] + args + ["-o", out], check=True, capture_output=True)
-        return [json.loads(l)["images_per_second"] for l in open(os.path.join(out, "metrics.jsonl")) if l.strip()]
+        epochs = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl")) if l.strip()]
+        return [(e["images_per_second"], e["data_wait_seconds"] / e["seconds"]) for e in epochs]
 
 
 def peer_rates(script, args):
-    """bench/SCRIPT ARGS under Debian's Python: images/s of each epoch (its last output line)."""
+    """bench/SCRIPT ARGS under Debian's Python: each epoch's images/s and data-wait share (its
+    last output line)."""
     out = subprocess.run(["/usr/bin/python3", os.path.join(HERE, script)] + args, check=True, capture_output=True,
                          text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])["images_per_second"]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return list(zip(result["images_per_second"], result["data_wait_share"]))
+
+
+def machine():
+    """One line naming what the figures depend on: the CPU, its bf16 support, the cores, torch."""
+    model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    flags = next((l for l in open("/proc/cpuinfo") if l.startswith("flags")), "")
+    torch = subprocess.run(["/usr/bin/python3", "-c", "import torch; print(torch.__version__)"], capture_output=True,
+                           text=True).stdout.strip()
+    return (f"machine: {model}, {os.cpu_count()} cores, avx512_bf16 {'yes' if 'avx512_bf16' in flags else 'no'}, "
+            f"amx_bf16 {'yes' if 'amx_bf16' in flags else 'no'}, peer torch {torch}")
 
 
 def compare(rounds, ours, theirs, digits=1):
-    """Alternates ours() and theirs() ROUNDS times; prints each round and the medians' ratio."""
+    """Alternates ours() and theirs() ROUNDS times; prints each round, the medians' ratio and
+    how much of each side's time its step waited for data (a starved loop, not a slow step)."""
+    print(machine(), flush=True)
     mine, peer = [], []
     for r in range(rounds):
         s = ours()[1:]
         t = theirs()[1:]
         mine += s
         peer += t
-        print(f"round {r + 1}: segkit {[round(x, digits) for x in s]} img/s, "
-              f"PyTorch {[round(x, digits) for x in t]} img/s", flush=True)
-    so, st = statistics.median(mine), statistics.median(peer)
-    print(f"median: segkit {so:.{digits}f} img/s, PyTorch eager {st:.{digits}f} img/s, ratio {so / st:.2f}x")
+        print(f"round {r + 1}: segkit {[round(x, digits) for x, _ in s]} img/s, "
+              f"PyTorch {[round(x, digits) for x, _ in t]} img/s", flush=True)
+    so, st = (statistics.median(x for x, _ in side) for side in (mine, peer))
+    wo, wt = (statistics.median(w for _, w in side) for side in (mine, peer))
+    print(f"median: segkit {so:.{digits}f} img/s, PyTorch eager {st:.{digits}f} img/s, ratio {so / st:.2f}x; "
+          f"waiting for data: segkit {100 * wo:.1f}%, PyTorch {100 * wt:.1f}% of the time")

@@ -7,7 +7,9 @@ golden test makes each model's reference itself (tools/zoo_reference.py).
   probabilities of that ResNet-18 for a PNG (the classify command's test);
 - lraspp_mobilenet_v3_large with random weights and randomized BatchNorm statistics in
   both torch.save formats, and torchvision's logits for a PNG (the command-line tests);
-- U-Net variants against tools/unet_reference.py;
+- U-Net variants against tools/unet_reference.py, and one training step of a U-Net
+  (weighted cross-entropy with ignored pixels: loss, gradients, BatchNorm statistics) in
+  float32 and under bfloat16 autocast;
 - a state dict of every dtype in zip, legacy and safetensors form;
 - pictures in every format segkit reads;
 - torchvision's detection ops on random inputs (tools/ops_reference.py), and its ResNet-50
@@ -97,6 +99,43 @@ def make_unet_fixture(folder_name, options, shape, out_dir):
         out = model(x)
     save_npy(os.path.join(folder, "input.npy"), x)
     save_npy(os.path.join(folder, "out.npy"), out)
+
+
+def make_unet_train_step_fixture(out_dir):
+    """One training step's forward and backward of a padded U-Net with BatchNorm and transposed
+    up-convolutions (odd size, ignored pixels, a pixel weight map), in float32 and under bf16
+    autocast (torch.autocast, PyTorch's mixed precision), from the same weights."""
+    from unet_reference import UNet
+
+    generator = torch.Generator().manual_seed(zlib.crc32(b"unet_train_step"))
+    options = dict(in_channels=1, depth=3, base_width=6, padding=True, batch_norm=True, upsampling="transposed")
+    x = torch.randn(2, 1, 45, 59, generator=generator)
+    model = UNet(num_classes=3, **options)
+    randomize(model, generator, x)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    target = torch.randint(0, 3, (2, 45, 59), generator=generator)
+    target[torch.rand(target.shape, generator=generator) < 0.1] = 255
+    weight = torch.rand(target.shape, generator=generator) * 2 + 0.5
+    reference = {"input": x, "target": target, "pixel_weight": weight}
+    for name, autocast in (("fp32", False), ("bf16", True)):
+        model.load_state_dict(state)
+        model.train()
+        model.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            logits = model(x)
+            per_pixel = torch.nn.functional.cross_entropy(logits.float(), target, reduction="none", ignore_index=255)
+            loss = (per_pixel * weight).sum() / (target != 255).sum()
+        loss.backward()
+        reference[f"{name}.loss"] = loss.detach()
+        for key, p in model.named_parameters():
+            reference[f"{name}.grad.{key}"] = p.grad.clone()
+        for key, b in model.named_buffers():
+            if "running" in key:
+                reference[f"{name}.after.{key}"] = b.clone()
+    folder = os.path.join(out_dir, "unet_train_step")
+    os.makedirs(folder, exist_ok=True)
+    torch.save(state, os.path.join(folder, "weights.pth"))
+    torch.save(reference, os.path.join(folder, "reference.pth"))
 
 
 def dtype_state():
@@ -395,6 +434,7 @@ def main():
     make_model_fixture(CLI_MODEL, out_dir)
     for folder_name, _, options, shape in UNET_CASES:
         make_unet_fixture(folder_name, options, shape, out_dir)
+    make_unet_train_step_fixture(out_dir)
     make_dtype_fixture(out_dir)
     # The fuzzing harnesses' seeds: a test reads each (so the corpus is known valid), and
     # scripts/fuzz.sh starts from them.

@@ -1,6 +1,7 @@
 #include "segkit/layers/conv_bn.h"
 
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 
 #include "segkit/layers/onednn_conv.h"
 
@@ -126,7 +127,48 @@ void rewrite(torch::nn::Module& module, const InferenceOptions& options) {
 
 void optimize_for_inference(torch::nn::Module& model, const InferenceOptions& options) { rewrite(model, options); }
 
+namespace {
+
+// Whether a convolution's padding is zero: options.padding() is a c10::variant in LibTorch 1.13
+// and a std::variant in 2.x; the unqualified get_if finds whichever it is.
+template <class Padding>
+bool zero_padding(const Padding& padding) {
+  using namespace std;  // NOLINT(build/namespaces)
+  using namespace c10;  // NOLINT(build/namespaces)
+  const auto* values = get_if<torch::ExpandingArray<2>>(&padding);
+  return values && (**values)[0] == 0 && (**values)[1] == 0;
+}
+
+// Whether `conv` tiles its output with one kernel per input pixel (stride = kernel, no padding,
+// dilation or groups), as U-Net's up-convolutions do.
+bool tiles_output(const torch::nn::ConvTranspose2dImpl& conv) {
+  const auto& o = conv.options;
+  return o.groups() == 1 && (*o.stride())[0] == (*o.kernel_size())[0] && (*o.stride())[1] == (*o.kernel_size())[1] &&
+         (*o.dilation())[0] == 1 && (*o.dilation())[1] == 1 && (*o.output_padding())[0] == 0 &&
+         (*o.output_padding())[1] == 0 && zero_padding(o.padding());
+}
+
+}  // namespace
+
+at::Tensor tiled_transposed_conv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  const int64_t out = weight.size(1), kh = weight.size(2), kw = weight.size(3);
+  // Every input pixel's channels times (C_in, kh * kw * C_out): each output pixel is one dot product
+  // over the input channels, as in the transposed convolution.
+  const at::Tensor matrix = weight.permute({0, 2, 3, 1}).reshape({c, kh * kw * out});
+  at::Tensor y = at::matmul(x.permute({0, 2, 3, 1}).reshape({n * h * w, c}), matrix);
+  y = y.view({n, h, w, kh, kw, out}).permute({0, 1, 3, 2, 4, 5}).reshape({n, h * kh, w * kw, out});
+  if (bias.defined()) y = y + bias.to(y.scalar_type());
+  return y.permute({0, 3, 1, 2});
+}
+
 at::Tensor transposed_conv(torch::nn::ConvTranspose2dImpl& conv, const at::Tensor& x) {
+  if (tiles_output(conv)) {
+    // Under autocast the matrix product takes x's reduced precision itself.
+    const bool autocast = x.is_cuda() ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+    const at::ScalarType type = autocast ? x.scalar_type() : conv.weight.scalar_type();
+    return tiled_transposed_conv(x.to(type), conv.weight, conv.bias).to(x.scalar_type());
+  }
   const at::ScalarType type = conv.weight.scalar_type();
   if (x.scalar_type() == type) return conv.forward(x);
   return conv.forward(x.to(type)).to(x.scalar_type());

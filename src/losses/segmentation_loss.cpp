@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include "float32_logits.h"
+
 namespace segkit {
 namespace {
 
@@ -52,8 +54,9 @@ at::Tensor dice(const at::Tensor& logits, const at::Tensor& target, const at::Te
 
 }  // namespace
 
-at::Tensor segmentation_loss(const at::Tensor& logits, const at::Tensor& target, const at::Tensor& pixel_weight,
+at::Tensor segmentation_loss(const at::Tensor& raw_logits, const at::Tensor& target, const at::Tensor& pixel_weight,
                              const LossOptions& o) {
+  const at::Tensor logits = float32_logits(raw_logits);
   TORCH_CHECK(logits.dim() == 4 && target.dim() == 3 && logits.size(0) == target.size(0) &&
                   logits.size(2) == target.size(1) && logits.size(3) == target.size(2),
               "logits ", logits.sizes(), " do not match targets ", target.sizes());

@@ -20,6 +20,7 @@
 #include "segkit/core/checkpoint.h"
 #include "segkit/core/errors.h"
 #include "segkit/core/state_dict.h"
+#include "segkit/train/mixed_precision.h"
 
 namespace segkit {
 namespace {
@@ -46,6 +47,7 @@ nlohmann::json report_json(const EpochReport& r) {
   j["lr"] = r.lr;
   j["seconds"] = r.seconds;
   j["images_per_second"] = r.images_per_second;
+  j["data_wait_seconds"] = r.data_wait_seconds;
   if (r.validation) j["validation"] = nlohmann::json::parse(r.validation->json);
   j["best"] = r.best;
   return j;
@@ -302,7 +304,9 @@ struct Trainer::Impl {
       double loss_sum = 0;
       for (int64_t step = 0; step < steps; ++step) {
         launch();
+        const auto wait_start = Clock::now();
         TrainingBatch batch = queue.front().get();
+        report.data_wait_seconds += seconds_since(wait_start);
         queue.pop_front();
         launch();
         to_device(batch, o.device);
@@ -311,8 +315,13 @@ struct Trainer::Impl {
         const double lr = learning_rate(o.schedule, o.optimizer.lr, epoch * steps + step, total_steps, steps);
         set_learning_rate(*optimizer, lr, lr_scales);
         report.lr = lr;
-        const LossMap losses = model->losses(batch.images, batch.targets, o.loss);
-        const at::Tensor loss = sum_losses(losses);
+        LossMap losses;
+        at::Tensor loss;
+        {
+          AutocastGuard autocast(o.device, o.dtype);
+          losses = model->losses(batch.images, batch.targets, o.loss);
+          loss = sum_losses(losses);
+        }
         const double value = loss.item<double>();
         if (!std::isfinite(value)) {
           fail("the loss became ", value, " at epoch ", epoch + 1, " step ", step + 1, " (learning rate ", lr,

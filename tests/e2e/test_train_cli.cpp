@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -173,6 +174,31 @@ TEST_F(TrainCli, BadInputsFailWithOneLineNamingTheFile) {
   EXPECT_NE(r.output.find("warning: skipping a sample: " + broken + "/images/2.png"), std::string::npos) << r.output;
   // Every failure above is one line of error, no crash.
   EXPECT_EQ(r.output.find("terminate"), std::string::npos);
+}
+
+// --precision bf16: the forward pass under autocast, the weights it saves float32 as the
+// master weights are, the loss falling as in float32; the data wait is logged; fp16 is refused.
+TEST_F(TrainCli, Bfloat16TrainingSavesFloat32WeightsAndLearns) {
+  const std::string dir = temp_dir("train_bf16");
+  auto r = run_command(train_command(data_, dir + "/bf16", "--epochs 4 --precision bf16 --no-report"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("loader threads, bf16"), std::string::npos) << r.output;
+  for (const auto& [name, tensor] : load_state_dict(dir + "/bf16/last.pth")) {
+    if (tensor.is_floating_point()) EXPECT_EQ(tensor.scalar_type(), at::kFloat) << name;
+  }
+  std::vector<nlohmann::json> epochs;
+  std::ifstream log(dir + "/bf16/metrics.jsonl");
+  for (std::string line; std::getline(log, line);) epochs.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(epochs.size(), 4u);
+  EXPECT_LT(epochs.back()["loss"].get<double>(), epochs.front()["loss"].get<double>());
+  for (const auto& e : epochs) {
+    EXPECT_GE(e["data_wait_seconds"].get<double>(), 0);
+    EXPECT_LE(e["data_wait_seconds"].get<double>(), e["seconds"].get<double>());
+  }
+  r = run_command(train_command(data_, dir + "/fp16", "--epochs 1 --precision fp16"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--precision: precision fp16 is not offered for training"), std::string::npos) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << "one line:\n" << r.output;
 }
 
 TEST_F(TrainCli, NanLossStopsAndKeepsTheLastGoodCheckpoint) {

@@ -109,10 +109,18 @@ class InferenceOptimizable {
 /// (see transposed_conv) and unfolded BatchNorm's (normalized in float32). Irreversible.
 void optimize_for_inference(torch::nn::Module& model, const InferenceOptions& options = {});
 
-/// `conv` on `x`, computed in the type of the convolution's weights and returned in x's:
-/// LibTorch 1.13's bfloat16 transposed convolution fails on CPU, so inference rewrites keep
-/// these (small) layers in float32.
+/// `conv` on `x`, returned in x's type and computed in the type of the convolution's weights
+/// (LibTorch 1.13's bfloat16 transposed convolution fails on CPU, so inference rewrites keep
+/// these small layers in float32), or in x's under autocast. A convolution whose stride equals
+/// its kernel (U-Net's 2 x 2 up-convolution) runs as tiled_transposed_conv.
 at::Tensor transposed_conv(torch::nn::ConvTranspose2dImpl& conv, const at::Tensor& x);
+
+/// A transposed convolution whose stride equals its kernel, without padding, dilation or groups
+/// (weight: C_in x C_out x kh x kw), as one matrix product and a reordering of its result, each
+/// output pixel the same dot product over the input channels. LibTorch's own runs im2col code on
+/// the CPU, forward and backward: several times slower in training (bench/RESULTS.md). The
+/// result has channels-last strides.
+at::Tensor tiled_transposed_conv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 
 /// torchvision's Conv2dNormActivation: Sequential(conv "0", BatchNorm "1", activation).
 struct ConvNormActOptions {

@@ -6,6 +6,7 @@
 // at any moment resumes exactly.
 
 #include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
 
 #include <map>
 #include <optional>
@@ -51,6 +52,9 @@ struct TrainOptions {
   /// CPU: weights and batches channels-last (oneDNN's faster layout there, for training too:
   /// bench/RESULTS.md). Values are the same either way; only speed differs.
   bool channels_last = false;
+  /// What the forward pass computes in: float32, or bfloat16 under autocast with float32
+  /// master weights and losses (see mixed_precision.h). Checkpoints stay float32.
+  at::ScalarType dtype = at::kFloat;
 };
 
 struct EpochReport {
@@ -60,6 +64,8 @@ struct EpochReport {
   double lr = 0;
   double seconds = 0;
   double images_per_second = 0;
+  /// Of `seconds`, the time the training step waited for the batch makers (a starved step).
+  double data_wait_seconds = 0;
   std::optional<ValidationReport> validation;
   bool best = false;
 };

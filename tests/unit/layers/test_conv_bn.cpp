@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include "segkit/layers/aspp.h"
 
@@ -75,6 +76,48 @@ TEST(ASPP, ModuleNamesMatchTorchvision) {
                            "project.0.weight", "project.1.bias"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
   }
+}
+
+// A transposed convolution whose stride equals its kernel, as one matrix product: the same
+// outputs and gradients (input, weight, bias) as LibTorch's own, for odd sizes, kernels that are
+// not square, NCHW and channels-last input; transposed_conv takes that path for such modules and
+// LibTorch's for the others.
+TEST(TransposedConv, TiledAsMatrixProductMatchesLibTorch) {
+  at::manual_seed(5);
+  for (const auto& [kh, kw] : {std::pair<int64_t, int64_t>{2, 2}, {3, 2}}) {
+    for (const bool channels_last : {false, true}) {
+      for (const bool bias : {true, false}) {
+        SCOPED_TRACE(std::to_string(kh) + "x" + std::to_string(kw) + (channels_last ? " channels-last" : " NCHW") +
+                     (bias ? " bias" : " no bias"));
+        at::Tensor x = at::randn({3, 5, 7, 9});
+        if (channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+        x.requires_grad_(true);
+        const at::Tensor w = at::randn({5, 4, kh, kw}).requires_grad_(true);
+        const at::Tensor b = bias ? at::randn({4}).requires_grad_(true) : at::Tensor();
+        const at::Tensor expected = at::conv_transpose2d(x, w, b, {kh, kw});
+        const at::Tensor actual = tiled_transposed_conv(x, w, b);
+        ASSERT_EQ(actual.sizes(), expected.sizes());
+        EXPECT_TRUE(at::allclose(actual, expected, 1e-5, 1e-5));
+        const at::Tensor g = at::randn_like(expected);
+        std::vector<at::Tensor> inputs{x, w};
+        if (bias) inputs.push_back(b);
+        const auto expected_grads = torch::autograd::grad({expected}, inputs, {g});
+        const auto actual_grads = torch::autograd::grad({actual}, inputs, {g});
+        for (size_t i = 0; i < inputs.size(); ++i) {
+          EXPECT_TRUE(at::allclose(actual_grads[i], expected_grads[i], 1e-4, 1e-4)) << "gradient " << i;
+        }
+      }
+    }
+  }
+  torch::nn::ConvTranspose2d tiled(torch::nn::ConvTranspose2dOptions(5, 4, 2).stride(2));
+  torch::nn::ConvTranspose2d overlapping(torch::nn::ConvTranspose2dOptions(5, 4, 3).stride(2).padding(1));
+  at::NoGradGuard no_grad;
+  const at::Tensor x = at::randn({2, 5, 6, 7});
+  for (auto* conv : {tiled.get(), overlapping.get()}) {
+    EXPECT_TRUE(at::allclose(transposed_conv(*conv, x), conv->forward(x), 1e-5, 1e-5));
+  }
+  // The tiled path is the matrix product's: its result is channels-last (LibTorch's is not).
+  EXPECT_TRUE(transposed_conv(*tiled, x).is_contiguous(at::MemoryFormat::ChannelsLast));
 }
 
 }  // namespace
