@@ -3,9 +3,9 @@
 (tools/unet_reference.py), crop, batch, augmentation (flips, 90-degree turns,
 rotation, scale, elastic deformation, one grid_sample with mirrored borders),
 weighted cross-entropy and Adam, in PyTorch eager with a 2-worker DataLoader; optionally
-with bf16 autocast around the forward pass and loss (--autocast) and channels-last weights and
-batches (--channels-last). Prints one JSON line: images per second of each epoch and the share of its time the
-step waited for the loader."""
+with bf16 autocast around the forward pass and loss (--autocast) and channels-last weights
+and batches (--channels-last). Prints one JSON line: images per second of each epoch and
+the share of its time the step waited for the loader."""
 import argparse
 import json
 import math

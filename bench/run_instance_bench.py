@@ -21,6 +21,8 @@ import tempfile
 import time
 import zlib
 
+from machine import describe
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 DATASETS = os.path.join(HERE, "..", "..", "shared", "datasets")
@@ -136,6 +138,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--peer", nargs=3, metavar=("MODEL", "WEIGHTS", "IMAGE"))
     a = p.parse_args()
+    print(describe(), flush=True)
     if a.peer:
         return peer(*a.peer, a.runs, a.warmup, a.threads)
     folder = os.path.join(tempfile.gettempdir(), "segkit_bench_checkpoints")

@@ -22,6 +22,8 @@ import numpy as np
 import tifffile
 from PIL import Image
 
+from machine import describe
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 Image.MAX_IMAGE_PIXELS = None
 
@@ -48,6 +50,7 @@ def main():
     p.add_argument("--overlap", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
+    print(describe(), flush=True)
     work = tempfile.mkdtemp(prefix="segkit_large_")
     try:
         png = os.path.join(work, "mosaic.png")

@@ -20,6 +20,8 @@ from torchvision import ops
 from torchvision.models.detection import _utils as det_utils
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 
+from machine import describe
+
 
 def random_boxes(generator, count, width, height):
     corner = torch.rand(count, 2, generator=generator) * torch.tensor([width, height])
@@ -82,6 +84,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--peer", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    print(describe(), flush=True)
     if args.peer:
         return peer(args.peer, 7, args.threads)
     with tempfile.TemporaryDirectory() as folder:

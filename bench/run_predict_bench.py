@@ -22,6 +22,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from run_zoo_bench import MALLOC, make_checkpoint  # noqa: E402
+from machine import describe  # noqa: E402
 
 
 def timed(cmd):
@@ -42,6 +43,7 @@ def main():
     p.add_argument("--baseline", help="another build's folder (its segkit has no --precision: fp32 only)")
     p.add_argument("--input-size", default="520x693", help="the network's input for these images, HxW")
     a = p.parse_args()
+    print(describe(), flush=True)
     work = tempfile.mkdtemp(prefix="segkit_predict_bench_")
     files = sorted(f for f in os.listdir(a.images) if f.lower().endswith((".png", ".jpg", ".jpeg")))[:a.count]
     small = max(1, a.count // 4)

@@ -25,6 +25,7 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from zoo_reference import build, randomize  # noqa: E402
+from machine import describe  # noqa: E402
 
 # The same settings segkit's configure_runtime() makes with mallopt, for both processes.
 MALLOC = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
@@ -62,6 +63,7 @@ def main():
     p.add_argument("--aux", action="store_true")
     p.add_argument("--bf16", action="store_true")
     a = p.parse_args()
+    print(describe(), flush=True)
     folder = os.path.join(tempfile.gettempdir(), "segkit_bench_checkpoints")
     os.makedirs(folder, exist_ok=True)
     peer = [sys.executable, os.path.join(HERE, "peer_torchvision.py")]

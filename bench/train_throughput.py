@@ -8,6 +8,8 @@ import statistics
 import subprocess
 import tempfile
 
+from machine import describe
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -29,20 +31,10 @@ def peer_rates(script, args):
     return list(zip(result["images_per_second"], result["data_wait_share"]))
 
 
-def machine():
-    """One line naming what the figures depend on: the CPU, its bf16 support, the cores, torch."""
-    model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    flags = next((l for l in open("/proc/cpuinfo") if l.startswith("flags")), "")
-    torch = subprocess.run(["/usr/bin/python3", "-c", "import torch; print(torch.__version__)"], capture_output=True,
-                           text=True).stdout.strip()
-    return (f"machine: {model}, {os.cpu_count()} cores, avx512_bf16 {'yes' if 'avx512_bf16' in flags else 'no'}, "
-            f"amx_bf16 {'yes' if 'amx_bf16' in flags else 'no'}, peer torch {torch}")
-
-
 def compare(rounds, ours, theirs, digits=1):
     """Alternates ours() and theirs() ROUNDS times; prints each round, the medians' ratio and
     how much of each side's time its step waited for data (a starved loop, not a slow step)."""
-    print(machine(), flush=True)
+    print(describe(), flush=True)
     mine, peer = [], []
     for r in range(rounds):
         s = ours()[1:]

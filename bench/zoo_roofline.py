@@ -13,6 +13,8 @@ import json
 import os
 import subprocess
 
+from machine import describe
+
 MALLOC = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
 
 
@@ -38,6 +40,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--precision", action="append")
     a = p.parse_args()
+    print(describe(), flush=True)
     segkit = os.path.join(a.build_dir, "segkit")
     print("| model | precision | input | ms | GFLOP | GFLOP/s | of matmul | peak MiB |")
     print("|---|---|---|---|---|---|---|---|")
