@@ -3,14 +3,19 @@
 of the bundled U-Net on the quantized engines of Debian's torch (oneDNN, QNNPACK), calibrated on
 ISBI training slices 0-24, scored on held-out slices 25-29: agreement of its mask with the
 float32 mask, pixel error against the truth, and time against float32 and bf16 autocast
-(channels-last) in the same process, 2 threads, medians of alternating runs.
+(channels-last) in the same process, 2 threads, medians of alternating runs. With --segkit
+BUILD_DIR, segkit's fp32, bf16 and int8 (its dynamic quantization, no calibration) in the same
+rounds: masks from `segkit predict`, times from `segkit bench` (median of 3 passes a round).
 
-Usage: int8_trial.py ISBI_DIR [--size 512] [--runs 5]
+Usage: int8_trial.py ISBI_DIR [--runs 5] [--segkit BUILD_DIR]
 """
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -20,6 +25,7 @@ from PIL import Image
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from unet_reference import UNet  # noqa: E402
+from machine import describe  # noqa: E402
 
 
 class Valid(torch.nn.Module):
@@ -56,7 +62,9 @@ def main():
     p.add_argument("isbi")
     p.add_argument("--weights", default=os.path.join(HERE, "..", "assets", "models", "unet_isbi2012_membranes.pth"))
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--segkit", help="a build directory: segkit's precisions in the same rounds")
     a = p.parse_args()
+    print(describe())
     torch.set_num_threads(2)
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
@@ -100,6 +108,26 @@ def main():
     results = {}
     with torch.no_grad():
         reference = [model(x).argmax(1)[0] for x, _ in held_out]
+    segkit_precisions = ("fp32", "bf16", "int8") if a.segkit else ()
+    with tempfile.TemporaryDirectory() as out:
+        for precision in segkit_precisions:
+            files = [os.path.join(a.isbi, "images", f"{i}.png") for i in range(25, 30)]
+            subprocess.run([os.path.join(a.segkit, "segkit"), "predict", "-w", a.weights, "--precision", precision,
+                            "-o", os.path.join(out, precision)] + files, check=True,
+                           capture_output=True)
+            masks = [torch.from_numpy(np.array(Image.open(os.path.join(out, precision, f"{i}_mask.png"))).astype(
+                np.int64)) for i in range(25, 30)]
+            agree = float(sum((m == r).sum() for m, r in zip(masks, reference)) / sum(r.numel() for r in reference))
+            error = float(sum((m != t).sum() for m, (_, t) in zip(masks, held_out)) / sum(t.numel() for _, t in held_out))
+            results[f"segkit {precision}"] = {"agreement": agree, "pixel_error": error, "times": []}
+
+    def segkit_time(precision):
+        line = subprocess.run([os.path.join(a.segkit, "segkit"), "bench", "-w", a.weights, "--size", "512",
+                               "--precision", precision, "--runs", "3", "--threads", "2", "--json"], check=True,
+                              capture_output=True, text=True).stdout
+        return json.loads(line)["median_ms"] / 1000
+
+    with torch.no_grad():
         for name, v in variants.items():
             fn = v
             if isinstance(v, tuple):
@@ -116,6 +144,8 @@ def main():
                     torch.backends.quantized.engine = v[0]
                     fn = v[1]
                 results[name]["times"] += timed(fn, example, 1)
+            for precision in segkit_precisions:
+                results[f"segkit {precision}"]["times"].append(segkit_time(precision))
     base = statistics.median(results["fp32"]["times"])
     print(f"U-Net (bundled), 1 x 1 x {example.shape[2]} x {example.shape[3]}, 2 threads, torch {torch.__version__}")
     for name, r in results.items():

@@ -71,7 +71,9 @@ void run_bench(const BenchArgs& args) {
   const double images_per_second = static_cast<double>(args.batch) / seconds;
   const double achieved = result.flops / seconds;
   const double inference_mib = static_cast<double>(result.peak_resident_kib - result.resident_kib) / 1024;
-  const std::string precision = precision_name(options.inference.dtype);
+  const std::string precision = precision_name(options.inference);
+  const std::string peak_precision = precision_name(options.inference.dtype);  // int8: its float layers'
+
   if (args.json) {
     nlohmann::json line = {{"impl", "segkit"},
                            {"model", name},
@@ -108,7 +110,7 @@ void run_bench(const BenchArgs& args) {
             << "  work        " << fixed(result.flops / 1e9, 2)
             << " GFLOP a run (convolutions and matrix products, 2 per multiply-add)\n"
             << "  speed       " << fixed(achieved / 1e9, 1) << " GFLOP/s, " << fixed(100 * achieved / peak, 0)
-            << "% of this machine's " << precision << " matrix product now (" << fixed(peak / 1e9, 1)
+            << "% of this machine's " << peak_precision << " matrix product now (" << fixed(peak / 1e9, 1)
             << " GFLOP/s at 2048x2048)\n"
             << "  memory      " << fixed(static_cast<double>(result.peak_resident_kib) / 1024, 0)
             << " MiB resident at the peak, " << fixed(inference_mib, 0) << " MiB of it for inference\n";

@@ -29,7 +29,7 @@ void print_bash(const CLI::App& app) {
             << "    --palette) COMPREPLY=($(compgen -W \"" << join(palette_names(), " ")
             << "\" -- \"$cur\") $(compgen -f -- \"$cur\")); return ;;\n"
             << "    --device) COMPREPLY=($(compgen -W \"cpu cuda\" -- \"$cur\")); return ;;\n"
-            << "    --precision) COMPREPLY=($(compgen -W \"fp32 bf16 fp16 auto\" -- \"$cur\")); return ;;\n"
+            << "    --precision) COMPREPLY=($(compgen -W \"fp32 bf16 fp16 int8 auto\" -- \"$cur\")); return ;;\n"
             << "    --task) COMPREPLY=($(compgen -W \"semantic classification instance\" -- \"$cur\")); return ;;\n"
             << "  esac\n"
             << "  case \"$cmd\" in\n";

@@ -119,14 +119,15 @@ c10::Device parse_device(const std::string& text) {
 
 void add_precision_option(CLI::App& cmd, std::string& value) {
   cmd.add_option("--precision", value,
-                 "fp32, bf16 (half the time on CPUs with AVX512-BF16), fp16 (CUDA) or auto (bf16 where the CPU "
-                 "has it natively, fp16 on CUDA, else fp32)")
+                 "fp32, bf16 (half the time on CPUs with AVX512-BF16), fp16 (CUDA), int8 (the convolutions in "
+                 "8-bit integers on CPUs with VNNI, the rest as auto) or auto (bf16 where the CPU has it natively, "
+                 "fp16 on CUDA, else fp32)")
       ->capture_default_str();
 }
 
 InferenceOptions inference_options(c10::Device device, const std::string& precision) {
   try {
-    return default_inference_options(device, inference_dtype(precision, device));
+    return precision_inference_options(device, precision);
   } catch (const std::invalid_argument& e) {
     fail("--precision: ", e.what());
   }

@@ -59,7 +59,7 @@ int64_t parse_resize(const std::string& text, int64_t model_default);
 
 c10::Device parse_device(const std::string& text);
 
-/// Adds --precision (fp32, bf16, fp16, auto).
+/// Adds --precision (fp32, bf16, fp16, int8, auto).
 void add_precision_option(CLI::App& cmd, std::string& value);
 /// How a predictor rewrites its model on `device` for --precision `precision`.
 InferenceOptions inference_options(c10::Device device, const std::string& precision);

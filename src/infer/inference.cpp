@@ -5,6 +5,8 @@
 
 #include <stdexcept>
 
+#include "segkit/layers/quantized_conv.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -41,11 +43,11 @@ at::ScalarType inference_dtype(const std::string& precision, c10::Device device)
     if (!device.is_cuda()) throw std::invalid_argument("precision fp16 is for CUDA devices; on the CPU use bf16");
     return at::kHalf;
   }
-  if (precision == "auto") {
+  if (precision == "auto" || precision == "int8") {
     if (device.is_cuda()) return at::kHalf;
     return cpu_has_native_bf16() ? at::kBFloat16 : at::kFloat;
   }
-  throw std::invalid_argument("unknown precision '" + precision + "' (fp32, bf16, fp16 or auto)");
+  throw std::invalid_argument("unknown precision '" + precision + "' (fp32, bf16, fp16, int8 or auto)");
 }
 
 std::string precision_name(at::ScalarType dtype) {
@@ -55,6 +57,23 @@ std::string precision_name(at::ScalarType dtype) {
     case at::kHalf: return "fp16";
     default: return c10::toString(dtype);
   }
+}
+
+InferenceOptions precision_inference_options(c10::Device device, const std::string& precision) {
+  InferenceOptions options = default_inference_options(device, inference_dtype(precision, device));
+  if (precision != "int8") return options;
+  if (!device.is_cpu()) throw std::invalid_argument("precision int8 is for the CPU; on CUDA use fp16 or bf16");
+  if (!QuantizedConv::available()) {
+    throw std::invalid_argument(
+        "precision int8 needs a CPU with int8 dot products (AVX512-VNNI or AVX-VNNI) and segkit built with oneDNN; "
+        "use fp32 or bf16");
+  }
+  options.int8 = true;
+  return options;
+}
+
+std::string precision_name(const InferenceOptions& options) {
+  return options.int8 ? "int8" : precision_name(options.dtype);
 }
 
 void adopt_for_inference(ModelImpl& model, long references, c10::Device device, const InferenceOptions& options) {

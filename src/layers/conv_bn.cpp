@@ -4,6 +4,7 @@
 #include <ATen/autocast_mode.h>
 
 #include "segkit/layers/onednn_conv.h"
+#include "segkit/layers/quantized_conv.h"
 
 namespace segkit {
 
@@ -45,6 +46,14 @@ FoldedConv FoldedConv::fold(const ConvSpec& spec, torch::nn::Conv2dImpl& conv, c
     folded.weight.mul_(scale.reshape({-1, 1, 1, 1}));
     folded.bias = (conv_bias - bn->running_mean) * scale + bn->bias;
   }
+  const bool int8 = options.int8 && QuantizedConv::available() && QuantizedConv::eligible(spec) &&
+                    folded.weight.device().is_cpu() && folded.weight.scalar_type() == at::kFloat &&
+                    (options.dtype == at::kFloat || options.dtype == at::kBFloat16);
+  if (int8) {
+    folded.quantized = std::make_shared<QuantizedConv>(folded.weight, folded.bias, spec, options.dtype);
+    folded.weight = at::Tensor();
+    return folded;
+  }
   const bool onednn = options.onednn && OneDnnConv::available() && folded.weight.device().is_cpu() &&
                       folded.weight.scalar_type() == at::kFloat && OneDnnConv::supports(options.dtype);
   if (onednn) {
@@ -60,6 +69,7 @@ FoldedConv FoldedConv::fold(const ConvSpec& spec, torch::nn::Conv2dImpl& conv, c
 }
 
 at::Tensor FoldedConv::operator()(const at::Tensor& x, Activation activation) const {
+  if (quantized) return (*quantized)(x, activation);
   if (onednn) return (*onednn)(x, activation);
   const auto& s = spec;
   return activate(at::conv2d(x, weight, bias, {s.stride(), s.stride()}, {s.padding(), s.padding()},

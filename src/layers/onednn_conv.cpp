@@ -12,7 +12,7 @@
 #include <vector>
 
 #if SEGKIT_WITH_ONEDNN
-#include <oneapi/dnnl/dnnl.hpp>
+#include "onednn_support.h"
 #endif
 
 namespace segkit {
@@ -23,37 +23,22 @@ namespace {
 
 using dnnl::memory;
 using Tag = memory::format_tag;
-
-dnnl::engine& engine() {
-  static dnnl::engine cpu(dnnl::engine::kind::cpu, 0);
-  return cpu;
-}
-
-/// The oneDNN post-op for an activation; false for those it has no exact match for.
-bool append_activation(dnnl::post_ops& ops, Activation activation) {
-  using A = dnnl::algorithm;
-  switch (activation) {
-    case Activation::kNone: return true;
-    case Activation::kReLU: ops.append_eltwise(1.f, A::eltwise_relu, 0.f, 0.f); return true;
-    case Activation::kReLU6: ops.append_eltwise(1.f, A::eltwise_clip, 0.f, 6.f); return true;
-    case Activation::kHardswish: ops.append_eltwise(1.f, A::eltwise_hardswish, 0.f, 0.f); return true;
-    case Activation::kSiLU: ops.append_eltwise(1.f, A::eltwise_swish, 1.f, 0.f); return true;
-    case Activation::kSigmoid: ops.append_eltwise(1.f, A::eltwise_logistic, 0.f, 0.f); return true;
-    case Activation::kHardsigmoid: return false;
-  }
-  return false;
-}
-
-/// A buffer for one oneDNN memory of `desc`, owned by an ATen tensor (64-byte aligned).
-struct Buffer {
-  at::Tensor storage;
-  memory mem;
-  explicit Buffer(const memory::desc& desc)
-      : storage(at::empty({static_cast<int64_t>(desc.get_size())}, at::TensorOptions().dtype(at::kByte))),
-        mem(desc, engine(), storage.data_ptr()) {}
-};
+using onednn::append_activation;
+using onednn::Buffer;
+using onednn::engine;
 
 }  // namespace
+
+std::pair<int64_t, int64_t> onednn::output_size(const ConvSpec& s, int64_t height, int64_t width) {
+  const int64_t k = s.kernel_size(), extent = s.dilation() * (k - 1) + 1;
+  const int64_t out_h = (height + 2 * s.padding() - extent) / s.stride() + 1;
+  const int64_t out_w = (width + 2 * s.padding() - extent) / s.stride() + 1;
+  if (out_h < 1 || out_w < 1) {
+    throw std::invalid_argument("input of " + std::to_string(height) + "x" + std::to_string(width) +
+                                " is too small for a " + std::to_string(k) + "x" + std::to_string(k) + " convolution");
+  }
+  return {out_h, out_w};
+}
 
 struct OneDnnConv::Impl {
   /// One input size and activation: the kernel, and what it needs around it.
@@ -143,14 +128,7 @@ struct OneDnnConv::Impl {
   /// The kernel for n x in_channels x height x width inputs.
   Kernel build(int64_t n, int64_t height, int64_t width, Activation activation, bool winograd, dnnl::stream& stream) {
     const auto& s = spec;
-    const int64_t k = s.kernel_size(), extent = s.dilation() * (k - 1) + 1;
-    const int64_t out_h = (height + 2 * s.padding() - extent) / s.stride() + 1;
-    const int64_t out_w = (width + 2 * s.padding() - extent) / s.stride() + 1;
-    if (out_h < 1 || out_w < 1) {
-      throw std::invalid_argument("input of " + std::to_string(height) + "x" + std::to_string(width) +
-                                  " is too small for a " + std::to_string(k) + "x" + std::to_string(k) +
-                                  " convolution");
-    }
+    const auto [out_h, out_w] = onednn::output_size(s, height, width);
     const auto f32 = memory::data_type::f32;
     Kernel kernel;
     kernel.out_shape = {n, s.out_channels(), out_h, out_w};

@@ -13,6 +13,9 @@ at::ScalarType training_dtype(const std::string& precision, c10::Device device) 
     throw std::invalid_argument(
         "precision fp16 is not offered for training (it would need loss scaling); use bf16, which has float32's range");
   }
+  if (precision == "int8") {
+    throw std::invalid_argument("precision int8 is for inference (predict, eval, classify); train in fp32 or bf16");
+  }
   if (precision == "auto" && device.is_cuda()) return at::kBFloat16;
   if (precision != "fp32" && precision != "bf16" && precision != "auto") {
     throw std::invalid_argument("unknown precision '" + precision + "' (fp32, bf16 or auto)");

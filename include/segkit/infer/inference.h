@@ -26,11 +26,19 @@ InferenceOptions default_inference_options(c10::Device device, at::ScalarType dt
 bool cpu_has_native_bf16();
 
 /// The type a model computes in on `device` for a --precision of "fp32", "bf16", "fp16" (CUDA
-/// only) or "auto" (CPU: bf16 where cpu_has_native_bf16(), else fp32; CUDA: fp16). Throws
+/// only) or "auto" (CPU: bf16 where cpu_has_native_bf16(), else fp32; CUDA: fp16); for "int8",
+/// the type of the layers left in floating point (as "auto" on the CPU). Throws
 /// std::invalid_argument for anything else.
 at::ScalarType inference_dtype(const std::string& precision, c10::Device device);
 /// "fp32", "bf16", "fp16".
 std::string precision_name(at::ScalarType dtype);
+
+/// The rewrite for a --precision on `device`: default_inference_options in inference_dtype's type,
+/// and for "int8" the convolutions QuantizedConv takes in 8-bit integers (CPU only, with int8 dot
+/// products: QuantizedConv::available()). Throws std::invalid_argument naming what is missing.
+InferenceOptions precision_inference_options(c10::Device device, const std::string& precision);
+/// precision_name of the options' type, or "int8" when they quantize.
+std::string precision_name(const InferenceOptions& options);
 
 /// Puts `model` in eval mode on `device` and, unless options.rewrite is false, rewrites it
 /// for inference in place (BatchNorm folded, weights channels-last): irreversible, so the

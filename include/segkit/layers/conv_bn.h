@@ -12,6 +12,7 @@
 namespace segkit {
 
 class OneDnnConv;
+class QuantizedConv;
 
 enum class Activation { kNone, kReLU, kReLU6, kHardswish, kSiLU, kSigmoid, kHardsigmoid };
 
@@ -52,6 +53,9 @@ struct InferenceOptions {
   /// CPU) or float16 (CUDA). Weights are converted after BatchNorm is folded in float32; the
   /// model then takes input of this type and answers in it.
   at::ScalarType dtype = at::kFloat;
+  /// Run the convolutions QuantizedConv::eligible takes in 8-bit integers (QuantizedConv: CPU,
+  /// oneDNN, a CPU with VNNI; ignored elsewhere), the rest of the model in `dtype`.
+  bool int8 = false;
 };
 
 /// A convolution with the BatchNorm after it (if any) folded into its weight and bias.
@@ -59,7 +63,8 @@ struct FoldedConv {
   at::Tensor weight;  ///< undefined when oneDNN holds the weights
   at::Tensor bias;
   ConvSpec spec{1, 1, 1};
-  std::shared_ptr<OneDnnConv> onednn;  ///< set when InferenceOptions::onednn asked for it
+  std::shared_ptr<OneDnnConv> onednn;        ///< set when InferenceOptions::onednn asked for it
+  std::shared_ptr<QuantizedConv> quantized;  ///< set when InferenceOptions::int8 asked for it
 
   /// Takes over `conv`'s weight storage, scaled in place (the caller releases the module's
   /// tensors). `bn` may be null: a plain convolution, rewritten all the same.

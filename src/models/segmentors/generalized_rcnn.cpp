@@ -74,6 +74,7 @@ void GeneralizedRCNNImpl::optimize_for_inference(const InferenceOptions& options
   segkit::optimize_for_inference(*backbone, options);
   InferenceOptions float32 = options;
   float32.dtype = at::kFloat;
+  float32.int8 = false;  // the heads' few convolutions decide the detections: kept in float32
   segkit::optimize_for_inference(*rpn, float32);
   segkit::optimize_for_inference(*roi_heads, float32);
 }

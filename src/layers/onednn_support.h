@@ -1,0 +1,46 @@
+#pragma once
+
+// What segkit's oneDNN layers share (OneDnnConv, QuantizedConv): the CPU engine, activations
+// as post-ops, and oneDNN memory held by ATen tensors. Include only where SEGKIT_WITH_ONEDNN.
+
+#include <ATen/ATen.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "segkit/layers/conv_bn.h"
+
+namespace segkit::onednn {
+
+inline dnnl::engine& engine() {
+  static dnnl::engine cpu(dnnl::engine::kind::cpu, 0);
+  return cpu;
+}
+
+/// Appends the oneDNN post-op for an activation; false for those it has no exact match for.
+inline bool append_activation(dnnl::post_ops& ops, Activation activation) {
+  using A = dnnl::algorithm;
+  switch (activation) {
+    case Activation::kNone: return true;
+    case Activation::kReLU: ops.append_eltwise(1.f, A::eltwise_relu, 0.f, 0.f); return true;
+    case Activation::kReLU6: ops.append_eltwise(1.f, A::eltwise_clip, 0.f, 6.f); return true;
+    case Activation::kHardswish: ops.append_eltwise(1.f, A::eltwise_hardswish, 0.f, 0.f); return true;
+    case Activation::kSiLU: ops.append_eltwise(1.f, A::eltwise_swish, 1.f, 0.f); return true;
+    case Activation::kSigmoid: ops.append_eltwise(1.f, A::eltwise_logistic, 0.f, 0.f); return true;
+    case Activation::kHardsigmoid: return false;
+  }
+  return false;
+}
+
+/// A buffer for one oneDNN memory of `desc`, owned by an ATen tensor (64-byte aligned).
+struct Buffer {
+  at::Tensor storage;
+  dnnl::memory mem;
+  explicit Buffer(const dnnl::memory::desc& desc)
+      : storage(at::empty({static_cast<int64_t>(desc.get_size())}, at::TensorOptions().dtype(at::kByte))),
+        mem(desc, engine(), storage.data_ptr()) {}
+};
+
+/// The output size of `spec` on a height x width input; std::invalid_argument when none.
+std::pair<int64_t, int64_t> output_size(const ConvSpec& spec, int64_t height, int64_t width);
+
+}  // namespace segkit::onednn
