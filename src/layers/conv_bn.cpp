@@ -106,39 +106,6 @@ void ConvBn::fold(const InferenceOptions& options) {
 
 namespace {
 
-/// Rewrites `module` and, unless it rewrote them itself, its children; then converts what is
-/// left of its own parameters and buffers.
-void rewrite(torch::nn::Module& module, const InferenceOptions& options) {
-  auto* optimizable = dynamic_cast<InferenceOptimizable*>(&module);
-  if (optimizable) optimizable->optimize_for_inference(options);
-  if (!optimizable || !optimizable->rewrites_children()) {
-    for (const auto& child : module.children()) rewrite(*child, options);
-  }
-  at::NoGradGuard no_grad;
-  // Convolutions without a BatchNorm to fold (VGG, U-Net's up-convolutions, heads' last
-  // layers) keep their modules; their weights go channels-last too.
-  const bool conv = dynamic_cast<torch::nn::Conv2dImpl*>(&module) != nullptr;
-  const bool transposed = dynamic_cast<torch::nn::ConvTranspose2dImpl*>(&module) != nullptr;
-  // BatchNorm left unfolded (DenseNet's, before its convolutions) keeps float32 statistics
-  // and affine weights: LibTorch normalizes bfloat16 input with them in float32, as autocast.
-  const bool norm = dynamic_cast<torch::nn::BatchNorm2dImpl*>(&module) != nullptr;
-  for (auto& p : module.parameters(/*recurse=*/false)) {
-    if (p.is_floating_point() && !transposed && !norm) p.set_data(p.to(options.dtype));
-    if (options.channels_last && (conv || transposed) && p.dim() == 4) {
-      p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
-    }
-  }
-  for (auto& b : module.buffers(/*recurse=*/false)) {
-    if (b.is_floating_point() && !norm) b.set_data(b.to(options.dtype));
-  }
-}
-
-}  // namespace
-
-void optimize_for_inference(torch::nn::Module& model, const InferenceOptions& options) { rewrite(model, options); }
-
-namespace {
-
 // Whether a convolution's padding is zero: options.padding() is a c10::variant in LibTorch 1.13
 // and a std::variant in 2.x; the unqualified get_if finds whichever it is.
 template <class Padding>
@@ -158,7 +125,39 @@ bool tiles_output(const torch::nn::ConvTranspose2dImpl& conv) {
          (*o.output_padding())[1] == 0 && zero_padding(o.padding());
 }
 
+/// Rewrites `module` and, unless it rewrote them itself, its children; then converts what is
+/// left of its own parameters and buffers.
+void rewrite(torch::nn::Module& module, const InferenceOptions& options) {
+  auto* optimizable = dynamic_cast<InferenceOptimizable*>(&module);
+  if (optimizable) optimizable->optimize_for_inference(options);
+  if (!optimizable || !optimizable->rewrites_children()) {
+    for (const auto& child : module.children()) rewrite(*child, options);
+  }
+  at::NoGradGuard no_grad;
+  // Convolutions without a BatchNorm to fold (VGG, U-Net's up-convolutions, heads' last
+  // layers) keep their modules; their weights go channels-last too.
+  const bool conv = dynamic_cast<torch::nn::Conv2dImpl*>(&module) != nullptr;
+  auto* transposed = dynamic_cast<torch::nn::ConvTranspose2dImpl*>(&module);
+  // Transposed convolutions stay float32 (LibTorch 1.13's bfloat16 one fails on the CPU) but
+  // for those run as one matrix product (tiled_transposed_conv), which takes the model's type.
+  const bool keep_float = transposed && !tiles_output(*transposed);
+  // BatchNorm left unfolded (DenseNet's, before its convolutions) keeps float32 statistics
+  // and affine weights: LibTorch normalizes bfloat16 input with them in float32, as autocast.
+  const bool norm = dynamic_cast<torch::nn::BatchNorm2dImpl*>(&module) != nullptr;
+  for (auto& p : module.parameters(/*recurse=*/false)) {
+    if (p.is_floating_point() && !keep_float && !norm) p.set_data(p.to(options.dtype));
+    if (options.channels_last && (conv || transposed) && p.dim() == 4) {
+      p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+    }
+  }
+  for (auto& b : module.buffers(/*recurse=*/false)) {
+    if (b.is_floating_point() && !norm) b.set_data(b.to(options.dtype));
+  }
+}
+
 }  // namespace
+
+void optimize_for_inference(torch::nn::Module& model, const InferenceOptions& options) { rewrite(model, options); }
 
 at::Tensor tiled_transposed_conv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);

@@ -111,13 +111,15 @@ class InferenceOptimizable {
 
 /// Rewrites every module of the tree for inference (eval mode, weights loaded), then converts
 /// the floating parameters and buffers left to options.dtype, but for transposed convolutions'
-/// (see transposed_conv) and unfolded BatchNorm's (normalized in float32). Irreversible.
+/// other than tiled_transposed_conv's (see transposed_conv) and unfolded BatchNorm's (normalized
+/// in float32). Irreversible.
 void optimize_for_inference(torch::nn::Module& model, const InferenceOptions& options = {});
 
 /// `conv` on `x`, returned in x's type and computed in the type of the convolution's weights
 /// (LibTorch 1.13's bfloat16 transposed convolution fails on CPU, so inference rewrites keep
 /// these small layers in float32), or in x's under autocast. A convolution whose stride equals
-/// its kernel (U-Net's 2 x 2 up-convolution) runs as tiled_transposed_conv.
+/// its kernel (U-Net's 2 x 2 up-convolution) runs as tiled_transposed_conv, a matrix product
+/// that inference rewrites leave in the model's type.
 at::Tensor transposed_conv(torch::nn::ConvTranspose2dImpl& conv, const at::Tensor& x);
 
 /// A transposed convolution whose stride equals its kernel, without padding, dilation or groups
