@@ -2,8 +2,10 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -88,7 +90,8 @@ struct QuantizedConv::Impl {
   std::vector<float> weight_scales;
   at::Tensor bias;
   std::vector<std::pair<memory::desc, Buffer>> packed;
-  std::map<std::tuple<int64_t, int64_t, int64_t, int, bool, int>, Kernel> kernels;
+  // Shared: a caller keeps its kernel while another thread's call clears the cache.
+  std::map<std::tuple<int64_t, int64_t, int64_t, int, bool, int>, std::shared_ptr<const Kernel>> kernels;
   std::mutex mutex;
 
   memory::dims weight_dims() const {
@@ -106,6 +109,13 @@ struct QuantizedConv::Impl {
     stream.wait();
     packed.emplace_back(desc, std::move(buffer));
     return packed.back().second;
+  }
+
+  /// Drops the packed layouts no kernel holds any more.
+  void drop_unused() {
+    packed.erase(std::remove_if(packed.begin(), packed.end(),
+                                [](const auto& layout) { return layout.second.storage.use_count() == 1; }),
+                 packed.end());
   }
 
   Kernel build(int64_t n, int64_t height, int64_t width, Activation activation, bool is_signed, int step,
@@ -201,17 +211,19 @@ at::Tensor QuantizedConv::operator()(const at::Tensor& x, Activation activation)
   dnnl::stream stream(engine());
   const std::tuple<int64_t, int64_t, int64_t, int, bool, int> key{
       batch, input.size(2), input.size(3), static_cast<int>(activation), is_signed, step};
-  Impl::Kernel* kernel = nullptr;
+  std::shared_ptr<const Impl::Kernel> kernel;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     auto found = impl_->kernels.find(key);
     if (found == impl_->kernels.end()) {
       // A layer meets few input ranges; a stream of new sizes would hold a kernel for each.
       if (impl_->kernels.size() >= 64) impl_->kernels.clear();
-      Impl::Kernel built = impl_->build(batch, input.size(2), input.size(3), activation, is_signed, step, stream);
+      auto built = std::make_shared<const Impl::Kernel>(
+          impl_->build(batch, input.size(2), input.size(3), activation, is_signed, step, stream));
       found = impl_->kernels.emplace(key, std::move(built)).first;
+      impl_->drop_unused();
     }
-    kernel = &found->second;
+    kernel = found->second;
   }
   at::Tensor out = at::empty(kernel->out_shape, x.options().memory_format(at::MemoryFormat::ChannelsLast));
   if (batch == 0) return out;
