@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Tiled prediction of one large image, read in bands of rows: wall time and peak resident
 memory of `segkit predict --tile` (GNU time's maximum resident set size) on a mosaic of the
-ISBI 2012 slices (bench/make_mosaic.py, read in place) as a PNG and as a tiled, deflated
-BigTIFF (tifffile, 512 x 512 tiles, as slide scanners write them), and whether their masks
-agree. Files go to a temporary folder, removed after.
+ISBI 2012 slices (bench/make_mosaic.py, read in place) as a PNG, as a tiled, deflated BigTIFF
+(tifffile, 512 x 512 tiles, as slide scanners write them) and, with --jpeg, as a baseline JPEG
+(read in bands) and a progressive one (read whole: libjpeg holds all its coefficients), and
+whether the PNG's and the TIFF's masks agree. Files go to a temporary folder, removed after.
 
 Usage: bench/run_large_image_bench.py BUILD_DIR ISBI_IMAGES_DIR SIDE [--precision bf16]
-       [--tile 512] [--overlap 32] [--threads 2]
+       [--tile 512] [--overlap 32] [--threads 2] [--jpeg]
 """
 import argparse
 import hashlib
@@ -49,6 +50,7 @@ def main():
     p.add_argument("--tile", type=int, default=512)
     p.add_argument("--overlap", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--jpeg", action="store_true")
     a = p.parse_args()
     print(describe(), flush=True)
     work = tempfile.mkdtemp(prefix="segkit_large_")
@@ -58,18 +60,26 @@ def main():
                        check=True)
         tif = os.path.join(work, "mosaic.tif")
         tifffile.imwrite(tif, np.array(Image.open(png)), tile=(512, 512), bigtiff=True, compression="zlib")
+        inputs = [("PNG", png), ("tiled BigTIFF", tif)]
+        if a.jpeg:
+            pixels = Image.open(png)
+            for name, progressive in [("baseline", False), ("progressive", True)]:
+                path = os.path.join(work, f"{name}.jpg")
+                pixels.save(path, quality=95, progressive=progressive)
+                inputs.append((f"{name} JPEG", path))
         model = os.path.join(HERE, "..", "assets", "models", "unet_isbi2012_membranes.pth")
         print(f"| input | file MB | wall s | peak RSS MiB |\n|---|---|---|---|")
         masks = []
-        for name, path in [("PNG", png), ("tiled BigTIFF", tif)]:
-            out = os.path.join(work, "out_" + name.split()[-1])
+        for name, path in inputs:
+            out = os.path.join(work, "out_" + name.replace(" ", "_"))
             wall, peak = timed([os.path.join(a.build_dir, "segkit"), "predict", "-m", "unet_padded", "-w", model,
                                 "--tile", str(a.tile), "--overlap", str(a.overlap), "--precision", a.precision,
                                 "--threads", str(a.threads), "-o", out, path])
-            masks.append(digest(os.path.join(out, "mosaic_mask.png")))
+            stem = os.path.splitext(os.path.basename(path))[0]
+            masks.append(digest(os.path.join(out, f"{stem}_mask.png")))
             print(f"| {a.side}x{a.side} {name} | {os.path.getsize(path) / 1e6:.0f} | {wall:.1f} | {peak:.0f} |",
                   flush=True)
-        print("masks identical" if masks[0] == masks[1] else "MASKS DIFFER")
+        print("PNG and TIFF masks identical" if masks[0] == masks[1] else "PNG AND TIFF MASKS DIFFER")
     finally:
         shutil.rmtree(work)
 

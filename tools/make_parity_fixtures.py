@@ -280,7 +280,7 @@ def make_image_fixture(out_dir):
 def make_row_images(folder, generator):
     """Images that segkit reads in bands of rows (ImageRows), bigger than a band, with the RGB
     they hold: PNG in every mode, TIFF in strips and in tiles (classic and BigTIFF, deflated)
-    as tifffile writes them for microscopy."""
+    as tifffile writes them for microscopy, JPEG."""
     import PIL.Image
     import tifffile
 
@@ -303,6 +303,15 @@ def make_row_images(folder, generator):
                      bigtiff=True)
     tifffile.imwrite(os.path.join(folder, "rows_gray_tiles_bigtiff.tif"), gray, tile=(48, 64),
                      photometric="minisblack", bigtiff=True, compression="zlib")
+    # JPEG: baseline (4:2:0 and gray, read row by row), CMYK (as Photoshop writes it), and
+    # progressive (read whole).
+    PIL.Image.fromarray(rgb).save(os.path.join(folder, "rows_rgb.jpg"), quality=90)
+    PIL.Image.fromarray(gray).save(os.path.join(folder, "rows_gray.jpg"), quality=90)
+    PIL.Image.fromarray(rgb).convert("CMYK").save(os.path.join(folder, "rows_cmyk.jpg"), quality=90)
+    PIL.Image.fromarray(rgb).save(os.path.join(folder, "rows_progressive.jpg"), quality=90, progressive=True)
+    for name in ("rows_rgb.jpg", "rows_gray.jpg"):  # what PIL (libjpeg-turbo too) decodes them to
+        decoded = np.array(PIL.Image.open(os.path.join(folder, name)).convert("RGB"))
+        np.save(os.path.join(folder, name.replace(".", "_") + "_by_pil.npy"), decoded)
 
 
 def make_metrics_fixture(out_dir):

@@ -24,6 +24,7 @@
 #include "segkit/io/overlay.h"
 #include "segkit/io/palette.h"
 #include "segkit/models/load_model.h"
+#include "segkit/ops/resized_argmax.h"
 
 namespace segkit::cli {
 namespace {
@@ -90,7 +91,7 @@ void predict_tiled(TiledInference& tiler, ImageRows& image, const std::string& n
   if (args.save_logits) {
     const at::Tensor pixels = image.read(image.height());
     const at::Tensor logits = tiler.logits(pixels);
-    const at::Tensor mask = logits.argmax(0);
+    const at::Tensor mask = channel_argmax(logits);
     write_label_png(mask, stem + "_mask.png");
     write_rgb_png(style.draw(pixels, mask, 0, panel), stem + "_overlay.png");
     write_npy(logits, stem + "_logits.npy");

@@ -17,6 +17,7 @@
 #include "segkit/io/image.h"
 #include "segkit/io/overlay.h"
 #include "segkit/models/load_model.h"
+#include "segkit/ops/resized_argmax.h"
 #include "segkit/report/run_report.h"
 #include "usage.h"
 
@@ -83,7 +84,7 @@ std::vector<ReportSample> semantic_samples(LoadedModel& loaded, const Config& co
   std::vector<ReportSample> samples;
   for (size_t i = 0; i < data.size(); ++i) {
     const LabeledImage& item = data[i];
-    const at::Tensor mask = tiler.logits(item.image).argmax(0);
+    const at::Tensor mask = channel_argmax(tiler.logits(item.image));
     const at::Tensor truth = item.mask.masked_fill(item.mask.ge(loaded.num_classes), loaded.num_classes);
     const at::Tensor gap = at::full({item.image.size(0), 6, 3}, 255, at::kByte);
     at::Tensor panels = at::cat(

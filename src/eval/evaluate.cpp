@@ -4,6 +4,7 @@
 
 #include "segkit/core/pipeline.h"
 #include "segkit/core/runtime.h"
+#include "segkit/ops/resized_argmax.h"
 
 namespace segkit {
 
@@ -15,7 +16,7 @@ EvalReport evaluate_segmentation(TiledInference& tiler, const SegmentationDatase
   for (size_t i = 0; i < data.size(); ++i) {
     const at::Tensor logits = tiler.logits(data[i].image);
     const at::Tensor& mask = data[i].mask;
-    evaluator.add(logits.argmax(0), mask);
+    evaluator.add(channel_argmax(logits), mask);
     const at::Tensor kept = mask.ne(data.options().ignore_index);
     const at::Tensor target = mask.masked_fill(kept.logical_not(), 0).unsqueeze(0);
     const at::Tensor nll = -logits.log_softmax(0).gather(0, target).squeeze(0);

@@ -9,6 +9,7 @@
 #include "segkit/models/heads/classifier_head.h"
 #include "segkit/models/heads/head.h"
 #include "segkit/models/segmentors/segmentor.h"
+#include "segkit/ops/resized_argmax.h"
 
 namespace segkit {
 namespace {
@@ -53,7 +54,7 @@ at::Tensor target_score(ModelImpl& model, const at::Tensor& input, const CamOpti
   } else {
     inside.fill_(true);
   }
-  const at::Tensor predicted = logits.argmax(0).detach();
+  const at::Tensor predicted = channel_argmax(logits.detach());
   if (o.target_class) {
     target = *o.target_class;
     check_class(target, logits.size(0));

@@ -4,6 +4,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include "segkit/core/errors.h"
+#include "segkit/ops/resized_argmax.h"
 
 namespace segkit {
 namespace {
@@ -188,7 +189,7 @@ void TiledInference::masks(const at::Tensor& pixels, const std::function<void(co
 }
 
 void TiledInference::masks(ImageRows& image, const MaskSink& sink) {
-  run(image, [&](int64_t, const at::Tensor& band, const at::Tensor& pixels) { sink(band.argmax(0), pixels); });
+  run(image, [&](int64_t, const at::Tensor& band, const at::Tensor& pixels) { sink(channel_argmax(band), pixels); });
 }
 
 }  // namespace segkit

@@ -206,7 +206,8 @@ void jpeg_count_scans(j_common_ptr cinfo) {
   }
 }
 
-bool jpeg_open(JpegJob* job, const unsigned char* data, size_t size) {
+// The header, from `data` or, where that is null, from `file` (read as libjpeg needs it).
+bool jpeg_open(JpegJob* job, const unsigned char* data, size_t size, std::FILE* file = nullptr) {
   job->cinfo.err = jpeg_std_error(&job->err);
   job->err.error_exit = jpeg_on_error;
   job->err.emit_message = jpeg_on_message;
@@ -216,18 +217,51 @@ bool jpeg_open(JpegJob* job, const unsigned char* data, size_t size) {
   jpeg_create_decompress(&job->cinfo);
   job->progress.progress_monitor = jpeg_count_scans;
   job->cinfo.progress = &job->progress;
-  jpeg_mem_src(&job->cinfo, data, static_cast<unsigned long>(size));
+  if (data != nullptr) {
+    jpeg_mem_src(&job->cinfo, data, static_cast<unsigned long>(size));
+  } else {
+    jpeg_stdio_src(&job->cinfo, file);
+  }
   jpeg_read_header(&job->cinfo, TRUE);
   return true;
+}
+
+bool jpeg_is_cmyk(const jpeg_decompress_struct& cinfo) {
+  return cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+}
+
+// Gray stays gray, CMYK stays CMYK (adobe_cmyk_to_bgr converts it), the rest becomes BGR.
+void jpeg_choose_output(jpeg_decompress_struct& cinfo) {
+  cinfo.out_color_space = cinfo.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE
+                          : jpeg_is_cmyk(cinfo)                   ? JCS_CMYK
+                                                                  : JCS_EXT_BGR;
+}
+
+// The OpenCV type of the rows jpeg_choose_output gives.
+int jpeg_mat_type(const jpeg_decompress_struct& cinfo) {
+  return cinfo.jpeg_color_space == JCS_GRAYSCALE ? CV_8UC1 : jpeg_is_cmyk(cinfo) ? CV_8UC4 : CV_8UC3;
+}
+
+// Adobe's inverted CMYK to BGR, as OpenCV converts it.
+cv::Mat adobe_cmyk_to_bgr(const cv::Mat& mat) {
+  cv::Mat bgr(mat.rows, mat.cols, CV_8UC3);
+  for (int r = 0; r < mat.rows; ++r) {
+    const uchar* in = mat.ptr(r);
+    uchar* out = bgr.ptr(r);
+    for (int c = 0; c < mat.cols; ++c, in += 4, out += 3) {
+      const int k = in[3];
+      out[2] = static_cast<uchar>(k - ((255 - in[0]) * k >> 8));
+      out[1] = static_cast<uchar>(k - ((255 - in[1]) * k >> 8));
+      out[0] = static_cast<uchar>(k - ((255 - in[2]) * k >> 8));
+    }
+  }
+  return bgr;
 }
 
 bool jpeg_pixels(JpegJob* job, unsigned char* out, size_t row_step) {
   if (setjmp(job->jump)) return false;
   jpeg_decompress_struct& cinfo = job->cinfo;
-  const J_COLOR_SPACE source = cinfo.jpeg_color_space;
-  cinfo.out_color_space = source == JCS_GRAYSCALE                    ? JCS_GRAYSCALE
-                          : source == JCS_CMYK || source == JCS_YCCK ? JCS_CMYK
-                                                                     : JCS_EXT_BGR;
+  jpeg_choose_output(cinfo);
   jpeg_start_decompress(&cinfo);
   while (cinfo.output_scanline < cinfo.output_height) {
     JSAMPROW row = out + cinfo.output_scanline * row_step;
@@ -449,31 +483,12 @@ cv::Mat decode_jpeg(const std::string& bytes, const std::string& path, int64_t m
   JpegCleanup cleanup{*job};
   const jpeg_decompress_struct& cinfo = job->cinfo;
   check_size({ImageFormat::kJpeg, cinfo.image_width, cinfo.image_height}, max_pixels, path, what);
-  const bool gray = cinfo.jpeg_color_space == JCS_GRAYSCALE;
-  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
-  cv::Mat mat(static_cast<int>(cinfo.image_height), static_cast<int>(cinfo.image_width),
-              gray   ? CV_8UC1
-              : cmyk ? CV_8UC4
-                     : CV_8UC3);
+  cv::Mat mat(static_cast<int>(cinfo.image_height), static_cast<int>(cinfo.image_width), jpeg_mat_type(cinfo));
   if (!jpeg_pixels(job.get(), mat.data, mat.step[0])) {
     fail(path, ": corrupt or truncated JPEG ", what, " (", job->error.text, ")");
   }
   if (job->damage.text[0] != '\0') fail(path, ": corrupt or truncated JPEG ", what, " (", job->damage.text, ")");
-  if (cmyk) {  // Adobe's inverted CMYK to BGR, as OpenCV converts it
-    cv::Mat bgr(mat.rows, mat.cols, CV_8UC3);
-    for (int r = 0; r < mat.rows; ++r) {
-      const uchar* in = mat.ptr(r);
-      uchar* out = bgr.ptr(r);
-      for (int c = 0; c < mat.cols; ++c, in += 4, out += 3) {
-        const int k = in[3];
-        out[2] = static_cast<uchar>(k - ((255 - in[0]) * k >> 8));
-        out[1] = static_cast<uchar>(k - ((255 - in[1]) * k >> 8));
-        out[0] = static_cast<uchar>(k - ((255 - in[2]) * k >> 8));
-      }
-    }
-    mat = bgr;
-  }
-  return mat;
+  return jpeg_is_cmyk(cinfo) ? adobe_cmyk_to_bgr(mat) : mat;
 }
 
 }  // namespace
@@ -567,6 +582,59 @@ class PngRowDecoder : public RowDecoder {
   std::string path_;
 };
 
+// A baseline JPEG, a band of rows at a time from its file: libjpeg holds a row of 8 x 8 or
+// 16 x 16 blocks, whatever the image's size. A progressive JPEG is read whole instead (libjpeg
+// keeps all its coefficients until the last scan: more than its pixels).
+class JpegRowDecoder : public RowDecoder {
+ public:
+  JpegRowDecoder(std::FILE* file, std::string path) : file_(file), path_(std::move(path)) {}
+  ~JpegRowDecoder() override {
+    jpeg_destroy_decompress(&job_->cinfo);  // safe on a struct that was never created (zeroed)
+    std::fclose(file_);
+  }
+  // False for a progressive JPEG.
+  bool open() {
+    if (!start()) fail(path_, ": corrupt or truncated JPEG image (", job_->error.text, ")");
+    return !progressive_;
+  }
+  int64_t height() const override { return job_->cinfo.output_height; }
+  int64_t width() const override { return job_->cinfo.output_width; }
+  int64_t block_rows() const override { return job_->cinfo.max_v_samp_factor * DCTSIZE; }  // a row of blocks
+  cv::Mat read(int64_t count) override {
+    cv::Mat band(static_cast<int>(count), static_cast<int>(width()), jpeg_mat_type(job_->cinfo));
+    if (!rows(band)) fail(path_, ": corrupt or truncated JPEG image (", job_->error.text, ")");
+    if (job_->damage.text[0] != '\0') fail(path_, ": corrupt or truncated JPEG image (", job_->damage.text, ")");
+    return jpeg_is_cmyk(job_->cinfo) ? adobe_cmyk_to_bgr(band) : band;
+  }
+
+ private:
+  bool start() {
+    if (!jpeg_open(job_.get(), nullptr, 0, file_)) return false;
+    if (setjmp(job_->jump)) return false;
+    progressive_ = jpeg_has_multiple_scans(&job_->cinfo);
+    if (progressive_) return true;
+    jpeg_choose_output(job_->cinfo);
+    jpeg_start_decompress(&job_->cinfo);
+    return true;
+  }
+  bool rows(cv::Mat& band) {
+    if (setjmp(job_->jump)) return false;
+    for (int r = 0; r < band.rows; ++r) {
+      JSAMPROW row = band.ptr(r);
+      if (jpeg_read_scanlines(&job_->cinfo, &row, 1) != 1) {
+        job_->error.set("no more rows");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  std::FILE* file_;
+  std::string path_;
+  std::unique_ptr<JpegJob> job_ = std::make_unique<JpegJob>();
+  bool progressive_ = false;
+};
+
 // An 8-bit TIFF, stripped or tiled, classic or BigTIFF: libtiff's RGBA reader, a band of
 // strips or tiles at a time, as BGR (what OpenCV's decoder gives for the same file, alpha
 // dropped as read_image drops it).
@@ -656,6 +724,12 @@ std::unique_ptr<RowDecoder> open_row_decoder(const std::string& path) {
     std::rewind(file);
     auto png = std::make_unique<PngRowDecoder>(file, path);
     if (png->open()) return png;
+    return nullptr;
+  }
+  if (n >= 3 && is_jpeg(std::string(reinterpret_cast<const char*>(magic), 3))) {
+    std::rewind(file);
+    auto jpeg = std::make_unique<JpegRowDecoder>(file, path);
+    if (jpeg->open()) return jpeg;
     return nullptr;
   }
   std::fclose(file);

@@ -39,9 +39,7 @@ namespace {
 #endif
 }
 
-// Eight scales per power of two: an input's scale is at most 9% coarser than its own range
-// asks for, and a layer needs a kernel for each step its inputs' ranges fall on.
-constexpr float kStepsPerOctave = 8;
+constexpr float kStepsPerOctave = QuantizedConv::kScaleStepsPerOctave;
 
 /// The step of a positive, finite scale (rounded up).
 int scale_step(float scale) { return static_cast<int>(std::ceil(std::log2(scale) * kStepsPerOctave - 1e-4f)); }

@@ -74,4 +74,36 @@ at::Tensor resized_argmax(const at::Tensor& logits, int64_t height, int64_t widt
   return out;
 }
 
+at::Tensor channel_argmax(const at::Tensor& logits) {
+  TORCH_CHECK(logits.dim() == 3 && logits.size(0) > 0, "channel_argmax takes C x H x W logits, got ", logits.sizes());
+  const at::Tensor values = logits.to(at::kCPU, at::kFloat);
+  const int64_t channels = values.size(0), height = values.size(1), width = values.size(2);
+  const int64_t sc = values.stride(0), sy = values.stride(1), sx = values.stride(2);
+  const float* src = values.data_ptr<float>();
+  at::Tensor out = at::empty({height, width}, at::kLong);
+  int64_t* dst = out.data_ptr<int64_t>();
+  at::parallel_for(0, height, 8, [&](int64_t begin, int64_t end) {
+    std::vector<float> best(static_cast<size_t>(width));
+    for (int64_t y = begin; y < end; ++y) {
+      int64_t* index = dst + y * width;
+      const float* first = src + y * sy;
+      for (int64_t x = 0; x < width; ++x) {
+        best[x] = first[x * sx];
+        index[x] = 0;
+      }
+      for (int64_t k = 1; k < channels; ++k) {  // a plane at a time: rows of it stream through the cache
+        const float* row = first + k * sc;
+        for (int64_t x = 0; x < width; ++x) {
+          const float v = row[x * sx], m = best[x];
+          if (v > m || (std::isnan(v) && !std::isnan(m))) {
+            best[x] = v;
+            index[x] = k;
+          }
+        }
+      }
+    }
+  });
+  return out;
+}
+
 }  // namespace segkit

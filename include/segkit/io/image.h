@@ -34,10 +34,11 @@ Image read_image(const std::string& path, int64_t max_pixels = kDefaultMaxPixels
 class RowDecoder;  // src/io/image_decode.h
 
 /// An image read from the top in bands of rows, so that an image of any size is never held
-/// whole: PNG (not interlaced) row by row through libpng, 8-bit TIFF (stripped or tiled,
-/// classic or BigTIFF, as microscopy and pathology slides come) a band of strips or tiles at a
-/// time through libtiff. Other files (JPEG, BMP, interlaced PNG, other TIFF) are read whole
-/// when opened, as read_image reads them. The pixels are read_image's.
+/// whole: PNG (not interlaced) row by row through libpng, baseline JPEG (aerial and satellite
+/// mosaics) row by row through libjpeg, 8-bit TIFF (stripped or tiled, classic or BigTIFF, as
+/// microscopy and pathology slides come) a band of strips or tiles at a time through libtiff.
+/// Other files (progressive JPEG, BMP, interlaced PNG, other TIFF) are read whole when opened,
+/// as read_image reads them. The pixels are read_image's.
 class ImageRows {
  public:
   /// Opens `path`. `max_pixels` caps what is held at once: the whole image where it is read

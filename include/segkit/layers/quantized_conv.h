@@ -5,10 +5,10 @@
 // quantized once, symmetric per output channel (int8, scale = largest magnitude / 127). Each
 // call quantizes its input per tensor from the input's own range (dynamic quantization: no
 // calibration data): uint8 when no value is negative (after a ReLU), else int8, with a scale
-// rounded up to the next of eight steps per power of two, so that a handful of kernels serve
-// all inputs. The int32 sums are scaled back, biased and activated in one pass, and the result
-// is in the input's type (float32 or bfloat16). FoldedConv uses it when the inference rewrite
-// asks for it (InferenceOptions::int8).
+// rounded up to the next of two steps per power of two, so that a handful of kernels serve
+// all inputs (oneDNN 2's int8 kernels take their scales when they are compiled). The int32 sums are scaled back, biased
+// and activated in one pass, and the result is in the input's type (float32 or bfloat16). FoldedConv uses it when the
+// inference rewrite asks for it (InferenceOptions::int8).
 
 #include <ATen/core/Tensor.h>
 
@@ -20,6 +20,12 @@ namespace segkit {
 
 class QuantizedConv {
  public:
+  /// Input scales per power of two. An input's scale is at most 2^(1/2) coarser than its range
+  /// needs (half a bit of its 8); each step a layer meets compiles a kernel (1-12 ms, and
+  /// memory): finer steps made tiles of one large image, whose ranges differ a little each,
+  /// compile kernels for most tiles (measured: bench/RESULTS.md).
+  static constexpr int kScaleStepsPerOctave = 2;
+
   /// Whether segkit was built with oneDNN and this CPU has int8 dot products (AVX512-VNNI or
   /// AVX-VNNI); elsewhere oneDNN's int8 kernels are slower than float32.
   static bool available();
@@ -30,8 +36,8 @@ class QuantizedConv {
   static bool eligible(const ConvSpec& spec);
 
   /// The scale an input whose values lie in [min, max] is quantized with: max(|min|, |max|)
-  /// over 255 (min >= 0, uint8) or 127 (int8), rounded up to a power of 2^(1/8). 1 for an
-  /// input of zeros or of non-finite values.
+  /// over 255 (min >= 0, uint8) or 127 (int8), rounded up to a power of 2^(1 /
+  /// kScaleStepsPerOctave). 1 for an input of zeros or of non-finite values.
   static float input_scale(float min, float max);
 
   /// Takes the weight (out x in x k x k) and bias (out) of a float32 CPU convolution; computes

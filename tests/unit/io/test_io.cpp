@@ -116,7 +116,8 @@ TEST(Image, PixelCapIsCheckedFromTheHeaderBeforeAnyPixel) {
 
 // An image read in bands of rows (uneven ones, as tile rows ask for them) is the image read
 // whole: PNG in every mode, TIFF in strips and tiles, classic and BigTIFF, deflated or not
-// (written by tifffile, as microscopes and slide scanners write them).
+// (written by tifffile, as microscopes and slide scanners write them), baseline JPEG (4:2:0,
+// gray, CMYK; a progressive one is read whole).
 TEST(ImageRows, BandsOfRowsAreTheImage) {
   const std::map<std::string, std::string> expected = {
       {"rows_rgb.png", "rows_rgb.npy"},
@@ -127,7 +128,11 @@ TEST(ImageRows, BandsOfRowsAreTheImage) {
       {"rows_rgb_tiles.tif", "rows_rgb.npy"},
       {"rows_rgb_tiles_bigtiff.tif", "rows_rgb.npy"},
       {"rows_gray_tiles_bigtiff.tif", "rows_gray_as_rgb.npy"},
-      {"rgb.jpg", ""},  // read whole when opened: read_image's pixels
+      {"rgb.jpg", ""},  // "": read_image's pixels, which JPEG's loss leaves as the only truth
+      {"rows_rgb.jpg", "rows_rgb_jpg_by_pil.npy"},  // PIL decodes with libjpeg-turbo too
+      {"rows_gray.jpg", "rows_gray_jpg_by_pil.npy"},
+      {"rows_cmyk.jpg", ""},
+      {"rows_progressive.jpg", ""},  // read whole when opened
   };
   for (const auto& [name, npy] : expected) {
     SCOPED_TRACE(name);
@@ -149,7 +154,7 @@ TEST(ImageRows, BandsOfRowsAreTheImage) {
 // --max-pixels allows is refused before it is decoded.
 TEST(ImageRows, TruncatedFilesAndOversizedBandsAreErrors) {
   const std::string dir = temp_dir("image_rows");
-  for (const char* name : {"rows_rgb.png", "rows_rgb_tiles.tif", "rows_rgb_strips.tif"}) {
+  for (const char* name : {"rows_rgb.png", "rows_rgb_tiles.tif", "rows_rgb_strips.tif", "rows_rgb.jpg"}) {
     const std::string bytes = read_file(fixture(std::string("images/") + name));
     const std::string cut = dir + "/cut_" + name;
     std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() * 6 / 10);

@@ -109,12 +109,13 @@ TEST(QuantizedConv, InputScalesAreStepsThatCoverTheRange) {
   for (const float max : {0.01f, 0.7f, 1.f, 3.3f, 255.f, 1e4f}) {
     const float unsigned_scale = QuantizedConv::input_scale(0, max);
     EXPECT_GE(unsigned_scale * 255, max * (1 - 1e-5f)) << max << ": the largest value is not clipped";
-    EXPECT_LT(unsigned_scale * 255, max * std::exp2(1.f / 8) * (1 + 1e-5f)) << max;
+    const float coarsest = std::exp2(1.f / QuantizedConv::kScaleStepsPerOctave) * (1 + 1e-5f);
+    EXPECT_LT(unsigned_scale * 255, max * coarsest) << max;
     const float signed_scale = QuantizedConv::input_scale(-max, max / 2);
     EXPECT_GE(signed_scale * 127, max * (1 - 1e-5f)) << max;
-    EXPECT_LT(signed_scale * 127, max * std::exp2(1.f / 8) * (1 + 1e-5f)) << max;
-    const float step = std::log2(unsigned_scale) * 8;
-    EXPECT_NEAR(step, std::round(step), 1e-3) << max << ": a power of 2^(1/8)";
+    EXPECT_LT(signed_scale * 127, max * coarsest) << max;
+    const float step = std::log2(unsigned_scale) * QuantizedConv::kScaleStepsPerOctave;
+    EXPECT_NEAR(step, std::round(step), 1e-3) << max << ": a step";
   }
   EXPECT_EQ(QuantizedConv::input_scale(0, 0), 1.f);
   EXPECT_EQ(QuantizedConv::input_scale(0, std::nanf("")), 1.f);

@@ -55,5 +55,28 @@ TEST(ResizedArgmax, TiesGoToTheFirstChannelAndNaNWins) {
   EXPECT_THROW(resized_argmax(at::zeros({3, 3}), 5, 5), c10::Error);
 }
 
+// channel_argmax is at::argmax(0) exactly: ties to the first channel, NaN above all (the first
+// NaN), on strided slices (a band of a larger accumulator) and reduced-precision logits.
+TEST(ChannelArgmax, IsLibTorchsArgmaxOverChannels) {
+  at::manual_seed(5);
+  for (const auto& shape : std::vector<std::vector<int64_t>>{{2, 37, 53}, {21, 9, 130}, {1, 4, 5}, {3, 1, 1}}) {
+    // Rounded to halves: many exact ties.
+    at::Tensor logits = (at::randn(shape) * 2).round() / 2;
+    if (logits.numel() > 20) {
+      logits.view(-1)[7] = NAN;
+      logits.view(-1)[logits.numel() - 3] = NAN;
+      logits.view(-1)[logits.numel() / 2] = -INFINITY;
+    }
+    EXPECT_TRUE(channel_argmax(logits).equal(logits.argmax(0))) << logits.sizes();
+    const at::Tensor wide = at::randn({shape[0], shape[1] + 4, shape[2] + 3});
+    const at::Tensor band = wide.slice(1, 2, 2 + shape[1]).slice(2, 1, 1 + shape[2]);
+    EXPECT_TRUE(channel_argmax(band).equal(band.argmax(0))) << "a slice";
+    const at::Tensor last = wide.unsqueeze(0).contiguous(at::MemoryFormat::ChannelsLast)[0];
+    EXPECT_TRUE(channel_argmax(last).equal(last.argmax(0))) << "channels innermost";
+    const at::Tensor half = logits.to(at::kBFloat16);
+    EXPECT_TRUE(channel_argmax(half).equal(half.to(at::kFloat).argmax(0))) << "bfloat16";
+  }
+}
+
 }  // namespace
 }  // namespace segkit
