@@ -9,6 +9,10 @@
 #include <string>
 #include <thread>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 namespace segkit {
 
 int available_cores() {
@@ -60,5 +64,30 @@ long status_kib(const std::string& field) {
 long resident_memory_kib() { return status_kib("VmRSS"); }
 long peak_resident_memory_kib() { return status_kib("VmHWM"); }
 void reset_peak_resident_memory() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+namespace {
+
+// Bit `bit` of register `reg` (0 EAX, 1 EBX, 2 ECX, 3 EDX) of CPUID leaf 7, sub-leaf `subleaf`.
+bool cpuid_leaf7_bit(unsigned subleaf, int reg, int bit) {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned r[4] = {0, 0, 0, 0};
+  if (__get_cpuid_max(0, nullptr) < 7) return false;
+  __cpuid_count(7, subleaf, r[0], r[1], r[2], r[3]);
+  return (r[reg] >> bit) & 1U;
+#else
+  (void)subleaf, (void)reg, (void)bit;
+  return false;
+#endif
+}
+
+}  // namespace
+
+bool cpu_has_native_bf16() {
+  return cpuid_leaf7_bit(1, 0, 5) || cpuid_leaf7_bit(0, 3, 22);  // AVX512-BF16, AMX-BF16
+}
+
+bool cpu_has_vnni() {
+  return cpuid_leaf7_bit(0, 2, 11) || cpuid_leaf7_bit(1, 0, 4);  // AVX512-VNNI, AVX-VNNI
+}
 
 }  // namespace segkit

@@ -7,10 +7,6 @@
 
 #include "segkit/layers/quantized_conv.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
-
 namespace segkit {
 
 InferenceOptions default_inference_options(c10::Device device, at::ScalarType dtype) {
@@ -19,21 +15,6 @@ InferenceOptions default_inference_options(c10::Device device, at::ScalarType dt
   options.onednn = device.is_cpu();
   options.dtype = dtype;
   return options;
-}
-
-bool cpu_has_native_bf16() {
-#if defined(__x86_64__) || defined(__i386__)
-  // CPUID leaf 7: sub-leaf 1 EAX bit 5 is AVX512-BF16; sub-leaf 0 EDX bit 22 is AMX-BF16.
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid_max(0, nullptr) < 7) return false;
-  __cpuid_count(7, 1, eax, ebx, ecx, edx);
-  const bool avx512_bf16 = (eax >> 5) & 1U;
-  __cpuid_count(7, 0, eax, ebx, ecx, edx);
-  const bool amx_bf16 = (edx >> 22) & 1U;
-  return avx512_bf16 || amx_bf16;
-#else
-  return false;
-#endif
 }
 
 at::ScalarType inference_dtype(const std::string& precision, c10::Device device) {

@@ -12,9 +12,7 @@
 #include <tuple>
 #include <vector>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
+#include "segkit/core/runtime.h"
 
 #if SEGKIT_WITH_ONEDNN
 #include "onednn_support.h"
@@ -23,21 +21,6 @@
 namespace segkit {
 
 namespace {
-
-[[maybe_unused]] bool cpu_has_vnni() {
-#if defined(__x86_64__) || defined(__i386__)
-  // CPUID leaf 7: sub-leaf 0 ECX bit 11 is AVX512-VNNI; sub-leaf 1 EAX bit 4 is AVX-VNNI.
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid_max(0, nullptr) < 7) return false;
-  __cpuid_count(7, 0, eax, ebx, ecx, edx);
-  const bool avx512_vnni = (ecx >> 11) & 1U;
-  __cpuid_count(7, 1, eax, ebx, ecx, edx);
-  const bool avx_vnni = (eax >> 4) & 1U;
-  return avx512_vnni || avx_vnni;
-#else
-  return false;
-#endif
-}
 
 constexpr float kStepsPerOctave = QuantizedConv::kScaleStepsPerOctave;
 

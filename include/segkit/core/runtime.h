@@ -23,4 +23,11 @@ long peak_resident_memory_kib();
 /// Starts a new peak at the current resident memory (Linux 4.0 and later).
 void reset_peak_resident_memory();
 
+/// Whether this CPU computes bfloat16 natively (x86's AVX512-BF16 or AMX-BF16); oneDNN emulates
+/// it elsewhere, more slowly than float32.
+bool cpu_has_native_bf16();
+/// Whether this CPU has int8 dot products (x86's AVX512-VNNI or AVX-VNNI), which oneDNN's int8
+/// kernels need to beat float32.
+bool cpu_has_vnni();
+
 }  // namespace segkit

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "segkit/core/runtime.h"  // cpu_has_native_bf16
 #include "segkit/data/preprocess.h"
 #include "segkit/io/image.h"
 #include "segkit/layers/conv_bn.h"
@@ -20,10 +21,6 @@ namespace segkit {
 /// BatchNorm folded; on CPU, channels-last data and convolutions run by oneDNN with packed weights.
 /// `dtype`: what the rewritten model computes in (see inference_dtype).
 InferenceOptions default_inference_options(c10::Device device, at::ScalarType dtype = at::kFloat);
-
-/// Whether this CPU computes bfloat16 natively (x86's AVX512-BF16 or AMX-BF16); oneDNN emulates
-/// it elsewhere, more slowly than float32.
-bool cpu_has_native_bf16();
 
 /// The type a model computes in on `device` for a --precision of "fp32", "bf16", "fp16" (CUDA
 /// only) or "auto" (CPU: bf16 where cpu_has_native_bf16(), else fp32; CUDA: fp16); for "int8",
