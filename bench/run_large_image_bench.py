@@ -4,16 +4,20 @@ memory of `segkit predict --tile` (GNU time's maximum resident set size) on a mo
 ISBI 2012 slices (bench/make_mosaic.py, read in place) as a PNG, as a tiled, deflated BigTIFF
 (tifffile, 512 x 512 tiles, as slide scanners write them) and, with --jpeg, as a baseline JPEG
 (read in bands) and a progressive one (read whole: libjpeg holds all its coefficients), and
-whether the PNG's and the TIFF's masks agree. Files go to a temporary folder, removed after.
+whether the PNG's and the TIFF's masks agree. With --baseline (another build's folder), the
+same runs of that build alternate with this one's, ROUNDS times (medians), and its masks must
+equal this build's. Files go to a temporary folder, removed after.
 
 Usage: bench/run_large_image_bench.py BUILD_DIR ISBI_IMAGES_DIR SIDE [--precision bf16]
-       [--tile 512] [--overlap 32] [--threads 2] [--jpeg]
+       [--tile 512] [--overlap 32] [--threads 2] [--jpeg] [--baseline OTHER_BUILD] [--rounds 1]
+       [--no-tiff]
 """
 import argparse
 import hashlib
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,6 +55,9 @@ def main():
     p.add_argument("--overlap", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--jpeg", action="store_true")
+    p.add_argument("--no-tiff", action="store_true", help="the PNG (and JPEGs) only")
+    p.add_argument("--baseline", help="another build's folder, timed in the same rounds")
+    p.add_argument("--rounds", type=int, default=1)
     a = p.parse_args()
     print(describe(), flush=True)
     work = tempfile.mkdtemp(prefix="segkit_large_")
@@ -58,9 +65,11 @@ def main():
         png = os.path.join(work, "mosaic.png")
         subprocess.run([sys.executable, os.path.join(HERE, "make_mosaic.py"), a.isbi_images, str(a.side), png],
                        check=True)
-        tif = os.path.join(work, "mosaic.tif")
-        tifffile.imwrite(tif, np.array(Image.open(png)), tile=(512, 512), bigtiff=True, compression="zlib")
-        inputs = [("PNG", png), ("tiled BigTIFF", tif)]
+        inputs = [("PNG", png)]
+        if not a.no_tiff:
+            tif = os.path.join(work, "mosaic.tif")
+            tifffile.imwrite(tif, np.array(Image.open(png)), tile=(512, 512), bigtiff=True, compression="zlib")
+            inputs.append(("tiled BigTIFF", tif))
         if a.jpeg:
             pixels = Image.open(png)
             for name, progressive in [("baseline", False), ("progressive", True)]:
@@ -68,18 +77,35 @@ def main():
                 pixels.save(path, quality=95, progressive=progressive)
                 inputs.append((f"{name} JPEG", path))
         model = os.path.join(HERE, "..", "assets", "models", "unet_isbi2012_membranes.pth")
-        print(f"| input | file MB | wall s | peak RSS MiB |\n|---|---|---|---|")
+        builds = [("this", a.build_dir)] + ([("baseline", a.baseline)] if a.baseline else [])
+        print("| input | file MB | wall s | peak RSS MiB |" +
+              (" baseline wall s | baseline peak MiB | speed-up |\n|---|---|---|---|---|---|---|" if a.baseline
+               else "\n|---|---|---|---|"))
         masks = []
         for name, path in inputs:
-            out = os.path.join(work, "out_" + name.replace(" ", "_"))
-            wall, peak = timed([os.path.join(a.build_dir, "segkit"), "predict", "-m", "unet_padded", "-w", model,
-                                "--tile", str(a.tile), "--overlap", str(a.overlap), "--precision", a.precision,
-                                "--threads", str(a.threads), "-o", out, path])
             stem = os.path.splitext(os.path.basename(path))[0]
-            masks.append(digest(os.path.join(out, f"{stem}_mask.png")))
-            print(f"| {a.side}x{a.side} {name} | {os.path.getsize(path) / 1e6:.0f} | {wall:.1f} | {peak:.0f} |",
-                  flush=True)
-        print("PNG and TIFF masks identical" if masks[0] == masks[1] else "PNG AND TIFF MASKS DIFFER")
+            runs = {b: [] for b, _ in builds}
+            digests = {}
+            for _ in range(a.rounds):
+                for b, build in builds:
+                    out = os.path.join(work, "out_" + b + "_" + name.replace(" ", "_"))
+                    runs[b].append(timed([os.path.join(build, "segkit"), "predict", "-m", "unet_padded", "-w", model,
+                                          "--tile", str(a.tile), "--overlap", str(a.overlap), "--precision",
+                                          a.precision, "--threads", str(a.threads), "-o", out, path]))
+                    digests[b] = digest(os.path.join(out, f"{stem}_mask.png"))
+            masks.append(digests["this"])
+            wall = statistics.median(w for w, _ in runs["this"])
+            peak = statistics.median(m for _, m in runs["this"])
+            row = f"| {a.side}x{a.side} {name} | {os.path.getsize(path) / 1e6:.0f} | {wall:.1f} | {peak:.0f} |"
+            if a.baseline:
+                base_wall = statistics.median(w for w, _ in runs["baseline"])
+                base_peak = statistics.median(m for _, m in runs["baseline"])
+                row += f" {base_wall:.1f} | {base_peak:.0f} | {base_wall / wall:.2f}x |"
+                if digests["baseline"] != digests["this"]:
+                    row += " MASKS DIFFER FROM THE BASELINE'S"
+            print(row, flush=True)
+        if not a.no_tiff:
+            print("PNG and TIFF masks identical" if masks[0] == masks[1] else "PNG AND TIFF MASKS DIFFER")
     finally:
         shutil.rmtree(work)
 

@@ -2,13 +2,14 @@
 """End-to-end `segkit predict` on a folder of real images against the network alone: the time
 per image (start-up cancelled out: the difference between a run on COUNT images and one on a
 quarter of them, divided by the images between), beside `segkit bench`'s forward pass at the
-images' input size, both from BUILD_DIR; with --baseline, the same predict from another build
+images' input size, both from BUILD_DIR; with --no-overlay-too, also `predict --no-overlay`
+(masks only) in the same rounds; with --baseline, the same predict from another build
 (an earlier commit) in the same rounds. Processes alternate, ROUNDS times; medians. The images
 are linked from the folder, not copied.
 
 Usage: bench/run_predict_bench.py BUILD_DIR MODEL ... --images DIR [--count 40] [--rounds 3]
        [--threads 2] [--precision fp32 [--precision bf16]] [--baseline OTHER_BUILD_DIR]
-       [--input-size 520x693]
+       [--input-size 520x693] [--no-overlay-too]
 """
 import argparse
 import json
@@ -42,6 +43,7 @@ def main():
     p.add_argument("--precision", action="append")
     p.add_argument("--baseline", help="another build's folder (its segkit has no --precision: fp32 only)")
     p.add_argument("--input-size", default="520x693", help="the network's input for these images, HxW")
+    p.add_argument("--no-overlay-too", action="store_true", help="also time predict --no-overlay")
     a = p.parse_args()
     print(describe(), flush=True)
     work = tempfile.mkdtemp(prefix="segkit_predict_bench_")
@@ -56,12 +58,13 @@ def main():
     checkpoints = os.path.join(tempfile.gettempdir(), "segkit_bench_checkpoints")
     os.makedirs(checkpoints, exist_ok=True)
     print("| model | precision | network ms | predict ms/image | per image / network |"
+          + (" --no-overlay ms/image | per image / network |" if a.no_overlay_too else "")
           + (" baseline predict ms/image | speed-up |" if a.baseline else ""))
-    print("|---|---|---|---|---|" + ("---|---|" if a.baseline else ""))
+    print("|---|---|---|---|---|" + ("---|---|" if a.no_overlay_too else "") + ("---|---|" if a.baseline else ""))
     for model in a.models:
         weights = make_checkpoint(model, checkpoints)
         for precision in a.precision or ["fp32"]:
-            rows = {"network": [], "segkit": [], "baseline": []}
+            rows = {"network": [], "segkit": [], "masks": [], "baseline": []}
 
             def per_image(build, extra):
                 cmd = [os.path.join(build, "segkit"), "predict", "-m", model, "-w", weights, "--threads",
@@ -77,11 +80,14 @@ def main():
                                      text=True, env=dict(os.environ, GLIBC_TUNABLES=MALLOC)).stdout
                 rows["network"].append(json.loads(out.strip().splitlines()[-1])["median_ms"])
                 rows["segkit"].append(per_image(a.build_dir, ["--precision", precision]))
+                if a.no_overlay_too:
+                    rows["masks"].append(per_image(a.build_dir, ["--precision", precision, "--no-overlay"]))
                 if a.baseline and precision == "fp32":
                     rows["baseline"].append(per_image(a.baseline, []))
             med = {k: statistics.median(v) if v else float("nan") for k, v in rows.items()}
             print(f"| {model} | {precision} | {med['network']:.1f} | {med['segkit']:.1f} | "
                   f"{med['segkit'] / med['network']:.2f} |"
+                  + (f" {med['masks']:.1f} | {med['masks'] / med['network']:.2f} |" if a.no_overlay_too else "")
                   + (f" {med['baseline']:.1f} | {med['baseline'] / med['segkit']:.2f}x |" if a.baseline else ""),
                   flush=True)
 

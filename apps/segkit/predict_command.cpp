@@ -50,6 +50,7 @@ struct PredictArgs {
   std::string palette, class_names;
   double alpha = 0.5;
   bool no_legend = false;
+  bool no_overlay = false;
   // Instance models.
   DetectionArgs detection;
   std::string coco_results;
@@ -77,43 +78,49 @@ void write_outputs(const Image& image, const Prediction& prediction, const std::
                    const PredictArgs& args) {
   const std::string stem = (fs::path(args.output) / name).string();
   write_label_png(prediction.mask, stem + "_mask.png");
-  write_rgb_png(style.draw(image.pixels, prediction.mask, 0, style.panel(image.height())), stem + "_overlay.png");
+  if (!args.no_overlay) {
+    write_rgb_png(style.draw(image.pixels, prediction.mask, 0, style.panel(image.height())), stem + "_overlay.png");
+  }
   if (args.save_logits) write_npy(prediction.logits, stem + "_logits.npy");
 }
 
 // Tiles at the image's own resolution, the image read in bands of rows as the tiles need them
 // and the mask and overlay written band by band as the tiles finish, so memory stays bounded by
 // a row of tiles (--save-logits: whole, as the logits are).
-void predict_tiled(TiledInference& tiler, ImageRows& image, const std::string& name, const OverlayStyle& style,
-                   const PredictArgs& args) {
+void predict_tiled(TiledInference& tiler, ImageRows& image, const std::string& name, int64_t num_classes,
+                   const OverlayStyle& style, const PredictArgs& args) {
   const std::string stem = (fs::path(args.output) / name).string();
-  const at::Tensor panel = style.panel(image.height());
+  const at::Tensor panel = args.no_overlay ? at::Tensor() : style.panel(image.height());
   if (args.save_logits) {
     const at::Tensor pixels = image.read(image.height());
     const at::Tensor logits = tiler.logits(pixels);
     const at::Tensor mask = channel_argmax(logits);
     write_label_png(mask, stem + "_mask.png");
-    write_rgb_png(style.draw(pixels, mask, 0, panel), stem + "_overlay.png");
+    if (!args.no_overlay) write_rgb_png(style.draw(pixels, mask, 0, panel), stem + "_overlay.png");
     write_npy(logits, stem + "_logits.npy");
     return;
   }
-  StreamingPng mask_png(stem + "_mask.png", image.height(), image.width());
-  StreamingPng overlay_png(stem + "_overlay.png", image.height(), image.width() + (panel.defined() ? panel.size(1) : 0),
-                           3);
+  const bool wide = num_classes > 256;  // 16-bit masks, as write_label_png writes them past 255
+  StreamingPng mask_png(stem + "_mask.png", image.height(), image.width(), 1, wide ? 16 : 8);
+  std::optional<StreamingPng> overlay_png;
+  if (!args.no_overlay) {
+    overlay_png.emplace(stem + "_overlay.png", image.height(), image.width() + (panel.defined() ? panel.size(1) : 0),
+                        3);
+  }
   // The overlay blended a few rows at a time: its float intermediates of a whole band of a wide
   // image would outweigh everything else tiling holds.
   constexpr int64_t kOverlayRows = 32;
   int64_t row = 0;
   tiler.masks(image, [&](const at::Tensor& rows, const at::Tensor& pixels) {
     mask_png.write_rows(rows);
-    for (int64_t r = 0; r < rows.size(0); r += kOverlayRows) {
+    for (int64_t r = 0; overlay_png && r < rows.size(0); r += kOverlayRows) {
       const int64_t n = std::min(kOverlayRows, rows.size(0) - r);
-      overlay_png.write_rows(style.draw(pixels.slice(0, r, r + n), rows.slice(0, r, r + n), row + r, panel));
+      overlay_png->write_rows(style.draw(pixels.slice(0, r, r + n), rows.slice(0, r, r + n), row + r, panel));
     }
     row += rows.size(0);
   });
   mask_png.finish();
-  overlay_png.finish();
+  if (overlay_png) overlay_png->finish();
 }
 
 // Legend names: the flag's or the checkpoint's, else "class K" (a legend always names something).
@@ -124,6 +131,37 @@ std::vector<std::string> legend_names(const PredictArgs& args, const LoadedModel
   for (int64_t k = static_cast<int64_t>(names.size()); k < num_classes; ++k)
     names.push_back("class " + std::to_string(k));
   return names;
+}
+
+// A batch of the input files as the pipeline reads them: the images of files [begin, end) that
+// could be read (--skip-bad leaves the others out) and their indices into the files.
+struct FileBatch {
+  size_t end = 0;             // one past its last file
+  std::vector<size_t> index;  // the files read, into files and names
+  std::vector<Image> images;
+
+  void read(ImageReader& reader, const std::vector<std::string>& files, size_t begin, size_t stop) {
+    end = stop;
+    for (size_t i = begin; i < end; ++i) {
+      if (auto image = reader.read(files[i])) {
+        images.push_back(std::move(*image));
+        index.push_back(i);
+      }
+    }
+  }
+};
+
+// "class score" for each detection: the class's name where there is one.
+std::vector<std::string> captions(const Instances& instances, const std::vector<std::string>& classes) {
+  std::vector<std::string> lines;
+  for (int64_t d = 0; d < instances.labels.size(0); ++d) {
+    const int64_t label = instances.labels[d].item<int64_t>();
+    std::ostringstream caption;
+    caption << (label < static_cast<int64_t>(classes.size()) ? classes[label] : "class " + std::to_string(label)) << " "
+            << std::fixed << std::setprecision(2) << instances.scores[d].item<double>();
+    lines.push_back(caption.str());
+  }
+  return lines;
 }
 
 // Instance models: per image an instance map (0 background, k the k-th detection, best first;
@@ -154,48 +192,49 @@ void run_instance_predict(const PredictArgs& args, const c10::Device& device, co
   std::vector<CocoObject> results;
   Progress progress(files.size(), "predict");
   ImageReader reader(args.reading);
-  size_t next = 0;
   int64_t detections = 0;
-  while (next < files.size()) {
-    std::vector<Image> images;
-    std::vector<size_t> index;
-    while (next < files.size() && images.size() < static_cast<size_t>(args.batch)) {
-      const size_t i = next++;
-      if (auto image = reader.read(files[i])) {
-        images.push_back(std::move(*image));
-        index.push_back(i);
-      }
-    }
-    if (images.empty()) continue;
-    const std::vector<Instances> found = predictor.predict(images);
-    for (size_t k = 0; k < images.size(); ++k) {
-      const Instances& instances = found[k];
-      const at::Tensor map = instance_map(instances, images[k].height(), images[k].width());
-      std::vector<std::string> captions;
-      for (int64_t d = 0; d < instances.labels.size(0); ++d) {
-        const int64_t label = instances.labels[d].item<int64_t>();
-        std::ostringstream caption;
-        caption << (label < static_cast<int64_t>(classes.size()) ? classes[label] : "class " + std::to_string(label))
-                << " " << std::fixed << std::setprecision(2) << instances.scores[d].item<double>();
-        captions.push_back(caption.str());
-      }
-      const std::string stem = (fs::path(args.output) / names[index[k]]).string();
-      write_label_png(map, stem + "_instances.png");
-      write_rgb_png(draw_instances(images[k].pixels, map, instances.boxes, captions, args.alpha),
-                    stem + "_overlay.png");
-      if (!args.coco_results.empty()) {
-        for (CocoObject& r : instances_to_results(instances, static_cast<int64_t>(index[k]))) results.push_back(r);
-      }
-      detections += instances.labels.size(0);
-    }
-    progress.update(next, files[next - 1]);
-  }
+  // As for semantic models: a batch read ahead on a thread of its own, the network here, the
+  // instance maps and overlays drawn and written behind it.
+  struct Batch : FileBatch {
+    std::vector<Instances> found;
+  };
+  run_batch_pipeline<Batch>(
+      files.size(), static_cast<size_t>(args.batch),
+      [&](size_t begin, size_t end) {
+        Batch batch;
+        batch.read(reader, files, begin, end);
+        return batch;
+      },
+      [&](Batch& batch) {
+        if (!batch.images.empty()) batch.found = predictor.predict(batch.images);
+      },
+      [&](Batch& batch) {
+        for (size_t k = 0; k < batch.images.size(); ++k) {
+          const Instances& instances = batch.found[k];
+          const at::Tensor map = instance_map(instances, batch.images[k].height(), batch.images[k].width());
+          const std::string stem = (fs::path(args.output) / names[batch.index[k]]).string();
+          write_label_png(map, stem + "_instances.png");
+          if (!args.no_overlay) {
+            write_rgb_png(
+                draw_instances(batch.images[k].pixels, map, instances.boxes, captions(instances, classes), args.alpha),
+                stem + "_overlay.png");
+          }
+          if (!args.coco_results.empty()) {
+            for (CocoObject& r : instances_to_results(instances, static_cast<int64_t>(batch.index[k]))) {
+              results.push_back(r);
+            }
+          }
+          detections += instances.labels.size(0);
+        }
+        progress.update(batch.end, files[batch.end - 1]);
+      });
   progress.finish();
   reader.finish(files.size());
   if (!args.coco_results.empty()) write_coco_results(results, args.coco_results);
-  std::cout << "wrote " << files.size() - reader.skipped() << " instance map(s) and overlay(s) with " << detections
-            << " detection(s) to " << args.output
-            << (args.coco_results.empty() ? "" : " and the COCO results to " + args.coco_results) << "\n";
+  std::cout << "wrote " << files.size() - reader.skipped() << " instance map(s)"
+            << (args.no_overlay ? "" : " and overlay(s)") << " with " << detections << " detection(s) to "
+            << args.output << (args.coco_results.empty() ? "" : " and the COCO results to " + args.coco_results)
+            << "\n";
 }
 
 void run_predict(const PredictArgs& args) {
@@ -245,17 +284,14 @@ void run_predict(const PredictArgs& args) {
   if (tiled) {
     for (size_t i = 0; i < files.size(); ++i) {
       if (auto image = reader.open_rows(files[i])) {
-        reader.attempt(files[i], [&] { predict_tiled(tiler, *image, names[i], style, args); });
+        reader.attempt(files[i], [&] { predict_tiled(tiler, *image, names[i], num_classes, style, args); });
       }
       progress.update(i + 1, files[i]);
     }
   } else {
     // A batch of files is read and preprocessed ahead on a thread of its own, run through the
     // network here, and resized, argmaxed and written behind it.
-    struct Batch {
-      size_t end = 0;             // one past its last file
-      std::vector<size_t> index;  // the files read, into files and names
-      std::vector<Image> images;
+    struct Batch : FileBatch {
       PreparedBatch prepared;
       std::vector<at::Tensor> logits;
     };
@@ -263,13 +299,7 @@ void run_predict(const PredictArgs& args) {
         files.size(), static_cast<size_t>(args.batch),
         [&](size_t begin, size_t end) {
           Batch batch;
-          batch.end = end;
-          for (size_t i = begin; i < end; ++i) {
-            if (auto image = reader.read(files[i])) {
-              batch.images.push_back(std::move(*image));
-              batch.index.push_back(i);
-            }
-          }
+          batch.read(reader, files, begin, end);
           batch.prepared = predictor.prepare(batch.images);
           return batch;
         },
@@ -287,7 +317,8 @@ void run_predict(const PredictArgs& args) {
   }
   progress.finish();
   reader.finish(files.size());
-  std::cout << "wrote " << files.size() - reader.skipped() << " mask(s) and overlay(s) to " << args.output << "\n";
+  std::cout << "wrote " << files.size() - reader.skipped() << " mask(s)" << (args.no_overlay ? "" : " and overlay(s)")
+            << " to " << args.output << "\n";
 }
 
 }  // namespace
@@ -322,6 +353,8 @@ Run add_predict_command(CLI::App& app) {
   cmd->add_option("--class-names", args->class_names,
                   "Names for the legend: a file, one per line, or voc, camvid, cityscapes (default: the checkpoint's)");
   cmd->add_flag("--no-legend", args->no_legend, "Overlays without the legend of class names beside them");
+  cmd->add_flag("--no-overlay", args->no_overlay,
+                "Write the masks (and logits) only, no overlay images: faster on folders of images");
   add_detection_options(*cmd, args->detection);
   cmd->add_option("--coco-results", args->coco_results,
                   "Instance models: also write every detection as a COCO results JSON file (image_id: the input's "

@@ -9,6 +9,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <vector>
 
 #include "image_decode.h"
 #include "segkit/core/atomic_file.h"
@@ -59,7 +60,7 @@ struct StreamingPng::State {
   std::unique_ptr<AtomicFile> file;
   png_structp png = nullptr;
   png_infop info = nullptr;
-  int64_t height = 0, width = 0, channels = 1, written = 0;
+  int64_t height = 0, width = 0, channels = 1, bit_depth = 8, written = 0;
 };
 
 namespace {
@@ -72,10 +73,12 @@ void png_flush_nothing(png_structp) {}
 
 }  // namespace
 
-StreamingPng::StreamingPng(const std::string& path, int64_t height, int64_t width, int64_t channels)
+StreamingPng::StreamingPng(const std::string& path, int64_t height, int64_t width, int64_t channels, int64_t bit_depth)
     : state_(new State) {
   TORCH_CHECK(channels == 1 || channels == 3, "PNG rows are gray or RGB");
+  TORCH_CHECK(bit_depth == 8 || (bit_depth == 16 && channels == 1), "PNG rows are 8-bit, or 16-bit gray");
   state_->channels = channels;
+  state_->bit_depth = bit_depth;
   state_->path = path;
   state_->height = height;
   state_->width = width;
@@ -83,9 +86,9 @@ StreamingPng::StreamingPng(const std::string& path, int64_t height, int64_t widt
   state_->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, png_error_throw, nullptr);
   state_->info = png_create_info_struct(state_->png);
   png_set_write_fn(state_->png, state_->file.get(), png_write_to_file, png_flush_nothing);
-  png_set_IHDR(state_->png, state_->info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height), 8,
-               channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_set_IHDR(state_->png, state_->info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height),
+               static_cast<int>(bit_depth), channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_set_compression_level(state_->png, 1);
   png_write_info(state_->png, state_->info);
 }
@@ -99,11 +102,23 @@ void StreamingPng::write_rows(const at::Tensor& rows) {
   TORCH_CHECK(rows.dim() == (state_->channels == 3 ? 3 : 2) && rows.size(1) == state_->width, "expected rows of ",
               state_->width, " pixels with ", state_->channels, " channels, got ", rows.sizes());
   TORCH_CHECK(state_->written + rows.size(0) <= state_->height, "more rows than the image has");
-  const at::Tensor bytes = rows.to(at::kByte).contiguous();
-  for (int64_t r = 0; r < bytes.size(0); ++r) {
-    png_write_row(state_->png, bytes[r].data_ptr<uint8_t>());
+  if (state_->bit_depth == 16) {
+    // PNG's samples are big-endian.
+    const at::Tensor values = rows.to(at::kInt).contiguous();
+    std::vector<uint8_t> row(static_cast<size_t>(2 * state_->width));
+    for (int64_t r = 0; r < values.size(0); ++r) {
+      const int32_t* v = values[r].data_ptr<int32_t>();
+      for (int64_t x = 0; x < state_->width; ++x) {
+        row[static_cast<size_t>(2 * x)] = static_cast<uint8_t>(v[x] >> 8);
+        row[static_cast<size_t>(2 * x + 1)] = static_cast<uint8_t>(v[x]);
+      }
+      png_write_row(state_->png, row.data());
+    }
+  } else {
+    const at::Tensor bytes = rows.to(at::kByte).contiguous();
+    for (int64_t r = 0; r < bytes.size(0); ++r) png_write_row(state_->png, bytes[r].data_ptr<uint8_t>());
   }
-  state_->written += bytes.size(0);
+  state_->written += rows.size(0);
 }
 
 void StreamingPng::finish() {

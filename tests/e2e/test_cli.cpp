@@ -380,6 +380,26 @@ TEST(Cli, OverlaysUseThePaletteAlphaAndLegend) {
   EXPECT_NE(bad.output.find("pastel: no such palette file"), std::string::npos) << bad.output;
 }
 
+// --no-overlay: the same masks, and no overlay file, whole and tiled.
+TEST(Cli, NoOverlayWritesTheSameMasksOnly) {
+  const std::string out = temp_dir("cli_no_overlay");
+  const std::string args =
+      "-m " + kLraspp + " -w " + fixture(kLraspp + "/weights.pth") + " --resize none " + fixture("cli/image.png");
+  for (const std::string tiles : {"", " --tile 40 --overlap 8"}) {
+    ASSERT_EQ(run_command(predict(args + tiles + " -o " + out + "/with")).exit_code, 0) << tiles;
+    const auto result = run_command(predict(args + tiles + " --no-overlay -o " + out + "/without"));
+    ASSERT_EQ(result.exit_code, 0) << tiles << ": " << result.output;
+    EXPECT_NE(result.output.find("wrote 1 mask(s) to"), std::string::npos) << result.output;
+    EXPECT_TRUE(
+        read_image(out + "/without/image_mask.png").pixels.equal(read_image(out + "/with/image_mask.png").pixels))
+        << tiles;
+    EXPECT_TRUE(std::filesystem::exists(out + "/with/image_overlay.png")) << tiles;
+    EXPECT_FALSE(std::filesystem::exists(out + "/without/image_overlay.png")) << tiles;
+    std::filesystem::remove_all(out + "/with");
+    std::filesystem::remove_all(out + "/without");
+  }
+}
+
 TEST(Cli, FoldersSkipFilesThatAreNotImagesWithOneLine) {
   const std::string dir = temp_dir("cli_skip");
   std::filesystem::copy_file(fixture("cli/image.png"), dir + "/a.png");

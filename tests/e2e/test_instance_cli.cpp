@@ -110,11 +110,13 @@ TEST(InstanceCli, PredictWritesTorchvisionsDetectionsAsCocoResultsMapsAndOverlay
 
 TEST(InstanceCli, ManyInstancesGiveA16BitMapAndCocoNamesAreTorchvisions) {
   const std::string dir = temp_dir("instance_many");
-  const auto result =
-      run_command(kCli + " predict --threads 2 -m " + kModel + " -w " + fixture("instance_cli/weights.pth") + " " +
-                  crop(kImages[0]) + " --min-size 320 --max-size 512 --score-thresh 0 --max-detections 300 -o " + dir);
+  const auto result = run_command(
+      kCli + " predict --threads 2 -m " + kModel + " -w " + fixture("instance_cli/weights.pth") + " " +
+      crop(kImages[0]) + " --min-size 320 --max-size 512 --score-thresh 0 --max-detections 300 --no-overlay -o " + dir);
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  const at::Tensor map = read_label_image(dir + "/" + fs::path(kImages[0]).stem().string() + "_instances.png");
+  const std::string stem = dir + "/" + fs::path(kImages[0]).stem().string();
+  EXPECT_FALSE(fs::exists(stem + "_overlay.png")) << "--no-overlay";
+  const at::Tensor map = read_label_image(stem + "_instances.png");
   EXPECT_GT(map.max().item<int64_t>(), 255) << "more than 255 instances visible, in a 16-bit PNG";
   EXPECT_LE(map.max().item<int64_t>(), 300);
   const auto categories = read_json(fixture("instance_cli/coco_categories.json")).get<std::vector<std::string>>();

@@ -184,7 +184,9 @@ TEST_F(TrainCli, Bfloat16TrainingSavesFloat32WeightsAndLearns) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("loader threads, bf16"), std::string::npos) << r.output;
   for (const auto& [name, tensor] : load_state_dict(dir + "/bf16/last.pth")) {
-    if (tensor.is_floating_point()) EXPECT_EQ(tensor.scalar_type(), at::kFloat) << name;
+    if (tensor.is_floating_point()) {
+      EXPECT_EQ(tensor.scalar_type(), at::kFloat) << name;
+    }
   }
   std::vector<nlohmann::json> epochs;
   std::ifstream log(dir + "/bf16/metrics.jsonl");

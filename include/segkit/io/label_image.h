@@ -24,16 +24,17 @@ at::Tensor connected_components(const at::Tensor& mask, int64_t* count = nullptr
 /// Euclidean distance (H x W float) from each pixel to the nearest zero of `mask`.
 at::Tensor distance_to_zero(const at::Tensor& mask);
 
-/// Writes an 8-bit gray (label map) or RGB PNG row by row, without holding the whole
-/// image: for images too large to keep. The file appears (atomically) on finish().
+/// Writes an 8-bit gray (label map) or RGB PNG, or a 16-bit gray one (label maps of more than
+/// 256 classes), row by row, without holding the whole image: for images too large to keep.
+/// The file appears (atomically) on finish().
 class StreamingPng {
  public:
-  StreamingPng(const std::string& path, int64_t height, int64_t width, int64_t channels = 1);
+  StreamingPng(const std::string& path, int64_t height, int64_t width, int64_t channels = 1, int64_t bit_depth = 8);
   ~StreamingPng();
   StreamingPng(const StreamingPng&) = delete;
   StreamingPng& operator=(const StreamingPng&) = delete;
 
-  /// Appends rows: R x W (gray; integer values < 256) or R x W x 3 (RGB) uint8.
+  /// Appends rows: R x W (gray; integer values below 2^bit_depth) or R x W x 3 (RGB) uint8.
   void write_rows(const at::Tensor& rows);
   void finish();
 

@@ -195,6 +195,36 @@ TEST(Image, LabelPngRoundTrips) {
   EXPECT_TRUE(read_image(dir + "/mask.png").pixels.select(2, 0).to(at::kLong).equal(labels));
 }
 
+// Label maps and RGB written in bands of rows: what read_label_image and read_image give back,
+// 16-bit where labels pass 255; an unfinished file leaves nothing behind.
+TEST(StreamingPng, BandsOfRowsReadBackAsWritten) {
+  const std::string dir = temp_dir("streaming_png");
+  const at::Tensor wide = at::randint(0, 1000, {23, 17}, at::kLong);
+  const at::Tensor narrow = at::randint(0, 256, {23, 17}, at::kLong);
+  const at::Tensor rgb = at::randint(0, 256, {23, 17, 3}, at::kByte);
+  {
+    StreamingPng w16(dir + "/wide.png", 23, 17, 1, 16), w8(dir + "/narrow.png", 23, 17),
+        w3(dir + "/rgb.png", 23, 17, 3);
+    for (int64_t r = 0; r < 23; r += 7) {
+      w16.write_rows(wide.slice(0, r, r + 7));
+      w8.write_rows(narrow.slice(0, r, r + 7));
+      w3.write_rows(rgb.slice(0, r, r + 7));
+    }
+    w16.finish();
+    w8.finish();
+    w3.finish();
+  }
+  EXPECT_TRUE(read_label_image(dir + "/wide.png").equal(wide));
+  EXPECT_TRUE(read_label_image(dir + "/narrow.png").equal(narrow));
+  EXPECT_TRUE(read_image(dir + "/rgb.png").pixels.equal(rgb));
+  {
+    StreamingPng unfinished(dir + "/unfinished.png", 23, 17);
+    unfinished.write_rows(narrow.slice(0, 0, 7));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir + "/unfinished.png"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 3) << "no temporary left";
+}
+
 TEST(Image, ResizeKeepsConstantImagesConstant) {
   const at::Tensor flat = at::full({10, 14, 3}, 77, at::kByte);
   EXPECT_TRUE(resize_image(flat, 5, 7).eq(77).all().item<bool>());
