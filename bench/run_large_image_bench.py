@@ -10,7 +10,8 @@ equal this build's. Files go to a temporary folder, removed after.
 
 Usage: bench/run_large_image_bench.py BUILD_DIR ISBI_IMAGES_DIR SIDE [--precision bf16]
        [--tile 512] [--overlap 32] [--threads 2] [--jpeg] [--baseline OTHER_BUILD] [--rounds 1]
-       [--no-tiff]
+       [--no-tiff] [--height ROWS] [--tiff-only]
+(--height: an image of ROWS rows of SIDE pixels; tiled memory depends on the width alone.)
 """
 import argparse
 import hashlib
@@ -56,6 +57,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--jpeg", action="store_true")
     p.add_argument("--no-tiff", action="store_true", help="the PNG (and JPEGs) only")
+    p.add_argument("--tiff-only", action="store_true", help="the tiled BigTIFF only")
+    p.add_argument("--height", type=int, help="rows (default: SIDE)")
     p.add_argument("--baseline", help="another build's folder, timed in the same rounds")
     p.add_argument("--rounds", type=int, default=1)
     a = p.parse_args()
@@ -63,13 +66,16 @@ def main():
     work = tempfile.mkdtemp(prefix="segkit_large_")
     try:
         png = os.path.join(work, "mosaic.png")
-        subprocess.run([sys.executable, os.path.join(HERE, "make_mosaic.py"), a.isbi_images, str(a.side), png],
-                       check=True)
-        inputs = [("PNG", png)]
+        height = a.height or a.side
+        subprocess.run([sys.executable, os.path.join(HERE, "make_mosaic.py"), a.isbi_images, str(a.side), png,
+                        str(height)], check=True)
+        inputs = [] if a.tiff_only else [("PNG", png)]
         if not a.no_tiff:
             tif = os.path.join(work, "mosaic.tif")
             tifffile.imwrite(tif, np.array(Image.open(png)), tile=(512, 512), bigtiff=True, compression="zlib")
             inputs.append(("tiled BigTIFF", tif))
+            if a.tiff_only:
+                os.remove(png)
         if a.jpeg:
             pixels = Image.open(png)
             for name, progressive in [("baseline", False), ("progressive", True)]:
@@ -96,7 +102,7 @@ def main():
             masks.append(digests["this"])
             wall = statistics.median(w for w, _ in runs["this"])
             peak = statistics.median(m for _, m in runs["this"])
-            row = f"| {a.side}x{a.side} {name} | {os.path.getsize(path) / 1e6:.0f} | {wall:.1f} | {peak:.0f} |"
+            row = f"| {a.side}x{height} {name} | {os.path.getsize(path) / 1e6:.0f} | {wall:.1f} | {peak:.0f} |"
             if a.baseline:
                 base_wall = statistics.median(w for w, _ in runs["baseline"])
                 base_peak = statistics.median(m for _, m in runs["baseline"])
@@ -104,7 +110,7 @@ def main():
                 if digests["baseline"] != digests["this"]:
                     row += " MASKS DIFFER FROM THE BASELINE'S"
             print(row, flush=True)
-        if not a.no_tiff:
+        if not a.no_tiff and not a.tiff_only:
             print("PNG and TIFF masks identical" if masks[0] == masks[1] else "PNG AND TIFF MASKS DIFFER")
     finally:
         shutil.rmtree(work)

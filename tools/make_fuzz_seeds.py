@@ -104,10 +104,13 @@ def main(out):
     write(out, "image", "rgb.tif", image_bytes(rgb, "TIFF"))
     write(out, "image", "lzw.tif", image_bytes(rgb, "TIFF", compression="tiff_lzw"))
     write(out, "image", "gray16.tif", image_bytes(gray.astype(np.uint16) * 257, "TIFF"))
-    # Tiled TIFF, classic and BigTIFF, as slide scanners write them (read in bands by ImageRows).
+    # Tiled TIFF, classic and BigTIFF, 8- and 16-bit, as slide scanners and microscopes write them
+    # (read in bands by ImageRows).
     import tifffile
     for name, array, options in [("tiled.tif", rgb, dict(tile=(16, 16), compression="zlib")),
-                                 ("tiled_bigtiff.tif", np.tile(rgb, (4, 3, 1)), dict(tile=(32, 32), bigtiff=True))]:
+                                 ("tiled_bigtiff.tif", np.tile(rgb, (4, 3, 1)), dict(tile=(32, 32), bigtiff=True)),
+                                 ("tiled16.tif", rgb.astype(np.uint16) * 257,
+                                  dict(tile=(16, 16), compression="zlib", predictor=True))]:
         buf = io.BytesIO(); tifffile.imwrite(buf, array, photometric="rgb", **options)
         write(out, "image", name, buf.getvalue())
 

@@ -303,6 +303,13 @@ def make_row_images(folder, generator):
                      bigtiff=True)
     tifffile.imwrite(os.path.join(folder, "rows_gray_tiles_bigtiff.tif"), gray, tile=(48, 64),
                      photometric="minisblack", bigtiff=True, compression="zlib")
+    # 16-bit, as microscopes write them: tiled gray, and RGB in strips with a predictor.
+    tifffile.imwrite(os.path.join(folder, "rows_gray16_tiles_bigtiff.tif"), wide, tile=(48, 64),
+                     photometric="minisblack", bigtiff=True, compression="zlib")
+    rgb16 = (rgb.astype(np.uint32) * 257 * 251 // 256).astype(np.uint16)  # not a multiple of 257
+    tifffile.imwrite(os.path.join(folder, "rows_rgb16_strips.tif"), rgb16, rowsperstrip=17, photometric="rgb",
+                     compression="zlib", predictor=True)
+    np.save(os.path.join(folder, "rows_rgb16_as_rgb.npy"), np.round(rgb16 / 257.0).astype(np.uint8))
     # JPEG: baseline (4:2:0 and gray, read row by row), CMYK (as Photoshop writes it), and
     # progressive (read whole).
     PIL.Image.fromarray(rgb).save(os.path.join(folder, "rows_rgb.jpg"), quality=90)

@@ -18,6 +18,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <vector>
 
 #include "segkit/core/errors.h"
@@ -530,8 +531,9 @@ cv::Mat decode_image(const std::string& bytes, const std::string& path, int64_t 
   check_size(header, max_pixels, path, what);
   if (header.format == ImageFormat::kPng) return decode_png(bytes, path, mode, what);
   if (header.format == ImageFormat::kTiff && mode == PixelMode::kColour) {
-    // 8-bit TIFF through libtiff's RGBA reader, as ImageRows reads it, so that a tiled
-    // prediction reading it in bands sees the pixels a whole read gives.
+    // 8-bit TIFF through libtiff's RGBA reader, 16-bit gray or RGB as stored, as ImageRows
+    // reads them, so that a tiled prediction reading it in bands sees the pixels a whole read
+    // gives.
     if (auto tiff = tiff_rows(path, &bytes)) return tiff->read(tiff->height());
   }
   cv::Mat mat = opencv_decode(bytes, path, format_name(header.format), what);
@@ -637,7 +639,7 @@ class JpegRowDecoder : public RowDecoder {
 
 // An 8-bit TIFF, stripped or tiled, classic or BigTIFF: libtiff's RGBA reader, a band of
 // strips or tiles at a time, as BGR (what OpenCV's decoder gives for the same file, alpha
-// dropped as read_image drops it).
+// dropped as read_image drops it). 16-bit gray and RGB TIFFs as stored, a band at a time.
 class TiffRowDecoder : public RowDecoder {
  public:
   // From the file, or from its bytes already in memory (`bytes`, which must outlive it).
@@ -651,19 +653,12 @@ class TiffRowDecoder : public RowDecoder {
     if (began_) TIFFRGBAImageEnd(&image_);
     if (tiff_ != nullptr) TIFFClose(tiff_);
   }
-  // False where OpenCV decodes it whole instead (other depths).
+  // False where OpenCV decodes it whole instead (other depths and layouts).
   bool open() {
     tiff_ = open_tiff(source_, path_);
     if (tiff_ == nullptr) fail(path_, ": corrupt or truncated TIFF image (", message("unreadable header"), ")");
     uint16_t bits = 0;
     TIFFGetFieldDefaulted(tiff_, TIFFTAG_BITSPERSAMPLE, &bits);
-    char why[1024] = {};
-    if (bits != 8 || TIFFRGBAImageOK(tiff_, why) != 1) return false;
-    if (TIFFRGBAImageBegin(&image_, tiff_, /*stop_on_error=*/1, why) != 1) {
-      fail(path_, ": corrupt TIFF image (", why, ")");
-    }
-    began_ = true;
-    image_.req_orientation = ORIENTATION_TOPLEFT;
     if (TIFFIsTiled(tiff_)) {
       uint32_t length = 0;
       TIFFGetField(tiff_, TIFFTAG_TILELENGTH, &length);
@@ -673,12 +668,23 @@ class TiffRowDecoder : public RowDecoder {
       TIFFGetFieldDefaulted(tiff_, TIFFTAG_ROWSPERSTRIP, &rows);
       block_ = std::clamp<int64_t>(rows, 1, 4096);
     }
+    if (bits == 16) return open_16_bit();
+    char why[1024] = {};
+    if (bits != 8 || TIFFRGBAImageOK(tiff_, why) != 1) return false;
+    if (TIFFRGBAImageBegin(&image_, tiff_, /*stop_on_error=*/1, why) != 1) {
+      fail(path_, ": corrupt TIFF image (", why, ")");
+    }
+    began_ = true;
+    image_.req_orientation = ORIENTATION_TOPLEFT;
+    height_ = image_.height;
+    width_ = image_.width;
     return true;
   }
-  int64_t height() const override { return image_.height; }
-  int64_t width() const override { return image_.width; }
+  int64_t height() const override { return height_; }
+  int64_t width() const override { return width_; }
   int64_t block_rows() const override { return block_; }
   cv::Mat read(int64_t count) override {
+    if (samples_ > 0) return read_16_bit(count);
     std::vector<uint32_t> raster(static_cast<size_t>(count * width()));
     image_.row_offset = static_cast<int>(next_);
     image_.col_offset = 0;
@@ -702,12 +708,79 @@ class TiffRowDecoder : public RowDecoder {
  private:
   const char* message(const char* otherwise) const { return source_.error.text[0] ? source_.error.text : otherwise; }
 
+  // 16-bit gray or RGB(A) with interleaved unsigned samples, top row first (microscopes'
+  // TIFFs): read as stored, in OpenCV's layout (gray, BGR, BGRA), which read_image scales to 8
+  // bits as it scales any 16-bit image. False for the rest (OpenCV reads them whole).
+  bool open_16_bit() {
+    uint16_t samples = 1, photometric = 0, planar = PLANARCONFIG_CONTIG, format = SAMPLEFORMAT_UINT;
+    uint16_t orientation = ORIENTATION_TOPLEFT;
+    TIFFGetFieldDefaulted(tiff_, TIFFTAG_SAMPLESPERPIXEL, &samples);
+    TIFFGetFieldDefaulted(tiff_, TIFFTAG_PLANARCONFIG, &planar);
+    TIFFGetFieldDefaulted(tiff_, TIFFTAG_SAMPLEFORMAT, &format);
+    TIFFGetFieldDefaulted(tiff_, TIFFTAG_ORIENTATION, &orientation);
+    if (TIFFGetField(tiff_, TIFFTAG_PHOTOMETRIC, &photometric) != 1) return false;
+    const bool gray = photometric == PHOTOMETRIC_MINISBLACK && samples == 1;
+    const bool colour = photometric == PHOTOMETRIC_RGB && (samples == 3 || samples == 4);
+    if (!(gray || colour) || planar != PLANARCONFIG_CONTIG || format != SAMPLEFORMAT_UINT ||
+        orientation != ORIENTATION_TOPLEFT) {
+      return false;
+    }
+    uint32_t width = 0, height = 0;
+    TIFFGetField(tiff_, TIFFTAG_IMAGEWIDTH, &width);
+    TIFFGetField(tiff_, TIFFTAG_IMAGELENGTH, &height);
+    width_ = width;
+    height_ = height;
+    samples_ = samples;
+    if (TIFFIsTiled(tiff_)) {
+      TIFFGetField(tiff_, TIFFTAG_TILEWIDTH, &tile_width_);
+      const int64_t tile_pixels = static_cast<int64_t>(tile_width_) * block_;
+      if (tile_width_ == 0 || tile_pixels > (int64_t{1} << 28)) {
+        fail(path_, ": corrupt TIFF image (tiles of ", tile_width_, " x ", block_, " pixels)");
+      }
+    }
+    return true;
+  }
+
+  cv::Mat read_16_bit(int64_t count) {
+    cv::Mat band(static_cast<int>(count), static_cast<int>(width_), CV_16UC(samples_));
+    const size_t pixel_bytes = 2 * static_cast<size_t>(samples_);
+    if (TIFFIsTiled(tiff_)) {
+      std::vector<unsigned char> tile(static_cast<size_t>(tile_width_) * static_cast<size_t>(block_) * pixel_bytes);
+      for (int64_t top = next_ / block_ * block_; top < next_ + count; top += block_) {
+        const int64_t first = std::max(top, next_), last = std::min(top + block_, next_ + count);
+        for (int64_t left = 0; left < width_; left += tile_width_) {
+          if (TIFFReadTile(tiff_, tile.data(), static_cast<uint32_t>(left), static_cast<uint32_t>(top), 0, 0) < 0) {
+            fail(path_, ": corrupt or truncated TIFF image (", message("unreadable tile"), ")");
+          }
+          const size_t bytes = static_cast<size_t>(std::min<int64_t>(tile_width_, width_ - left)) * pixel_bytes;
+          for (int64_t r = first; r < last; ++r) {
+            std::memcpy(band.ptr(static_cast<int>(r - next_)) + static_cast<size_t>(left) * pixel_bytes,
+                        tile.data() + static_cast<size_t>((r - top) * tile_width_) * pixel_bytes, bytes);
+          }
+        }
+      }
+    } else {
+      for (int64_t r = 0; r < count; ++r) {
+        if (TIFFReadScanline(tiff_, band.ptr(static_cast<int>(r)), static_cast<uint32_t>(next_ + r), 0) < 0) {
+          fail(path_, ": corrupt or truncated TIFF image (", message("unreadable row"), ")");
+        }
+      }
+    }
+    next_ += count;
+    if (samples_ == 3) cv::cvtColor(band, band, cv::COLOR_RGB2BGR);
+    if (samples_ == 4) cv::cvtColor(band, band, cv::COLOR_RGBA2BGRA);
+    return band;
+  }
+
   std::string path_;
   TiffSource source_;  // the bytes, if in memory, and libtiff's messages
   TIFF* tiff_ = nullptr;
-  TIFFRGBAImage image_{};
+  TIFFRGBAImage image_{};  // 8-bit images
   bool began_ = false;
-  int64_t block_ = 1;
+  int64_t height_ = 0, width_ = 0;
+  int64_t block_ = 1;  // rows per strip or tile
+  int samples_ = 0;    // 16-bit images: samples per pixel; 0: 8-bit, through image_
+  uint32_t tile_width_ = 0;
   int64_t next_ = 0;
 };
 

@@ -128,6 +128,8 @@ TEST(ImageRows, BandsOfRowsAreTheImage) {
       {"rows_rgb_tiles.tif", "rows_rgb.npy"},
       {"rows_rgb_tiles_bigtiff.tif", "rows_rgb.npy"},
       {"rows_gray_tiles_bigtiff.tif", "rows_gray_as_rgb.npy"},
+      {"rows_gray16_tiles_bigtiff.tif", "rows_gray16_as_rgb.npy"},
+      {"rows_rgb16_strips.tif", "rows_rgb16_as_rgb.npy"},
       {"rgb.jpg", ""},  // "": read_image's pixels, which JPEG's loss leaves as the only truth
       {"rows_rgb.jpg", "rows_rgb_jpg_by_pil.npy"},  // PIL decodes with libjpeg-turbo too
       {"rows_gray.jpg", "rows_gray_jpg_by_pil.npy"},
@@ -154,7 +156,8 @@ TEST(ImageRows, BandsOfRowsAreTheImage) {
 // --max-pixels allows is refused before it is decoded.
 TEST(ImageRows, TruncatedFilesAndOversizedBandsAreErrors) {
   const std::string dir = temp_dir("image_rows");
-  for (const char* name : {"rows_rgb.png", "rows_rgb_tiles.tif", "rows_rgb_strips.tif", "rows_rgb.jpg"}) {
+  for (const char* name : {"rows_rgb.png", "rows_rgb_tiles.tif", "rows_rgb_strips.tif", "rows_gray16_tiles_bigtiff.tif",
+                           "rows_rgb16_strips.tif", "rows_rgb.jpg"}) {
     const std::string bytes = read_file(fixture(std::string("images/") + name));
     const std::string cut = dir + "/cut_" + name;
     std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() * 6 / 10);
@@ -175,6 +178,12 @@ TEST(ImageRows, TruncatedFilesAndOversizedBandsAreErrors) {
     ADD_FAILURE() << "no error for a FIFO";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("is a FIFO (named pipe), not a regular file"), std::string::npos) << e.what();
+  }
+  // Formats read in bands open under a cap the whole image is over (16-bit TIFF included).
+  for (const char* name : {"rows_rgb.png", "rows_rgb_tiles.tif", "rows_gray16_tiles_bigtiff.tif",
+                           "rows_rgb16_strips.tif", "rows_rgb.jpg"}) {
+    ImageRows capped(fixture(std::string("images/") + name), /*max_pixels=*/171 * 100);
+    EXPECT_EQ(capped.read(64).size(0), 64) << name;
   }
   ImageRows narrow(fixture("images/rows_rgb.png"), /*max_pixels=*/171 * 100);
   EXPECT_EQ(narrow.read(64).size(0), 64);
