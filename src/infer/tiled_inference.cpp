@@ -120,7 +120,17 @@ void TiledInference::run(ImageRows& image, const BandSink& sink) {
   const Axis ay = plan_axis(model, height, options_);
   const Axis ax = plan_axis(model, width, options_);
   const int64_t ramp = options_.tile > 0 ? options_.overlap : 0;
-  const at::Tensor window = edge_ramp(ay.out, ramp).view({ay.out, 1}) * edge_ramp(ax.out, ramp).view({1, ax.out});
+  const at::Tensor ramp_y = edge_ramp(ay.out, ramp), ramp_x = edge_ramp(ax.out, ramp);
+  const at::Tensor window = ramp_y.view({ay.out, 1}) * ramp_x.view({1, ax.out});
+  // The tiles' weights summed at each pixel: the window is the product of a ramp down and a ramp
+  // across and the tiles lie on a grid, so the sum is the sum of the ramps down the tile rows
+  // times that of the ramps across the columns (a row of a wide image's 2-D sums would weigh as
+  // much as the logits of one class).
+  at::Tensor weight_x = at::zeros({width}, at::kFloat);
+  for (int64_t tx = 0; tx < ax.count; ++tx) {
+    const int64_t x = tx * ax.stride, w = std::min(ax.out, width - x);
+    weight_x.slice(0, x, x + w).add_(ramp_x.slice(0, 0, w));
+  }
   const auto input_rows = [&](int64_t ty) { return mirrored_indices(ty * ay.stride - border, ay.in, height); };
   // The lowest row that tile row ty or any below it reads (mirroring at the bottom reads upward).
   std::vector<int64_t> lowest(static_cast<size_t>(ay.count) + 1, height);
@@ -131,20 +141,28 @@ void TiledInference::run(ImageRows& image, const BandSink& sink) {
 
   c10::InferenceMode guard;
   RowWindow pixels(image);
-  at::Tensor acc, weight;  // one row of tiles: C x ay.out x W, and ay.out x W
+  at::Tensor acc;                                            // one row of tiles: C x ay.out x W
+  at::Tensor weight_y = at::zeros({ay.out, 1}, at::kFloat);  // its rows' sums of ramps down
+  // Rows [first, first + count) of the band, final: divided by their weights and handed over.
+  const auto hand_over = [&](int64_t first, int64_t count) {
+    at::Tensor rows = acc.slice(1, 0, count);
+    rows.div_(weight_y.slice(0, 0, count)).div_(weight_x);
+    sink(first, rows, pixels.slice(first, first + count));
+  };
   for (int64_t ty = 0; ty < ay.count; ++ty) {
     const int64_t y = ty * ay.stride;
     if (ty > 0) {
       // Rows above this tile row are final: hand them over and shift the band up.
-      const int64_t first = y - ay.stride, done = std::min(ay.stride, height - first);
-      sink(first, acc.slice(1, 0, done).div_(weight.slice(0, 0, done)), pixels.slice(first, first + done));
+      const int64_t first = y - ay.stride;
+      hand_over(first, std::min(ay.stride, height - first));
       pixels.drop_before(std::min(y, lowest[static_cast<size_t>(ty)]));
       const int64_t keep = ay.out - ay.stride;
       acc.slice(1, 0, keep).copy_(acc.slice(1, ay.stride, ay.out).clone());
       acc.slice(1, keep, ay.out).zero_();
-      weight.slice(0, 0, keep).copy_(weight.slice(0, ay.stride, ay.out).clone());
-      weight.slice(0, keep, ay.out).zero_();
+      weight_y.slice(0, 0, keep).copy_(weight_y.slice(0, ay.stride, ay.out).clone());
+      weight_y.slice(0, keep, ay.out).zero_();
     }
+    weight_y.view({-1}).add_(ramp_y);
     const at::Tensor strip = pixels.rows(input_rows(ty));
     for (int64_t tx0 = 0; tx0 < ax.count; tx0 += options_.batch) {
       const int64_t n = std::min(options_.batch, ax.count - tx0);
@@ -156,21 +174,16 @@ void TiledInference::run(ImageRows& image, const BandSink& sink) {
       const at::Tensor out = predictor_.forward(at::stack(inputs)).to(at::kCPU, at::kFloat);
       TORCH_CHECK(out.size(2) == ay.out && out.size(3) == ax.out, "model returned ", out.sizes(), " for a ", ay.in,
                   " x ", ax.in, " tile, expected ", ay.out, " x ", ax.out);
-      if (!acc.defined()) {
-        acc = at::zeros({out.size(1), ay.out, width}, at::kFloat);
-        weight = at::zeros({ay.out, width}, at::kFloat);
-      }
+      if (!acc.defined()) acc = at::zeros({out.size(1), ay.out, width}, at::kFloat);
       for (int64_t k = 0; k < n; ++k) {
         const int64_t x = (tx0 + k) * ax.stride;
         const int64_t w = std::min(ax.out, width - x);
         acc.slice(2, x, x + w).add_(out[k].slice(2, 0, w) * window.slice(1, 0, w));
-        weight.slice(1, x, x + w).add_(window.slice(1, 0, w));
       }
     }
   }
   const int64_t y = (ay.count - 1) * ay.stride;
-  const int64_t rest = height - y;
-  sink(y, acc.slice(1, 0, rest).div_(weight.slice(0, 0, rest)), pixels.slice(y, height));
+  hand_over(y, height - y);
 }
 
 at::Tensor TiledInference::logits(const at::Tensor& pixels) {
@@ -189,7 +202,15 @@ void TiledInference::masks(const at::Tensor& pixels, const std::function<void(co
 }
 
 void TiledInference::masks(ImageRows& image, const MaskSink& sink) {
-  run(image, [&](int64_t, const at::Tensor& band, const at::Tensor& pixels) { sink(channel_argmax(band), pixels); });
+  // The class map a few rows at a time: an int64 map of a whole band of a wide image would
+  // weigh as much as the band's logits.
+  constexpr int64_t kRows = 64;
+  run(image, [&](int64_t, const at::Tensor& band, const at::Tensor& pixels) {
+    for (int64_t r = 0; r < band.size(1); r += kRows) {
+      const int64_t n = std::min(kRows, band.size(1) - r);
+      sink(channel_argmax(band.slice(1, r, r + n)), pixels.slice(0, r, r + n));
+    }
+  });
 }
 
 }  // namespace segkit
