@@ -26,9 +26,9 @@ cv::Mat decode_image(const std::string& bytes, const std::string& path, int64_t 
                      const char* what);
 
 /// An image file decoded from the top in bands of rows, never held whole: PNG (not
-/// interlaced) through libpng's row reader, baseline JPEG through libjpeg's, 8-bit TIFF
-/// (stripped or tiled, classic or BigTIFF) through libtiff's RGBA reader a band of strips or
-/// tiles at a time. Bands come in decode_image's kColour layout.
+/// interlaced) through libpng's row reader, baseline JPEG through libjpeg's, TIFF (stripped or
+/// tiled, classic or BigTIFF; 8-bit through libtiff's RGBA reader, 16-bit gray or RGB as
+/// stored) a band of strips or tiles at a time. Bands come in decode_image's kColour layout.
 class RowDecoder {
  public:
   virtual ~RowDecoder() = default;
@@ -42,7 +42,7 @@ class RowDecoder {
 
 /// A row decoder for `path`, or nullptr where it is read whole instead (no such file: read
 /// whole, the error names it; a progressive JPEG, BMP, an interlaced PNG, a TIFF of another
-/// depth). Throws InputError for a PNG, JPEG or TIFF whose header is corrupt.
+/// depth or layout). Throws InputError for a PNG, JPEG or TIFF whose header is corrupt.
 std::unique_ptr<RowDecoder> open_row_decoder(const std::string& path);
 
 }  // namespace segkit

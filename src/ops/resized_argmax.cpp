@@ -18,6 +18,10 @@ struct Tap {
   float l0, l1;
 };
 
+// Whether value v takes the argmax from the best so far, m, as at::argmax decides: larger, or
+// the first NaN (the first of equal values stays).
+inline bool beats(float v, float m) { return v > m || (std::isnan(v) && !std::isnan(m)); }
+
 std::vector<Tap> taps(int64_t in, int64_t out) {
   std::vector<Tap> result(static_cast<size_t>(out));
   const float scale = static_cast<float>(in) / static_cast<float>(out);
@@ -64,8 +68,7 @@ at::Tensor resized_argmax(const at::Tensor& logits, int64_t height, int64_t widt
         for (int64_t k = 0; k < channels; ++k) value[k] = a[k] * w00 + b[k] * w01 + d[k] * w10 + e[k] * w11;
         int64_t best = 0;
         for (int64_t k = 1; k < channels; ++k) {
-          const float v = value[k], m = value[best];
-          if (v > m || (std::isnan(v) && !std::isnan(m))) best = k;
+          if (beats(value[k], value[best])) best = k;
         }
         dst[y * width + x] = best;
       }
@@ -94,8 +97,8 @@ at::Tensor channel_argmax(const at::Tensor& logits) {
       for (int64_t k = 1; k < channels; ++k) {  // a plane at a time: rows of it stream through the cache
         const float* row = first + k * sc;
         for (int64_t x = 0; x < width; ++x) {
-          const float v = row[x * sx], m = best[x];
-          if (v > m || (std::isnan(v) && !std::isnan(m))) {
+          const float v = row[x * sx];
+          if (beats(v, best[x])) {
             best[x] = v;
             index[x] = k;
           }

@@ -35,10 +35,10 @@ class RowDecoder;  // src/io/image_decode.h
 
 /// An image read from the top in bands of rows, so that an image of any size is never held
 /// whole: PNG (not interlaced) row by row through libpng, baseline JPEG (aerial and satellite
-/// mosaics) row by row through libjpeg, 8-bit TIFF (stripped or tiled, classic or BigTIFF, as
-/// microscopy and pathology slides come) a band of strips or tiles at a time through libtiff.
-/// Other files (progressive JPEG, BMP, interlaced PNG, other TIFF) are read whole when opened,
-/// as read_image reads them. The pixels are read_image's.
+/// mosaics) row by row through libjpeg, 8-bit and 16-bit gray or RGB TIFF (stripped or tiled,
+/// classic or BigTIFF, as microscopy and pathology slides come) a band of strips or tiles at a
+/// time through libtiff. Other files (progressive JPEG, BMP, interlaced PNG, other TIFF) are
+/// read whole when opened, as read_image reads them. The pixels are read_image's.
 class ImageRows {
  public:
   /// Opens `path`. `max_pixels` caps what is held at once: the whole image where it is read

@@ -6,9 +6,10 @@
 // call quantizes its input per tensor from the input's own range (dynamic quantization: no
 // calibration data): uint8 when no value is negative (after a ReLU), else int8, with a scale
 // rounded up to the next of two steps per power of two, so that a handful of kernels serve
-// all inputs (oneDNN 2's int8 kernels take their scales when they are compiled). The int32 sums are scaled back, biased
-// and activated in one pass, and the result is in the input's type (float32 or bfloat16). FoldedConv uses it when the
-// inference rewrite asks for it (InferenceOptions::int8).
+// all inputs (oneDNN 2's int8 kernels take their scales when they are compiled). The int32
+// sums are scaled back, biased and activated in one pass, and the result is in the input's
+// type (float32 or bfloat16). FoldedConv uses it when the inference rewrite asks for it
+// (InferenceOptions::int8).
 
 #include <ATen/core/Tensor.h>
 
