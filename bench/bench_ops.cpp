@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 
+#include "median_ms.h"
 #include "segkit/core/checkpoint.h"
 #include "segkit/core/runtime.h"
 #include "segkit/ops/box_coder.h"
@@ -18,21 +19,7 @@
 #include "segkit/ops/paste_masks.h"
 #include "segkit/ops/poolers.h"
 
-namespace {
-
-double median_ms(int runs, const std::function<void()>& call) {
-  call();  // warm-up
-  std::vector<double> ms;
-  for (int i = 0; i < runs; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    call();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
-}  // namespace
+using segkit::bench::median_ms;
 
 int main(int argc, char** argv) {
   std::string inputs;

@@ -70,22 +70,38 @@ Axis plan_axis(const Constraints& model, int64_t size, const TileOptions& o) {
   return axis;
 }
 
+// The blending weights of the tiles along an axis, summed at each of its `size` pixels.
+at::Tensor ramp_sums(const Axis& axis, const at::Tensor& ramp, int64_t size) {
+  at::Tensor sums = at::zeros({size}, at::kFloat);
+  for (int64_t t = 0; t < axis.count; ++t) {
+    const int64_t start = t * axis.stride, length = std::min(axis.out, size - start);
+    sums.slice(0, start, start + length).add_(ramp.slice(0, 0, length));
+  }
+  return sums;
+}
+
 // The image's rows read as the tile rows move down, dropped once neither a tile nor a band
 // still to be handed over needs them: a row of tiles in memory, whatever the image's height.
+// Gray rows (three equal channels, a view of one: ImageRows) are held as one channel.
 class RowWindow {
  public:
+  // Rows as RGB: gray ones viewed as three equal channels.
+  static at::Tensor rgb(const at::Tensor& rows) { return rows.size(2) == 1 ? rows.expand({-1, -1, 3}) : rows; }
+
   explicit RowWindow(ImageRows& image) : image_(image) {}
-  // Rows by index, each at least first().
+  // Rows by index, each at least first(), as held (gray: one channel; columns are taken from
+  // them before rgb() views them as three: selecting from such a view copies it whole).
   at::Tensor rows(const at::Tensor& indices) {
     const int64_t last = indices.max().item<int64_t>();
     if (last >= end()) {
-      const at::Tensor more = image_.read(last + 1 - end());
-      rows_ = rows_.defined() ? at::cat({rows_, more}) : more;
+      at::Tensor more = image_.read(last + 1 - end());
+      if (more.stride(2) == 0 && (!rows_.defined() || rows_.size(2) == 1)) more = more.slice(2, 0, 1);
+      rows_ = rows_.defined() ? at::cat({rows_.expand({-1, -1, more.size(2)}), more}) : more;
     }
-    return rows_.index_select(0, indices - first_);
+    return rows_.index_select(0, indices - first_);  // one channel for gray images: see rgb()
   }
   // Rows [begin, end), already read.
-  at::Tensor slice(int64_t begin, int64_t end) const { return rows_.slice(0, begin - first_, end - first_); }
+  at::Tensor slice(int64_t begin, int64_t end) const { return rgb(rows_.slice(0, begin - first_, end - first_)); }
   void drop_before(int64_t row) {
     if (row <= first_ || !rows_.defined()) return;
     const int64_t first = std::min(row, end());
@@ -110,7 +126,7 @@ TiledInference::TiledInference(Predictor& predictor, const TileOptions& options)
   }
 }
 
-void TiledInference::run(ImageRows& image, const BandSink& sink) {
+void TiledInference::run(ImageRows& image, const BlockSink& block_sink, const BandSink& band_sink) {
   const Constraints model(predictor_.model());
   Preprocess preprocess = predictor_.preprocess();
   preprocess.resize = 0;
@@ -124,13 +140,8 @@ void TiledInference::run(ImageRows& image, const BandSink& sink) {
   const at::Tensor window = ramp_y.view({ay.out, 1}) * ramp_x.view({1, ax.out});
   // The tiles' weights summed at each pixel: the window is the product of a ramp down and a ramp
   // across and the tiles lie on a grid, so the sum is the sum of the ramps down the tile rows
-  // times that of the ramps across the columns (a row of a wide image's 2-D sums would weigh as
-  // much as the logits of one class).
-  at::Tensor weight_x = at::zeros({width}, at::kFloat);
-  for (int64_t tx = 0; tx < ax.count; ++tx) {
-    const int64_t x = tx * ax.stride, w = std::min(ax.out, width - x);
-    weight_x.slice(0, x, x + w).add_(ramp_x.slice(0, 0, w));
-  }
+  // times that of the ramps across the columns.
+  const at::Tensor weight_y = ramp_sums(ay, ramp_y, height), weight_x = ramp_sums(ax, ramp_x, width);
   const auto input_rows = [&](int64_t ty) { return mirrored_indices(ty * ay.stride - border, ay.in, height); };
   // The lowest row that tile row ty or any below it reads (mirroring at the bottom reads upward).
   std::vector<int64_t> lowest(static_cast<size_t>(ay.count) + 1, height);
@@ -141,58 +152,80 @@ void TiledInference::run(ImageRows& image, const BandSink& sink) {
 
   c10::InferenceMode guard;
   RowWindow pixels(image);
-  at::Tensor acc;                                            // one row of tiles: C x ay.out x W
-  at::Tensor weight_y = at::zeros({ay.out, 1}, at::kFloat);  // its rows' sums of ramps down
-  // Rows [first, first + count) of the band, final: divided by their weights and handed over.
-  const auto hand_over = [&](int64_t first, int64_t count) {
-    at::Tensor rows = acc.slice(1, 0, count);
-    rows.div_(weight_y.slice(0, 0, count)).div_(weight_x);
-    sink(first, rows, pixels.slice(first, first + count));
-  };
+  // The blended logits, summed in tile order (every pixel sums the same terms in the same order
+  // as it would over a whole row of tiles): `work` holds the columns of the tile being added
+  // (C x ay.out x ax.out), `carry` what the tile rows so far left below their final rows
+  // (C x (ay.out - ay.stride) x W). Columns leave `work` when no tile further right reaches
+  // them: their final rows are handed over, the others go to `carry`. A row of tiles of a wide
+  // image so costs the overlap's rows of logits, not the tiles'.
+  at::Tensor work, carry;
   for (int64_t ty = 0; ty < ay.count; ++ty) {
     const int64_t y = ty * ay.stride;
-    if (ty > 0) {
-      // Rows above this tile row are final: hand them over and shift the band up.
-      const int64_t first = y - ay.stride;
-      hand_over(first, std::min(ay.stride, height - first));
-      pixels.drop_before(std::min(y, lowest[static_cast<size_t>(ty)]));
-      const int64_t keep = ay.out - ay.stride;
-      acc.slice(1, 0, keep).copy_(acc.slice(1, ay.stride, ay.out).clone());
-      acc.slice(1, keep, ay.out).zero_();
-      weight_y.slice(0, 0, keep).copy_(weight_y.slice(0, ay.stride, ay.out).clone());
-      weight_y.slice(0, keep, ay.out).zero_();
-    }
-    weight_y.view({-1}).add_(ramp_y);
+    const bool last_row = ty == ay.count - 1;
+    const int64_t final_rows = last_row ? height - y : ay.stride;
+    // Columns [begin, end) of `work`, image columns from x + begin, enter: zero, or what the
+    // tile rows above left there.
+    const auto enter = [&](int64_t x, int64_t begin, int64_t end) {
+      if (end <= begin) return;
+      at::Tensor columns = work.slice(2, begin, end);
+      columns.zero_();
+      if (ty > 0) columns.slice(1, 0, carry.size(1)).copy_(carry.slice(2, x + begin, x + end));
+    };
+    // Columns [begin, end) of `work` leave.
+    const auto leave = [&](int64_t x, int64_t begin, int64_t end) {
+      const at::Tensor columns = work.slice(2, begin, end);
+      at::Tensor done = columns.slice(1, 0, final_rows);
+      done.div_(weight_y.slice(0, y, y + final_rows).view({1, -1, 1})).div_(weight_x.slice(0, x + begin, x + end));
+      block_sink(y, x + begin, done);
+      if (!last_row) carry.slice(2, x + begin, x + end).copy_(columns.slice(1, ay.stride, ay.out));
+    };
     const at::Tensor strip = pixels.rows(input_rows(ty));
     for (int64_t tx0 = 0; tx0 < ax.count; tx0 += options_.batch) {
       const int64_t n = std::min(options_.batch, ax.count - tx0);
       std::vector<at::Tensor> inputs;
       for (int64_t tx = tx0; tx < tx0 + n; ++tx) {
         const at::Tensor cols = mirrored_indices(tx * ax.stride - border, ax.in, width);
-        inputs.push_back(preprocess.normalize(strip.index_select(1, cols)));
+        inputs.push_back(preprocess.normalize(RowWindow::rgb(strip.index_select(1, cols))));
       }
       const at::Tensor out = predictor_.forward(at::stack(inputs)).to(at::kCPU, at::kFloat);
       TORCH_CHECK(out.size(2) == ay.out && out.size(3) == ax.out, "model returned ", out.sizes(), " for a ", ay.in,
                   " x ", ax.in, " tile, expected ", ay.out, " x ", ax.out);
-      if (!acc.defined()) acc = at::zeros({out.size(1), ay.out, width}, at::kFloat);
+      if (!work.defined()) {
+        work = at::empty({out.size(1), ay.out, ax.out}, at::kFloat);
+        if (ay.count > 1) carry = at::empty({out.size(1), ay.out - ay.stride, width}, at::kFloat);
+      }
       for (int64_t k = 0; k < n; ++k) {
-        const int64_t x = (tx0 + k) * ax.stride;
+        const int64_t tx = tx0 + k, x = tx * ax.stride;
         const int64_t w = std::min(ax.out, width - x);
-        acc.slice(2, x, x + w).add_(out[k].slice(2, 0, w) * window.slice(1, 0, w));
+        if (tx == 0) {
+          enter(x, 0, w);
+        } else {  // the previous tile's first columns are final; its others move left
+          const int64_t keep = ax.out - ax.stride;
+          leave(x - ax.stride, 0, ax.stride);
+          work.slice(2, 0, keep).copy_(work.slice(2, ax.stride, ax.out).clone());
+          enter(x, keep, w);
+        }
+        work.slice(2, 0, w).add_(out[k].slice(2, 0, w) * window.slice(1, 0, w));
+        if (tx == ax.count - 1) leave(x, 0, w);
       }
     }
+    band_sink(y, final_rows, pixels.slice(y, y + final_rows));
+    if (!last_row) pixels.drop_before(std::min(y + ay.stride, lowest[static_cast<size_t>(ty) + 1]));
   }
-  const int64_t y = (ay.count - 1) * ay.stride;
-  hand_over(y, height - y);
 }
 
 at::Tensor TiledInference::logits(const at::Tensor& pixels) {
   ImageRows image(Image{pixels, ""});
   at::Tensor result;
-  run(image, [&](int64_t first_row, const at::Tensor& band, const at::Tensor&) {
-    if (!result.defined()) result = at::empty({band.size(0), image.height(), image.width()}, at::kFloat);
-    result.slice(1, first_row, first_row + band.size(1)).copy_(band);
-  });
+  run(
+      image,
+      [&](int64_t first_row, int64_t first_col, const at::Tensor& block) {
+        if (!result.defined()) result = at::empty({block.size(0), image.height(), image.width()}, at::kFloat);
+        result.slice(1, first_row, first_row + block.size(1))
+            .slice(2, first_col, first_col + block.size(2))
+            .copy_(block);
+      },
+      [](int64_t, int64_t, const at::Tensor&) {});
   return result;
 }
 
@@ -202,15 +235,25 @@ void TiledInference::masks(const at::Tensor& pixels, const std::function<void(co
 }
 
 void TiledInference::masks(ImageRows& image, const MaskSink& sink) {
-  // The class map a few rows at a time: an int64 map of a whole band of a wide image would
-  // weigh as much as the band's logits.
+  // A band's class map in the narrowest type that holds the classes, handed over as int64 a few
+  // rows at a time: an int64 map of a whole band of a wide image would weigh as much as the
+  // band's logits.
   constexpr int64_t kRows = 64;
-  run(image, [&](int64_t, const at::Tensor& band, const at::Tensor& pixels) {
-    for (int64_t r = 0; r < band.size(1); r += kRows) {
-      const int64_t n = std::min(kRows, band.size(1) - r);
-      sink(channel_argmax(band.slice(1, r, r + n)), pixels.slice(0, r, r + n));
-    }
-  });
+  at::Tensor classes;
+  run(
+      image,
+      [&](int64_t, int64_t first_col, const at::Tensor& block) {
+        if (!classes.defined() || classes.size(0) < block.size(1)) {
+          classes = at::empty({block.size(1), image.width()}, block.size(0) <= 256 ? at::kByte : at::kInt);
+        }
+        classes.slice(0, 0, block.size(1)).slice(1, first_col, first_col + block.size(2)).copy_(channel_argmax(block));
+      },
+      [&](int64_t, int64_t count, const at::Tensor& pixels) {
+        for (int64_t r = 0; r < count; r += kRows) {
+          const int64_t n = std::min(kRows, count - r);
+          sink(classes.slice(0, r, r + n).to(at::kLong), pixels.slice(0, r, r + n));
+        }
+      });
 }
 
 }  // namespace segkit

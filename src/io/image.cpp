@@ -86,14 +86,20 @@ bool is_image_file(const std::string& path) {
 
 namespace {
 
-// Decoded pixels in decode_image's kColour layout (gray, BGR or BGRA; 8 or 16 bits) as RGB.
-at::Tensor rgb_tensor(cv::Mat raw, const std::string& path) {
+// Decoded pixels (gray, BGR or BGRA; 8 or 16 bits, or float in [0, 1]) as 8 bits.
+cv::Mat eight_bit(cv::Mat raw, const std::string& path) {
   if (raw.depth() == CV_16U)
     raw.convertTo(raw, CV_8U, 1.0 / 257.0);
   else if (raw.depth() == CV_32F || raw.depth() == CV_64F)
     raw.convertTo(raw, CV_8U, 255.0);
   else if (raw.depth() != CV_8U)
     fail(path, ": unsupported pixel depth");
+  return raw;
+}
+
+// Decoded pixels in decode_image's kColour layout as RGB.
+at::Tensor rgb_tensor(cv::Mat raw, const std::string& path) {
+  raw = eight_bit(std::move(raw), path);
   cv::Mat rgb;
   switch (raw.channels()) {
     case 1: cv::cvtColor(raw, rgb, cv::COLOR_GRAY2RGB); break;
@@ -102,6 +108,12 @@ at::Tensor rgb_tensor(cv::Mat raw, const std::string& path) {
     default: fail(path, ": unsupported channel count ", raw.channels());
   }
   return to_tensor(rgb);
+}
+
+// An 8-bit gray Mat as an owned H x W x 1 uint8 tensor.
+at::Tensor gray_tensor(const cv::Mat& gray) {
+  return at::from_blob(gray.data, {gray.rows, gray.cols, 1}, {static_cast<int64_t>(gray.step[0]), 1, 1}, at::kByte)
+      .clone();
 }
 
 }  // namespace
@@ -141,14 +153,17 @@ at::Tensor ImageRows::read(int64_t count) {
     if (wanted * width_ > max_pixels_) {
       fail(path_, ": a band of ", wanted, " rows of ", width_, " pixels is more than --max-pixels (", max_pixels_, ")");
     }
-    const at::Tensor band = rgb_tensor(decoder_->read(wanted), path_);
+    cv::Mat raw = decoder_->read(wanted);
+    // Gray rows held as one channel (a third of the memory), handed out as three equal ones.
+    const at::Tensor band =
+        raw.channels() == 1 ? gray_tensor(eight_bit(std::move(raw), path_)) : rgb_tensor(raw, path_);
     buffer_ = buffer_.defined() && buffer_.size(0) > 0 ? at::cat({buffer_, band}) : band;
     decoded_ += wanted;
   }
   const at::Tensor rows = buffer_.slice(0, 0, count);
   buffer_ = buffer_.slice(0, count).clone();
   next_ += count;
-  return rows;
+  return rows.size(2) == 1 ? rows.expand({-1, -1, 3}) : rows;
 }
 
 int64_t ImageRows::buffered_rows() const { return buffer_.defined() ? buffer_.size(0) : 0; }

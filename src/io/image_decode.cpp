@@ -639,7 +639,8 @@ class JpegRowDecoder : public RowDecoder {
 
 // An 8-bit TIFF, stripped or tiled, classic or BigTIFF: libtiff's RGBA reader, a band of
 // strips or tiles at a time, as BGR (what OpenCV's decoder gives for the same file, alpha
-// dropped as read_image drops it). 16-bit gray and RGB TIFFs as stored, a band at a time.
+// dropped as read_image drops it). 8-bit gray and 16-bit gray and RGB TIFFs as stored, a band
+// at a time (gray stays one channel).
 class TiffRowDecoder : public RowDecoder {
  public:
   // From the file, or from its bytes already in memory (`bytes`, which must outlive it).
@@ -668,7 +669,8 @@ class TiffRowDecoder : public RowDecoder {
       TIFFGetFieldDefaulted(tiff_, TIFFTAG_ROWSPERSTRIP, &rows);
       block_ = std::clamp<int64_t>(rows, 1, 4096);
     }
-    if (bits == 16) return open_16_bit();
+    if ((bits == 8 || bits == 16) && open_as_stored(bits)) return true;
+    if (bits == 16) return false;
     char why[1024] = {};
     if (bits != 8 || TIFFRGBAImageOK(tiff_, why) != 1) return false;
     if (TIFFRGBAImageBegin(&image_, tiff_, /*stop_on_error=*/1, why) != 1) {
@@ -684,7 +686,7 @@ class TiffRowDecoder : public RowDecoder {
   int64_t width() const override { return width_; }
   int64_t block_rows() const override { return block_; }
   cv::Mat read(int64_t count) override {
-    if (samples_ > 0) return read_16_bit(count);
+    if (samples_ > 0) return read_as_stored(count);
     std::vector<uint32_t> raster(static_cast<size_t>(count * width()));
     image_.row_offset = static_cast<int>(next_);
     image_.col_offset = 0;
@@ -708,10 +710,11 @@ class TiffRowDecoder : public RowDecoder {
  private:
   const char* message(const char* otherwise) const { return source_.error.text[0] ? source_.error.text : otherwise; }
 
-  // 16-bit gray or RGB(A) with interleaved unsigned samples, top row first (microscopes'
-  // TIFFs): read as stored, in OpenCV's layout (gray, BGR, BGRA), which read_image scales to 8
-  // bits as it scales any 16-bit image. False for the rest (OpenCV reads them whole).
-  bool open_16_bit() {
+  // 8-bit gray, 16-bit gray or RGB(A) with interleaved unsigned samples, top row first
+  // (microscopes' TIFFs): read as stored, in OpenCV's layout (gray, BGR, BGRA), which
+  // read_image scales to 8 bits as it scales any 16-bit image. False for the rest (other 8-bit
+  // ones go through the RGBA reader; other 16-bit ones OpenCV reads whole).
+  bool open_as_stored(int bits) {
     uint16_t samples = 1, photometric = 0, planar = PLANARCONFIG_CONTIG, format = SAMPLEFORMAT_UINT;
     uint16_t orientation = ORIENTATION_TOPLEFT;
     TIFFGetFieldDefaulted(tiff_, TIFFTAG_SAMPLESPERPIXEL, &samples);
@@ -720,7 +723,7 @@ class TiffRowDecoder : public RowDecoder {
     TIFFGetFieldDefaulted(tiff_, TIFFTAG_ORIENTATION, &orientation);
     if (TIFFGetField(tiff_, TIFFTAG_PHOTOMETRIC, &photometric) != 1) return false;
     const bool gray = photometric == PHOTOMETRIC_MINISBLACK && samples == 1;
-    const bool colour = photometric == PHOTOMETRIC_RGB && (samples == 3 || samples == 4);
+    const bool colour = bits == 16 && photometric == PHOTOMETRIC_RGB && (samples == 3 || samples == 4);
     if (!(gray || colour) || planar != PLANARCONFIG_CONTIG || format != SAMPLEFORMAT_UINT ||
         orientation != ORIENTATION_TOPLEFT) {
       return false;
@@ -731,6 +734,7 @@ class TiffRowDecoder : public RowDecoder {
     width_ = width;
     height_ = height;
     samples_ = samples;
+    bytes_ = bits / 8;
     if (TIFFIsTiled(tiff_)) {
       TIFFGetField(tiff_, TIFFTAG_TILEWIDTH, &tile_width_);
       const int64_t tile_pixels = static_cast<int64_t>(tile_width_) * block_;
@@ -741,9 +745,10 @@ class TiffRowDecoder : public RowDecoder {
     return true;
   }
 
-  cv::Mat read_16_bit(int64_t count) {
-    cv::Mat band(static_cast<int>(count), static_cast<int>(width_), CV_16UC(samples_));
-    const size_t pixel_bytes = 2 * static_cast<size_t>(samples_);
+  cv::Mat read_as_stored(int64_t count) {
+    cv::Mat band(static_cast<int>(count), static_cast<int>(width_),
+                 CV_MAKETYPE(bytes_ == 2 ? CV_16U : CV_8U, samples_));
+    const size_t pixel_bytes = static_cast<size_t>(bytes_) * static_cast<size_t>(samples_);
     if (TIFFIsTiled(tiff_)) {
       std::vector<unsigned char> tile(static_cast<size_t>(tile_width_) * static_cast<size_t>(block_) * pixel_bytes);
       for (int64_t top = next_ / block_ * block_; top < next_ + count; top += block_) {
@@ -779,7 +784,8 @@ class TiffRowDecoder : public RowDecoder {
   bool began_ = false;
   int64_t height_ = 0, width_ = 0;
   int64_t block_ = 1;  // rows per strip or tile
-  int samples_ = 0;    // 16-bit images: samples per pixel; 0: 8-bit, through image_
+  int samples_ = 0;    // read as stored: samples per pixel; 0: through image_
+  int bytes_ = 1;      // read as stored: bytes per sample
   uint32_t tile_width_ = 0;
   int64_t next_ = 0;
 };

@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 
+#include <limits>
+
 #include "segkit/layers/onednn_conv.h"
 #include "segkit/layers/quantized_conv.h"
 
@@ -46,8 +48,10 @@ FoldedConv FoldedConv::fold(const ConvSpec& spec, torch::nn::Conv2dImpl& conv, c
     folded.weight.mul_(scale.reshape({-1, 1, 1, 1}));
     folded.bias = (conv_bias - bn->running_mean) * scale + bn->bias;
   }
+  // int8 for the layers where it pays on large inputs; each call checks its own size (run).
   const bool int8 = options.int8 && QuantizedConv::available() && QuantizedConv::eligible(spec) &&
-                    folded.weight.device().is_cpu() && folded.weight.scalar_type() == at::kFloat &&
+                    QuantizedConv::pays(spec, std::numeric_limits<int64_t>::max()) && folded.weight.device().is_cpu() &&
+                    folded.weight.scalar_type() == at::kFloat &&
                     (options.dtype == at::kFloat || options.dtype == at::kBFloat16);
   if (int8) {
     folded.quantized = std::make_shared<QuantizedConv>(folded.weight, folded.bias, spec, options.dtype);
@@ -69,7 +73,7 @@ FoldedConv FoldedConv::fold(const ConvSpec& spec, torch::nn::Conv2dImpl& conv, c
 }
 
 at::Tensor FoldedConv::operator()(const at::Tensor& x, Activation activation) const {
-  if (quantized) return (*quantized)(x, activation);
+  if (quantized) return quantized->run(x, activation);
   if (onednn) return (*onednn)(x, activation);
   const auto& s = spec;
   return activate(at::conv2d(x, weight, bias, {s.stride(), s.stride()}, {s.padding(), s.padding()},

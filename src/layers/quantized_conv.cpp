@@ -16,6 +16,7 @@
 
 #if SEGKIT_WITH_ONEDNN
 #include "onednn_support.h"
+#include "segkit/layers/onednn_conv.h"
 #endif
 
 namespace segkit {
@@ -32,6 +33,13 @@ float step_scale(int step) { return std::exp2(static_cast<float>(step) / kStepsP
 }  // namespace
 
 bool QuantizedConv::eligible(const ConvSpec& spec) { return spec.groups() == 1 && spec.in_channels() >= 16; }
+
+bool QuantizedConv::pays(const ConvSpec& spec, int64_t output_pixels) {
+  constexpr int64_t kManyPixels = 28 * 28, kFewPixels = 7 * 7;
+  if (output_pixels >= kManyPixels) return spec.kernel_size() > 1 || spec.out_channels() >= 128;
+  if (output_pixels < kFewPixels) return false;
+  return spec.kernel_size() > 1 ? spec.out_channels() >= 64 : spec.out_channels() >= 2 * spec.in_channels();
+}
 
 float QuantizedConv::input_scale(float min, float max) {
   const float largest = std::max(std::fabs(min), std::fabs(max));
@@ -73,6 +81,7 @@ struct QuantizedConv::Impl {
   std::vector<std::pair<memory::desc, Buffer>> packed;
   // Shared: a caller keeps its kernel while another thread's call clears the cache.
   std::map<std::tuple<int64_t, int64_t, int64_t, int, bool, int>, std::shared_ptr<const Kernel>> kernels;
+  std::shared_ptr<const OneDnnConv> fallback;  // where int8 does not pay: made on first need
   std::mutex mutex;
 
   memory::dims weight_dims() const {
@@ -223,6 +232,26 @@ at::Tensor QuantizedConv::operator()(const at::Tensor& x, Activation activation)
   return kernel->fused ? out : activate(out, activation);
 }
 
+at::Tensor QuantizedConv::run(const at::Tensor& x, Activation activation) const {
+  const auto& s = impl_->spec;
+  int64_t pixels = 0;
+  if (x.dim() == 4) {
+    const auto [height, width] = onednn::output_size(s, x.size(2), x.size(3));
+    pixels = x.size(0) * std::max<int64_t>(height, 0) * std::max<int64_t>(width, 0);
+  }
+  // int8 where it pays; operator() also refuses what neither path can run, naming the problem.
+  if (pixels == 0 || pays(s, pixels) || x.scalar_type() != impl_->scalar_type) return (*this)(x, activation);
+  std::shared_ptr<const OneDnnConv> fallback;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (!impl_->fallback) {
+      impl_->fallback = std::make_shared<const OneDnnConv>(dequantized_weight(), impl_->bias, s, impl_->scalar_type);
+    }
+    fallback = impl_->fallback;
+  }
+  return (*fallback)(x, activation);
+}
+
 #else  // built without oneDNN
 
 struct QuantizedConv::Impl {};
@@ -240,6 +269,10 @@ at::Tensor QuantizedConv::dequantized_weight() const {
 }
 
 at::Tensor QuantizedConv::operator()(const at::Tensor&, Activation) const {
+  throw std::logic_error("segkit was built without oneDNN (SEGKIT_WITH_ONEDNN)");
+}
+
+at::Tensor QuantizedConv::run(const at::Tensor&, Activation) const {
   throw std::logic_error("segkit was built without oneDNN (SEGKIT_WITH_ONEDNN)");
 }
 

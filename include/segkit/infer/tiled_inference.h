@@ -41,8 +41,11 @@ class TiledInference {
   void masks(ImageRows& image, const MaskSink& sink);
 
  private:
-  using BandSink = std::function<void(int64_t first_row, const at::Tensor& logits, const at::Tensor& pixels)>;
-  void run(ImageRows& image, const BandSink& sink);
+  // The tiles' blended logits as they become final: blocks of a band of rows (C x rows x
+  // columns at first_row, first_col) left to right, then the band's end with its rows of the image.
+  using BlockSink = std::function<void(int64_t first_row, int64_t first_col, const at::Tensor& logits)>;
+  using BandSink = std::function<void(int64_t first_row, int64_t count, const at::Tensor& pixels)>;
+  void run(ImageRows& image, const BlockSink& block_sink, const BandSink& band_sink);
 
   Predictor& predictor_;
   TileOptions options_;

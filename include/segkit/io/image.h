@@ -53,8 +53,9 @@ class ImageRows {
   int64_t height() const { return height_; }
   int64_t width() const { return width_; }
   const std::string& path() const { return path_; }
-  /// The next `count` rows (fewer at the bottom) as count x W x 3 uint8; throws InputError
-  /// naming the file if it turns out corrupt or truncated there.
+  /// The next `count` rows (fewer at the bottom) as count x W x 3 uint8 (gray images read in
+  /// bands: a view of one channel, stride 0 across the three); throws InputError naming the
+  /// file if it turns out corrupt or truncated there.
   at::Tensor read(int64_t count);
 
  private:

@@ -31,10 +31,19 @@ class QuantizedConv {
   /// AVX-VNNI); elsewhere oneDNN's int8 kernels are slower than float32.
   static bool available();
 
-  /// Whether the rewrite quantizes a convolution of this shape: not grouped (depthwise layers
-  /// have too little arithmetic to gain), and at least 16 input channels (an image's first
-  /// layer keeps the precision of the model's other layers).
+  /// Whether a convolution of this shape can run in int8: not grouped (depthwise layers have
+  /// too little arithmetic to gain), and at least 16 input channels (an image's first layer
+  /// keeps the precision of the model's other layers).
   static bool eligible(const ConvSpec& spec);
+
+  /// Whether int8 is faster than bf16 for an eligible convolution making `output_pixels`
+  /// (batch x height x width) outputs, by what oneDNN's kernels measured layer by layer
+  /// (bench/bench_int8_layers.cpp, bench/RESULTS.md): quantizing the input costs a pass over
+  /// it, and the int8 kernels are slow on few pixels. On 784 pixels (28 x 28) or more: larger
+  /// kernels, and 1 x 1 convolutions of 128 outputs or more; on 49 (7 x 7) to 783: larger
+  /// kernels of 64 outputs or more, and 1 x 1 convolutions of at least twice as many outputs as
+  /// inputs; on fewer, none. The rewrite quantizes the layers for which this holds on large inputs.
+  static bool pays(const ConvSpec& spec, int64_t output_pixels);
 
   /// The scale an input whose values lie in [min, max] is quantized with: max(|min|, |max|)
   /// over 255 (min >= 0, uint8) or 127 (int8), rounded up to a power of 2^(1 /
@@ -52,6 +61,10 @@ class QuantizedConv {
   /// The convolution of an N x C x H x W CPU batch of its type (made channels-last if it is not),
   /// then `activation` (fused where oneDNN can): a channels-last result.
   at::Tensor operator()(const at::Tensor& x, Activation activation) const;
+
+  /// The same in int8 where it pays() for this input's size, else in the input's floating-point
+  /// type (oneDNN, OneDnnConv) with the same 8-bit weights. What inference calls.
+  at::Tensor run(const at::Tensor& x, Activation activation) const;
 
   /// The weights as they are multiplied: int8 values times their channel's scale (float32,
   /// out x in x k x k), for tests and error analysis.

@@ -80,6 +80,46 @@ TEST(TiledInference, ImagesReadInBandsGiveTheMasksOfTheWholeImage) {
   std::filesystem::remove_all(dir);
 }
 
+// Blended tiles against the definition, written out: every tile (mirrored past the image's
+// edges) through the network, its logits weighted by a window that ramps up over `overlap`
+// pixels from each edge, summed, and divided by the summed windows. Tiles of 40 with overlaps of
+// 8 and of 24 (three tiles meet at some pixels) and tiles of 48 in batches, on an image whose
+// sides are not multiples of the strides.
+TEST(TiledInference, BlendedLogitsAreTheWeightedMeanOfTheTiles) {
+  Predictor predictor(random_unet(UNetOptions().depth(3).base_width(4).padding(true).batch_norm(true)),
+                      Preprocess::gray());
+  const int64_t height = 75, width = 101;
+  const at::Tensor image = random_image(height, width, 6);
+  const auto mirrored = [](int64_t start, int64_t length, int64_t size) {
+    std::vector<int64_t> indices;
+    for (int64_t i = start; i < start + length; ++i) indices.push_back(i < size ? i : 2 * (size - 1) - i);
+    return at::tensor(indices, at::kLong);
+  };
+  const auto ramp = [](int64_t length, int64_t overlap) {
+    const at::Tensor i = at::arange(length, at::kFloat) + 0.5;
+    return at::minimum(at::minimum(i / overlap, (length - i) / overlap), at::ones_like(i));
+  };
+  for (const TileOptions& tiles : {TileOptions{40, 8, 1}, TileOptions{40, 24, 3}, TileOptions{48, 16, 2}}) {
+    SCOPED_TRACE("tile " + std::to_string(tiles.tile) + ", overlap " + std::to_string(tiles.overlap));
+    const int64_t side = tiles.tile, stride = side - tiles.overlap;
+    const at::Tensor window = ramp(side, tiles.overlap).view({side, 1}) * ramp(side, tiles.overlap).view({1, side});
+    at::Tensor sum = at::zeros({2, height + side, width + side}), weights = at::zeros({height + side, width + side});
+    for (int64_t y = 0; y == 0 || y - stride + side < height; y += stride) {
+      for (int64_t x = 0; x == 0 || x - stride + side < width; x += stride) {
+        const at::Tensor tile =
+            image.index_select(0, mirrored(y, side, height)).index_select(1, mirrored(x, side, width));
+        const at::Tensor logits = predictor.forward(predictor.preprocess().normalize(tile).unsqueeze(0))[0];
+        sum.slice(1, y, y + side).slice(2, x, x + side).add_(logits * window);
+        weights.slice(0, y, y + side).slice(1, x, x + side).add_(window);
+      }
+    }
+    const at::Tensor expected = (sum / weights).slice(1, 0, height).slice(2, 0, width);
+    const at::Tensor blended = TiledInference(predictor, tiles).logits(image);
+    ASSERT_EQ(blended.sizes(), expected.sizes());
+    EXPECT_LT((blended - expected).abs().max().item<double>() / expected.abs().max().item<double>(), 1e-5);
+  }
+}
+
 TEST(TiledInference, BlendingShrinksSeams) {
   // Padded convolutions see zeros at tile edges, so tiles differ from the whole image
   // near their edges; overlapping and blending must bring them closer.

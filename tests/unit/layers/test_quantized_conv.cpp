@@ -127,6 +127,44 @@ TEST(QuantizedConv, TakesTheLayersThatGain) {
   EXPECT_TRUE(QuantizedConv::eligible(ConvSpec(2048, 512, 3).dilation(4).padding(4)));
   EXPECT_FALSE(QuantizedConv::eligible(ConvSpec(3, 64, 7))) << "an image's first layer";
   EXPECT_FALSE(QuantizedConv::eligible(ConvSpec(64, 64, 3).groups(64))) << "depthwise";
+  // Where int8 was measured faster than bf16 (bench/RESULTS.md): many pixels, or much
+  // arithmetic per input value.
+  constexpr int64_t kSmall = 14 * 14, kLarge = 65 * 65;
+  EXPECT_TRUE(QuantizedConv::pays(ConvSpec(64, 64, 3), kLarge));
+  EXPECT_TRUE(QuantizedConv::pays(ConvSpec(256, 256, 3), kSmall)) << "ResNet's 3 x 3 on 14 x 14";
+  EXPECT_FALSE(QuantizedConv::pays(ConvSpec(128, 32, 3), kSmall)) << "DenseNet's 3 x 3 on 14 x 14";
+  EXPECT_TRUE(QuantizedConv::pays(ConvSpec(128, 32, 3), kLarge));
+  EXPECT_TRUE(QuantizedConv::pays(ConvSpec(160, 960, 1), kLarge)) << "MobileNet's expansion";
+  EXPECT_FALSE(QuantizedConv::pays(ConvSpec(120, 40, 1), kLarge)) << "MobileNet's projection: few outputs";
+  EXPECT_FALSE(QuantizedConv::pays(ConvSpec(1024, 256, 1), kSmall)) << "ResNet's reduction on 14 x 14";
+  EXPECT_TRUE(QuantizedConv::pays(ConvSpec(1024, 256, 1), kLarge));
+  EXPECT_TRUE(QuantizedConv::pays(ConvSpec(256, 1024, 1), kSmall)) << "ResNet's expansion";
+  EXPECT_FALSE(QuantizedConv::pays(ConvSpec(240, 960, 1), 1)) << "squeeze-and-excitation on 1 x 1";
+}
+
+// run() takes int8 where it pays for the input's size and, where not, the float convolution of
+// the same 8-bit weights.
+TEST(QuantizedConv, RunsInFloatWhereInt8DoesNotPay) {
+  if (!QuantizedConv::available()) GTEST_SKIP() << "no int8 dot products on this CPU";
+  at::manual_seed(5);
+  at::NoGradGuard no_grad;
+  const ConvSpec spec = ConvSpec(32, 24, 3).padding(1);  // 24 outputs: int8 on 784 pixels or more
+  const at::Tensor weight = at::randn({24, 32, 3, 3}) * 0.1, bias = at::randn({24});
+  for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    const QuantizedConv conv(weight, bias, spec, dtype);
+    const at::Tensor dequantized = conv.dequantized_weight();
+    for (const int64_t side : {20, 40}) {
+      SCOPED_TRACE(std::string(c10::toString(dtype)) + ", " + std::to_string(side) + " x " + std::to_string(side));
+      const bool int8 = QuantizedConv::pays(spec, side * side);
+      EXPECT_EQ(int8, side == 40);
+      const at::Tensor x = at::randn({1, 32, side, side}).relu_().to(dtype);
+      const at::Tensor got = conv.run(x, Activation::kReLU).to(at::kFloat);
+      const at::Tensor expected = int8 ? conv(x, Activation::kReLU).to(at::kFloat)
+                                       : at::conv2d(x.to(at::kFloat), dequantized, bias, {1, 1}, {1, 1}).relu_();
+      const double tolerance = dtype == at::kFloat ? 1e-5 : 1e-2;
+      EXPECT_LT((got - expected).abs().max().item<double>(), tolerance * (1 + expected.abs().max().item<double>()));
+    }
+  }
 }
 
 TEST(QuantizedConv, RefusesWhatItCannotRun) {
