@@ -737,8 +737,10 @@ class TiffRowDecoder : public RowDecoder {
     bytes_ = bits / 8;
     if (TIFFIsTiled(tiff_)) {
       TIFFGetField(tiff_, TIFFTAG_TILEWIDTH, &tile_width_);
-      const int64_t tile_pixels = static_cast<int64_t>(tile_width_) * block_;
-      if (tile_width_ == 0 || tile_pixels > (int64_t{1} << 28)) {
+      // A tile is read whole: more than 64 MiB of one (a 2896 x 2896 tile of 16-bit RGBA) is a
+      // corrupt header, not a slide.
+      const int64_t tile_bytes = static_cast<int64_t>(tile_width_) * block_ * bytes_ * samples_;
+      if (tile_width_ == 0 || tile_bytes > (int64_t{64} << 20)) {
         fail(path_, ": corrupt TIFF image (tiles of ", tile_width_, " x ", block_, " pixels)");
       }
     }
