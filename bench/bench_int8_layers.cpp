@@ -117,10 +117,10 @@ int main(int argc, char** argv) {
         runs, [&] { bf16(x, segkit::Activation::kReLU); }, 2);
     const double int8_ms = median_ms(
         runs, [&] { int8(x, segkit::Activation::kReLU); }, 2);
-    const int64_t out_h =
-        (layer.input[2] + 2 * s.padding() - s.dilation() * (s.kernel_size() - 1) - 1) / s.stride() + 1;
-    const int64_t out_w =
-        (layer.input[3] + 2 * s.padding() - s.dilation() * (s.kernel_size() - 1) - 1) / s.stride() + 1;
+    const auto output_side = [&](int64_t side) {
+      return (side + 2 * s.padding() - s.dilation() * (s.kernel_size() - 1) - 1) / s.stride() + 1;
+    };
+    const int64_t out_h = output_side(layer.input[2]), out_w = output_side(layer.input[3]);
     const double macs = static_cast<double>(layer.input[0] * out_h * out_w * s.out_channels() * s.in_channels() *
                                             s.kernel_size() * s.kernel_size());
     std::cout << nlohmann::json{{"layer", i},

@@ -12,8 +12,6 @@ import sys
 import numpy as np
 from PIL import Image
 
-Image.MAX_IMAGE_PIXELS = None
-
 
 def cell(slices, n, r, c):
     """The mosaic's slice at row r, column c of n columns."""

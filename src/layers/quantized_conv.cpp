@@ -237,7 +237,7 @@ at::Tensor QuantizedConv::run(const at::Tensor& x, Activation activation) const 
   int64_t pixels = 0;
   if (x.dim() == 4) {
     const auto [height, width] = onednn::output_size(s, x.size(2), x.size(3));
-    pixels = x.size(0) * std::max<int64_t>(height, 0) * std::max<int64_t>(width, 0);
+    pixels = x.size(0) * height * width;
   }
   // int8 where it pays; operator() also refuses what neither path can run, naming the problem.
   if (pixels == 0 || pays(s, pixels) || x.scalar_type() != impl_->scalar_type) return (*this)(x, activation);
