@@ -3,13 +3,14 @@
 per image (start-up cancelled out: the difference between a run on COUNT images and one on a
 quarter of them, divided by the images between), beside `segkit bench`'s forward pass at the
 images' input size, both from BUILD_DIR; with --no-overlay-too, also `predict --no-overlay`
-(masks only) in the same rounds; with --baseline, the same predict from another build
-(an earlier commit) in the same rounds. Processes alternate, ROUNDS times; medians. The images
-are linked from the folder, not copied.
+(masks only) in the same rounds; with --one-stream-too, also `predict --streams 1` (the network
+one batch at a time on all the threads, as before streams); with --baseline, the same predict
+from another build (an earlier commit) in the same rounds. Processes alternate, ROUNDS times;
+medians. The images are linked from the folder, not copied.
 
 Usage: bench/run_predict_bench.py BUILD_DIR MODEL ... --images DIR [--count 40] [--rounds 3]
        [--threads 2] [--precision fp32 [--precision bf16]] [--baseline OTHER_BUILD_DIR]
-       [--input-size 520x693] [--no-overlay-too]
+       [--input-size 520x693] [--no-overlay-too] [--one-stream-too]
 """
 import argparse
 import json
@@ -44,6 +45,7 @@ def main():
     p.add_argument("--baseline", help="another build's folder (its segkit has no --precision: fp32 only)")
     p.add_argument("--input-size", default="520x693", help="the network's input for these images, HxW")
     p.add_argument("--no-overlay-too", action="store_true", help="also time predict --no-overlay")
+    p.add_argument("--one-stream-too", action="store_true", help="also time predict --streams 1")
     a = p.parse_args()
     print(describe(), flush=True)
     work = tempfile.mkdtemp(prefix="segkit_predict_bench_")
@@ -59,12 +61,14 @@ def main():
     os.makedirs(checkpoints, exist_ok=True)
     print("| model | precision | network ms | predict ms/image | per image / network |"
           + (" --no-overlay ms/image | per image / network |" if a.no_overlay_too else "")
+          + (" --streams 1 ms/image | per image / network |" if a.one_stream_too else "")
           + (" baseline predict ms/image | speed-up |" if a.baseline else ""))
-    print("|---|---|---|---|---|" + ("---|---|" if a.no_overlay_too else "") + ("---|---|" if a.baseline else ""))
+    print("|---|---|---|---|---|" + ("---|---|" if a.no_overlay_too else "") + ("---|---|" if a.one_stream_too else "")
+          + ("---|---|" if a.baseline else ""))
     for model in a.models:
         weights = make_checkpoint(model, checkpoints)
         for precision in a.precision or ["fp32"]:
-            rows = {"network": [], "segkit": [], "masks": [], "baseline": []}
+            rows = {"network": [], "segkit": [], "masks": [], "one_stream": [], "baseline": []}
 
             def per_image(build, extra):
                 cmd = [os.path.join(build, "segkit"), "predict", "-m", model, "-w", weights, "--threads",
@@ -82,12 +86,15 @@ def main():
                 rows["segkit"].append(per_image(a.build_dir, ["--precision", precision]))
                 if a.no_overlay_too:
                     rows["masks"].append(per_image(a.build_dir, ["--precision", precision, "--no-overlay"]))
+                if a.one_stream_too:
+                    rows["one_stream"].append(per_image(a.build_dir, ["--precision", precision, "--streams", "1"]))
                 if a.baseline and precision == "fp32":
                     rows["baseline"].append(per_image(a.baseline, []))
             med = {k: statistics.median(v) if v else float("nan") for k, v in rows.items()}
             print(f"| {model} | {precision} | {med['network']:.1f} | {med['segkit']:.1f} | "
                   f"{med['segkit'] / med['network']:.2f} |"
                   + (f" {med['masks']:.1f} | {med['masks'] / med['network']:.2f} |" if a.no_overlay_too else "")
+                  + (f" {med['one_stream']:.1f} | {med['one_stream'] / med['network']:.2f} |" if a.one_stream_too else "")
                   + (f" {med['baseline']:.1f} | {med['baseline'] / med['segkit']:.2f}x |" if a.baseline else ""),
                   flush=True)
 

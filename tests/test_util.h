@@ -3,10 +3,13 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <unistd.h>
 
@@ -93,6 +96,30 @@ inline RenderedPage render_in_chromium(const std::string& html_path) {
     if (line.find(":CONSOLE") != std::string::npos) page.console += line + "\n";
   }
   return page;
+}
+
+/// Runs `run(k)` for each input k of `inputs` on `threads` threads at once, `rounds` times each,
+/// and counts the answers that differ in any bit from `expected[k]` (or threw): for layers and
+/// models that several threads share (run_pipeline's runners).
+template <typename F>
+int concurrent_mismatches(const std::vector<at::Tensor>& expected, F&& run, int threads = 4, int rounds = 8) {
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> team;
+  for (int t = 0; t < threads; ++t) {
+    team.emplace_back([&, t] {
+      c10::InferenceMode guard;
+      for (int r = 0; r < rounds; ++r) {
+        const size_t k = static_cast<size_t>(t + r) % expected.size();
+        try {
+          if (!at::equal(run(k), expected[k])) ++mismatches;
+        } catch (...) {
+          ++mismatches;
+        }
+      }
+    });
+  }
+  for (std::thread& t : team) t.join();
+  return mismatches.load();
 }
 
 /// The InputError message `statement` throws ("" when it throws none).

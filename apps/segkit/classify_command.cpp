@@ -26,6 +26,7 @@ struct ClassifyArgs {
   bool non_strict = false;
   ImageReading reading;
   int threads = 0;
+  int streams = 0;  // auto
   std::string device = "cpu";
   std::string precision = "fp32";
 };
@@ -83,8 +84,8 @@ void run_classify(const ClassifyArgs& args) {
 
   Progress progress(files.size(), "classify");
   ImageReader reader(args.reading);
-  // A batch of files is decoded and preprocessed ahead on a thread of its own, classified here,
-  // printed behind.
+  // A batch of files is decoded and preprocessed ahead on a thread of its own, classified on
+  // streams of the network, printed behind in order.
   struct Batch {
     size_t end = 0;                  // one past its last file
     std::vector<std::string> paths;  // of the images read
@@ -119,7 +120,8 @@ void run_classify(const ClassifyArgs& args) {
             print_table(batch.paths[k], tops[k], names);
         }
         std::cout << std::flush;
-      });
+      },
+      streams_for(args.streams, files.size(), static_cast<int>(args.batch), device));
   progress.finish();
   reader.finish(files.size());
 }
@@ -146,6 +148,7 @@ Run add_classify_command(CLI::App& app) {
   cmd->add_flag("--non-strict", args->non_strict, "Load the checkpoint's matching keys, skip the rest");
   add_image_reading_options(*cmd, args->reading);
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  add_streams_option(*cmd, args->streams);
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
   add_precision_option(*cmd, args->precision);
   return [args] { run_classify(*args); };

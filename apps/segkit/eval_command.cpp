@@ -44,6 +44,7 @@ struct EvalArgs {
   std::string report;
   bool json = false;
   int threads = 0;
+  int streams = 0;  // auto
   std::string device = "cpu";
   std::string precision = "fp32";
   // Instance.
@@ -110,8 +111,9 @@ void eval_semantic_model(const EvalArgs& args) {
     TiledInference tiler(predictor, args.tiles);
     report = evaluate_segmentation(tiler, dataset, loaded.num_classes, report_progress);
   } else {
-    report = evaluate_segmentation(predictor, dataset, loaded.num_classes, std::max<int64_t>(1, args.batch),
-                                   report_progress);
+    const int batch = static_cast<int>(std::max<int64_t>(1, args.batch));
+    report = evaluate_segmentation(predictor, dataset, loaded.num_classes, batch, report_progress,
+                                   streams_for(args.streams, dataset.size(), batch, parse_device(args.device)));
   }
   progress.finish();
   print_report(args, report.to_table(report_names(names, dataset.binary())), report.to_json());
@@ -179,9 +181,10 @@ void eval_classification(const EvalArgs& args) {
   ClassificationPredictor predictor(take_as<ClassifierImpl>(loaded.model), preprocess, parse_device(args.device),
                                     args.inference());
   Progress progress(dataset.size(), "eval");
-  const ClassificationReport report =
-      evaluate_classification(predictor, dataset, args.batch > 0 ? args.batch : 16,
-                              [&](size_t done) { progress.update(done, dataset.path(done - 1)); });
+  const int batch = static_cast<int>(args.batch > 0 ? args.batch : 16);
+  const ClassificationReport report = evaluate_classification(
+      predictor, dataset, batch, [&](size_t done) { progress.update(done, dataset.path(done - 1)); },
+      streams_for(args.streams, dataset.size(), batch, parse_device(args.device)));
   progress.finish();
   print_report(args, report.to_table(dataset.classes()), report.to_json(dataset.classes()));
 }
@@ -361,6 +364,7 @@ Run add_eval_command(CLI::App& app) {
   cmd->add_option("--report", args->report, "Also write the report as JSON to this file");
   cmd->add_flag("--json", args->json, "Print the report as JSON instead of a table");
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  add_streams_option(*cmd, args->streams);
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
   add_precision_option(*cmd, args->precision);
   return [args] { run_eval(*args); };

@@ -39,6 +39,7 @@ struct PredictArgs {
   std::string resize = "default";
   int batch = 1;
   int threads = 0;
+  int streams = 0;  // auto
   std::string device = "cpu";
   std::string precision = "fp32";
   std::string output = "out";
@@ -227,7 +228,8 @@ void run_instance_predict(const PredictArgs& args, const c10::Device& device, co
           detections += instances.labels.size(0);
         }
         progress.update(batch.end, files[batch.end - 1]);
-      });
+      },
+      args.streams > 0 ? streams_for(args.streams, files.size(), args.batch, device) : 1);
   progress.finish();
   reader.finish(files.size());
   if (!args.coco_results.empty()) write_coco_results(results, args.coco_results);
@@ -313,7 +315,8 @@ void run_predict(const PredictArgs& args) {
             write_outputs(batch.images[k], prediction, names[batch.index[k]], style, args);
           }
           progress.update(batch.end, files[batch.end - 1]);
-        });
+        },
+        streams_for(args.streams, files.size(), args.batch, device));
   }
   progress.finish();
   reader.finish(files.size());
@@ -334,6 +337,7 @@ Run add_predict_command(CLI::App& app) {
   cmd->add_option("--resize", args->resize, "Short side in pixels, or \"none\" to keep the size (default: 520)");
   cmd->add_option("--batch", args->batch, "Images per forward pass")->capture_default_str();
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  add_streams_option(*cmd, args->streams);
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
   add_precision_option(*cmd, args->precision);
   cmd->add_option("-o,--output", args->output, "Output folder")->capture_default_str();

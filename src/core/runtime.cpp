@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -32,14 +33,23 @@ void configure_runtime(int threads) {
   at::set_num_threads(threads > 0 ? threads : available_cores());
 }
 
-void single_threaded_here() {
+void set_threads_here(int threads) {
   // at::set_num_threads would also change the count every thread yet to start takes. The
   // OpenMP runtime LibTorch loaded sets this thread's alone; looked up at run time, as segkit
   // does not link OpenMP itself (and a LibTorch without OpenMP has none: nothing to do).
   at::internal::lazy_init_num_threads();  // LibTorch's first-use setup would undo it otherwise
   using SetThreads = void (*)(int);
   static const auto set_threads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
-  if (set_threads) set_threads(1);
+  if (set_threads) set_threads(std::max(1, threads));
+}
+
+int threads_here() { return at::get_num_threads(); }
+
+int inference_streams(int requested, size_t batches) {
+  const int threads = std::max(1, threads_here());
+  const int wanted = requested > 0 ? requested : 2;
+  return static_cast<int>(
+      std::max<size_t>(1, std::min({static_cast<size_t>(wanted), static_cast<size_t>(threads), batches})));
 }
 
 namespace {

@@ -30,10 +30,10 @@ EvalReport evaluate_segmentation(TiledInference& tiler, const SegmentationDatase
 }
 
 EvalReport evaluate_segmentation(Predictor& predictor, const SegmentationDataset& data, int64_t num_classes,
-                                 int64_t batch, const ProgressCallback& progress) {
+                                 int64_t batch, const ProgressCallback& progress, int streams) {
   Evaluator evaluator(num_classes, data.options().ignore_index, data.binary());
-  // Preprocessing ahead on a thread of its own, the network here, the resize, argmax and
-  // scoring behind it.
+  // Preprocessing ahead on a thread of its own, the network on `streams` threads, the resize,
+  // argmax and scoring behind it in order.
   struct Batch {
     size_t start = 0;
     std::vector<Image> images;
@@ -58,29 +58,46 @@ EvalReport evaluate_segmentation(Predictor& predictor, const SegmentationDataset
           evaluator.add(Predictor::finish(batch.logits[k], batch.images[k]).mask, data[batch.start + k].mask);
         }
         if (progress) progress(batch.start + batch.images.size());
-      });
+      },
+      streams);
   return evaluator.report();
 }
 
 ClassificationReport evaluate_classification(ClassificationPredictor& predictor, const ClassificationDataset& data,
-                                             int64_t batch, const ProgressCallback& progress) {
+                                             int64_t batch, const ProgressCallback& progress, int streams) {
   ClassificationEvaluator evaluator(predictor.model().num_classes());
   double loss_sum = 0;
-  const size_t step = static_cast<size_t>(std::max<int64_t>(1, batch));
-  for (size_t start = 0; start < data.size(); start += step) {
-    const size_t end = std::min(data.size(), start + step);
-    std::vector<at::Tensor> inputs;
-    std::vector<int64_t> labels;
-    for (size_t i = start; i < end; ++i) {
-      inputs.push_back(predictor.preprocess()(data.image(i)));
-      labels.push_back(data.label(i));
-    }
-    const at::Tensor logits = predictor.forward(at::stack(inputs)).to(at::kCPU, at::kFloat);
-    const at::Tensor truth = at::tensor(labels, at::kLong);
-    evaluator.add(logits, truth);
-    loss_sum += -logits.log_softmax(1).gather(1, truth.unsqueeze(1)).sum().item<double>();
-    if (progress) progress(end);
-  }
+  // Preprocessing ahead on a thread of its own, the network on `streams` threads, the scoring
+  // behind it in order.
+  struct Batch {
+    size_t end = 0;
+    at::Tensor inputs, truth, logits;
+  };
+  run_batch_pipeline<Batch>(
+      data.size(), static_cast<size_t>(std::max<int64_t>(1, batch)),
+      [&](size_t begin, size_t end) {
+        Batch b;
+        b.end = end;
+        std::vector<at::Tensor> inputs;
+        std::vector<int64_t> labels;
+        for (size_t i = begin; i < end; ++i) {
+          inputs.push_back(predictor.preprocess()(data.image(i)));
+          labels.push_back(data.label(i));
+        }
+        b.inputs = at::stack(inputs);
+        b.truth = at::tensor(labels, at::kLong);
+        return b;
+      },
+      [&](Batch& b) {
+        b.logits = predictor.forward(b.inputs).to(at::kCPU, at::kFloat);
+        b.inputs.reset();
+      },
+      [&](Batch& b) {
+        evaluator.add(b.logits, b.truth);
+        loss_sum += -b.logits.log_softmax(1).gather(1, b.truth.unsqueeze(1)).sum().item<double>();
+        if (progress) progress(b.end);
+      },
+      streams);
   ClassificationReport report = evaluator.report();
   if (data.size() > 0) report.cross_entropy = loss_sum / static_cast<double>(data.size());
   return report;

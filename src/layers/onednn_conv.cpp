@@ -26,6 +26,8 @@ using Tag = memory::format_tag;
 using onednn::append_activation;
 using onednn::Buffer;
 using onednn::engine;
+using onednn::Scratch;
+using onednn::shareable_attr;
 
 }  // namespace
 
@@ -47,6 +49,8 @@ struct OneDnnConv::Impl {
     memory::desc src, dst;                          // the kernel's layouts
     memory::desc user_src, user_dst;                // channels-last
     std::optional<dnnl::reorder> to_src, from_dst;  // when the two differ
+    memory::desc conv_scratch, to_src_scratch, from_dst_scratch;
+    size_t scratch_bytes = 0;  // the largest of the three
     memory weights;
     at::Tensor weights_storage;  // what `weights` points into, held while the kernel is
     bool fused = false;          // the activation ran as a post-op
@@ -136,7 +140,7 @@ struct OneDnnConv::Impl {
     kernel.user_dst = memory::desc({n, s.out_channels(), out_h, out_w}, type, Tag::nhwc);
     dnnl::post_ops ops;
     kernel.fused = append_activation(ops, activation);
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = shareable_attr();
     attr.set_post_ops(ops);
     const memory::desc any_weights(weight_dims(), type, Tag::any);
     const memory::desc bias_desc({s.out_channels()}, f32, Tag::x);
@@ -163,14 +167,21 @@ struct OneDnnConv::Impl {
       pd = primitive_desc(dnnl::algorithm::convolution_direct, kernel.user_src, kernel.user_dst, any_weights);
     }
     kernel.conv = dnnl::convolution_forward(pd);
+    kernel.conv_scratch = pd.scratchpad_desc();
     kernel.src = pd.src_desc();
     kernel.dst = pd.dst_desc();
     if (kernel.src != kernel.user_src) {
-      kernel.to_src = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), kernel.user_src, engine(), kernel.src));
+      const dnnl::reorder::primitive_desc reorder(engine(), kernel.user_src, engine(), kernel.src, shareable_attr());
+      kernel.to_src = dnnl::reorder(reorder);
+      kernel.to_src_scratch = reorder.scratchpad_desc();
     }
     if (kernel.dst != kernel.user_dst) {
-      kernel.from_dst = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), kernel.dst, engine(), kernel.user_dst));
+      const dnnl::reorder::primitive_desc reorder(engine(), kernel.dst, engine(), kernel.user_dst, shareable_attr());
+      kernel.from_dst = dnnl::reorder(reorder);
+      kernel.from_dst_scratch = reorder.scratchpad_desc();
     }
+    kernel.scratch_bytes = std::max(
+        {kernel.conv_scratch.get_size(), kernel.to_src_scratch.get_size(), kernel.from_dst_scratch.get_size()});
     const Packed& weights = weights_as(pd.weights_desc(), winograd_built, stream);
     kernel.weights = weights.buffer.mem;
     kernel.weights_storage = weights.buffer.storage;
@@ -250,15 +261,25 @@ at::Tensor OneDnnConv::operator()(const at::Tensor& x, Activation activation) co
   std::optional<Buffer> src_blocked, dst_blocked;
   if (kernel->to_src) src_blocked.emplace(kernel->src);
   if (kernel->from_dst) dst_blocked.emplace(kernel->dst);
+  const Scratch scratch(kernel->scratch_bytes);            // this call's: other threads may run the kernel at once
   for (int64_t first = 0; first < batch; first += step) {  // the images of one call lie together (NHWC)
     memory src(kernel->user_src, engine(), static_cast<char*>(input.data_ptr()) + first * in_image);
     memory dst(kernel->user_dst, engine(), static_cast<char*>(out.data_ptr()) + first * out_image);
-    if (kernel->to_src) kernel->to_src->execute(stream, src, src_blocked->mem);
+    if (kernel->to_src) {
+      kernel->to_src->execute(stream, {{DNNL_ARG_FROM, src},
+                                       {DNNL_ARG_TO, src_blocked->mem},
+                                       {DNNL_ARG_SCRATCHPAD, scratch.as(kernel->to_src_scratch)}});
+    }
     kernel->conv.execute(stream, {{DNNL_ARG_SRC, src_blocked ? src_blocked->mem : src},
                                   {DNNL_ARG_WEIGHTS, kernel->weights},
                                   {DNNL_ARG_BIAS, impl_->bias_mem},
-                                  {DNNL_ARG_DST, dst_blocked ? dst_blocked->mem : dst}});
-    if (kernel->from_dst) kernel->from_dst->execute(stream, dst_blocked->mem, dst);
+                                  {DNNL_ARG_DST, dst_blocked ? dst_blocked->mem : dst},
+                                  {DNNL_ARG_SCRATCHPAD, scratch.as(kernel->conv_scratch)}});
+    if (kernel->from_dst) {
+      kernel->from_dst->execute(stream, {{DNNL_ARG_FROM, dst_blocked->mem},
+                                         {DNNL_ARG_TO, dst},
+                                         {DNNL_ARG_SCRATCHPAD, scratch.as(kernel->from_dst_scratch)}});
+    }
   }
   stream.wait();
   return kernel->fused ? out : activate(out, activation);

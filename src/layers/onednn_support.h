@@ -40,6 +40,24 @@ struct Buffer {
         mem(desc, engine(), storage.data_ptr()) {}
 };
 
+/// Attributes for a primitive that several threads may run, at once too: the scratch memory of
+/// each run is the caller's (scratchpad_mode::user). oneDNN 2's default keeps it per thread, and
+/// a primitive made on one thread may then run on that thread alone.
+inline dnnl::primitive_attr shareable_attr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+/// One run's scratch memory for primitives made with shareable_attr() and run one after
+/// another: as many bytes as the largest of them asks for, seen through each one's desc.
+struct Scratch {
+  at::Tensor storage;
+  explicit Scratch(size_t bytes)
+      : storage(at::empty({static_cast<int64_t>(bytes)}, at::TensorOptions().dtype(at::kByte))) {}
+  dnnl::memory as(const dnnl::memory::desc& desc) const { return dnnl::memory(desc, engine(), storage.data_ptr()); }
+};
+
 /// The output size of `spec` on a height x width input; std::invalid_argument when none.
 std::pair<int64_t, int64_t> output_size(const ConvSpec& spec, int64_t height, int64_t width);
 

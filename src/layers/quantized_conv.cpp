@@ -63,6 +63,8 @@ struct QuantizedConv::Impl {
   struct Kernel {
     dnnl::convolution_forward conv;
     dnnl::reorder quantize;  // the input, in its type, to 8-bit integers
+    memory::desc quantize_scratch, conv_scratch;
+    size_t scratch_bytes = 0;  // the larger of the two
     memory::desc user_src, src, dst;
     memory weights;
     at::Tensor weights_storage;
@@ -120,10 +122,11 @@ struct QuantizedConv::Impl {
     kernel.src = memory::desc({n, s.in_channels(), height, width}, integer, Tag::nhwc);
     kernel.dst = memory::desc({n, s.out_channels(), out_h, out_w}, type, Tag::nhwc);
 
-    dnnl::primitive_attr quantize_attr;
+    dnnl::primitive_attr quantize_attr = onednn::shareable_attr();
     quantize_attr.set_output_scales(0, {1 / scale});
-    kernel.quantize =
-        dnnl::reorder(dnnl::reorder::primitive_desc(engine(), kernel.user_src, engine(), kernel.src, quantize_attr));
+    const dnnl::reorder::primitive_desc quantize(engine(), kernel.user_src, engine(), kernel.src, quantize_attr);
+    kernel.quantize = dnnl::reorder(quantize);
+    kernel.quantize_scratch = quantize.scratchpad_desc();
 
     std::vector<float> scales(weight_scales.size());
     for (size_t o = 0; o < scales.size(); ++o) scales[o] = weight_scales[o] * scale;
@@ -132,7 +135,7 @@ struct QuantizedConv::Impl {
         memory(memory::desc({s.out_channels()}, memory::data_type::f32, Tag::x), engine(), kernel.bias.data_ptr());
     dnnl::post_ops ops;
     kernel.fused = onednn::append_activation(ops, activation);
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = onednn::shareable_attr();
     attr.set_output_scales(1 << 1, scales);  // per output channel
     attr.set_post_ops(ops);
     const memory::dims strides{s.stride(), s.stride()}, dilates{s.dilation() - 1, s.dilation() - 1},
@@ -143,6 +146,8 @@ struct QuantizedConv::Impl {
                                                kernel.dst, strides, dilates, padding, padding);
     const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine());
     kernel.conv = dnnl::convolution_forward(pd);
+    kernel.conv_scratch = pd.scratchpad_desc();
+    kernel.scratch_bytes = std::max(kernel.quantize_scratch.get_size(), kernel.conv_scratch.get_size());
     const Buffer& weights = weights_as(pd.weights_desc(), stream);
     kernel.weights = weights.mem;
     kernel.weights_storage = weights.storage;
@@ -223,11 +228,15 @@ at::Tensor QuantizedConv::operator()(const at::Tensor& x, Activation activation)
   memory user_src(kernel->user_src, engine(), input.data_ptr());
   memory src(kernel->src, engine(), quantized.data_ptr());
   memory dst(kernel->dst, engine(), out.data_ptr());
-  kernel->quantize.execute(stream, user_src, src);
+  const onednn::Scratch scratch(kernel->scratch_bytes);  // this call's: other threads may run the kernel at once
+  kernel->quantize.execute(
+      stream,
+      {{DNNL_ARG_FROM, user_src}, {DNNL_ARG_TO, src}, {DNNL_ARG_SCRATCHPAD, scratch.as(kernel->quantize_scratch)}});
   kernel->conv.execute(stream, {{DNNL_ARG_SRC, src},
                                 {DNNL_ARG_WEIGHTS, kernel->weights},
                                 {DNNL_ARG_BIAS, kernel->bias_mem},
-                                {DNNL_ARG_DST, dst}});
+                                {DNNL_ARG_DST, dst},
+                                {DNNL_ARG_SCRATCHPAD, scratch.as(kernel->conv_scratch)}});
   stream.wait();
   return kernel->fused ? out : activate(out, activation);
 }

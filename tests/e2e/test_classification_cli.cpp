@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "segkit/core/checkpoint.h"
@@ -147,6 +149,35 @@ TEST_F(ClassificationCli, ClassifiesFoldersWithALabelsFile) {
   }
   EXPECT_EQ(count, 6);
   EXPECT_GE(vertical, 5);
+}
+
+// Two streams classify in the files' order and give one stream's answers; eval scores the same.
+TEST_F(ClassificationCli, StreamsKeepTheOrderAndTheAnswers) {
+  ASSERT_EQ(train_.exit_code, 0) << train_.output;
+  std::map<std::string, std::vector<nlohmann::json>> lines;
+  std::map<std::string, nlohmann::json> reports;
+  for (const std::string streams : {"1", "2"}) {
+    const std::string model = " --threads 2 --streams " + streams + " -m resnet18 -w " + run_ + "/best.pth";
+    const auto result = run_command(kCli + " classify" + model + " --resize 37 --crop 32 --batch 1 --json " + data_ +
+                                        "/val/vertical " + data_ + "/val/horizontal",
+                                    /*with_stderr=*/false);
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    std::istringstream text(result.output);
+    for (std::string line; std::getline(text, line);) lines[streams].push_back(nlohmann::json::parse(line));
+    const auto eval = run_command(
+        kCli + " eval" + model + " --folder " + data_ + "/val --resize 37 --crop 32 --batch 2 --json", false);
+    ASSERT_EQ(eval.exit_code, 0) << eval.output;
+    reports[streams] = nlohmann::json::parse(eval.output);
+  }
+  ASSERT_EQ(lines["1"].size(), 12u);
+  ASSERT_EQ(lines["2"].size(), 12u);
+  for (size_t i = 0; i < 12; ++i) {
+    EXPECT_EQ(lines["2"][i]["image"], lines["1"][i]["image"]) << "the files' order";
+    EXPECT_EQ(lines["2"][i]["top"][0]["class"], lines["1"][i]["top"][0]["class"]) << i;
+    EXPECT_NEAR(lines["2"][i]["top"][0]["prob"].get<double>(), lines["1"][i]["top"][0]["prob"].get<double>(), 1e-5);
+  }
+  EXPECT_EQ(reports["2"]["confusion_matrix"], reports["1"]["confusion_matrix"]);
+  EXPECT_NEAR(reports["2"]["loss"].get<double>(), reports["1"]["loss"].get<double>(), 1e-5);
 }
 
 // Classification trains channels-last on CPU; a stopped run must still resume to the same weights.

@@ -400,6 +400,38 @@ TEST(Cli, NoOverlayWritesTheSameMasksOnly) {
   }
 }
 
+// Two streams (the default on 2 threads: two batches through the network at once, one thread
+// each) write what one stream on both threads writes, file for file, in every precision.
+TEST(Cli, StreamsWriteWhatOneStreamWrites) {
+  const std::string out = temp_dir("cli_streams");
+  const std::string args = "-m " + kLraspp + " -w " + fixture(kLraspp + "/weights.pth") + " --save-logits ";
+  for (const std::string precision : {"fp32", "bf16", "int8"}) {
+    if (precision == "int8" && !QuantizedConv::available()) continue;  // refused: Bf16AndInt8... checks the message
+    std::string wrote;
+    for (const std::string streams : {"1", "2"}) {
+      const auto result = run_command(predict(args + "--precision " + precision + " --streams " + streams + " -o " +
+                                              out + "/" + precision + streams + " " + fixture("images")));
+      ASSERT_EQ(result.exit_code, 0) << precision << " " << streams << ": " << result.output;
+      wrote = result.output.substr(result.output.find("wrote "));
+    }
+    size_t files = 0, masks = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(out + "/" + precision + "1")) {
+      const std::string name = entry.path().filename().string(), other = out + "/" + precision + "2/" + name;
+      ASSERT_TRUE(std::filesystem::exists(other)) << name;
+      ++files;
+      masks += name.find("_mask.png") != std::string::npos;
+      if (entry.path().extension() == ".npy") {  // each stream on one thread: sums may split otherwise
+        EXPECT_LE(testing::relative_max_error(read_npy(other), read_npy(entry.path().string())), 1e-5) << name;
+      } else {
+        EXPECT_TRUE(read_image(other).pixels.equal(read_image(entry.path().string()).pixels))
+            << precision << " " << name;
+      }
+    }
+    EXPECT_EQ(files, 3 * masks) << "a mask, an overlay and logits an image";
+    EXPECT_EQ(wrote.rfind("wrote " + std::to_string(masks) + " mask(s)", 0), 0u) << wrote;
+  }
+}
+
 TEST(Cli, FoldersSkipFilesThatAreNotImagesWithOneLine) {
   const std::string dir = temp_dir("cli_skip");
   std::filesystem::copy_file(fixture("cli/image.png"), dir + "/a.png");

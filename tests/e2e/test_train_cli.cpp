@@ -126,6 +126,11 @@ TEST_F(TrainCli, EvalReportsMembraneMeasuresAndTiledPredictMatchesWhole) {
   EXPECT_NE(report.find("\"rand_error\""), std::string::npos);
   EXPECT_NE(report.find("\"confusion_matrix\""), std::string::npos);
   EXPECT_NE(report.find("\"pixels\": 9600"), std::string::npos) << "6 images of 40 x 40";
+  // One stream scores what the default two did (each image's mask is the same).
+  const auto one = run_command(kCli + " eval -m unet_padded -w " + dir + "/last.pth --images " + data_ +
+                               "/images --masks " + data_ + "/masks --streams 1 --report " + dir + "/report1.json");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_EQ(read_file(dir + "/report1.json"), report);
 
   const std::string image = data_ + "/images/1.png";
   ASSERT_EQ(run_command(kCli + " predict " + image + " -m unet_padded -w " + dir + "/last.pth -o " + dir + "/whole")

@@ -288,6 +288,16 @@ void ZooGolden::expect_bf16_agrees(const ZooEntry& entry, const Inference& fp32)
   for (const auto& [set, inputs] : sets) {
     std::vector<at::Tensor> expected;
     for (const at::Tensor& x : inputs) expected.push_back(fp32(x));
+    if (set == "parity") {  // one model run by two threads at once (predict's streams): each one's answer, bit for bit
+      for (const auto& [name, path] : {std::pair{"fp32", &fp32}, {"bf16", &bf16}, {"int8", &int8}}) {
+        if (!*path) continue;
+        const std::vector<at::Tensor> alone{(*path)(inputs[0])};
+        EXPECT_EQ(testing::concurrent_mismatches(
+                      alone, [&, p = path](size_t) { return (*p)(inputs[0]); }, 2, 2),
+                  0)
+            << name << " on two threads at once";
+      }
+    }
     const Agreement ours = compare(bf16, inputs, expected);
     const double theirs = pytorch.at(set).at("agreement").get<double>();
     const double their_error = pytorch.at(set).at("error").get<double>();

@@ -10,11 +10,23 @@ void configure_runtime(int threads);
 /// The number of cores this process may run on.
 int available_cores();
 
-/// For a thread working beside the network (a pipeline's loader or writer): LibTorch's
-/// operations called from it run on it alone, instead of starting a team of OpenMP threads of
-/// their own that would compete with the network's for the cores. The network's threads are
-/// unchanged (OpenMP's thread count is per thread).
-void single_threaded_here();
+/// For a thread working beside the network (a pipeline's loader or writer, or one of several
+/// network streams): LibTorch's operations called from it run on `threads` threads (1: on it
+/// alone), instead of starting a team of OpenMP threads as large as the network's that would
+/// compete with it for the cores. Other threads are unchanged (OpenMP's count is per thread).
+void set_threads_here(int threads);
+/// The threads LibTorch's operations called from this thread run on.
+int threads_here();
+
+/// How many batches a command running a CPU network over many files passes through it at once
+/// (streams, as inference servers call them), each on its share of this thread's threads:
+/// `requested` where positive, else 2 where there are at least 2 threads and 2 batches, else 1;
+/// never more than the threads or the batches. One stream on 2 cores runs a network that keeps
+/// both busy, and the decoding, resizing and encoding beside it stall it at every OpenMP
+/// barrier; two streams of one thread each have no barriers, and overlap those stages with
+/// each other's network (bench/RESULTS.md: 1.2-1.9x the images per second on the fast models).
+/// Each stream holds its own activations: 1 for the least memory.
+int inference_streams(int requested, size_t batches);
 
 /// This process's resident memory now, and at its peak since the start or the last
 /// reset_peak_resident_memory(), in KiB (Linux's VmRSS and VmHWM; -1 where unknown).

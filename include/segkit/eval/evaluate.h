@@ -24,13 +24,16 @@ EvalReport evaluate_segmentation(TiledInference& tiler, const SegmentationDatase
                                  const ProgressCallback& progress = nullptr);
 
 /// Every image through the predictor's preprocessing (resized as it says), `batch` images per
-/// pass, the logits resized back to the image; its argmax scored against the mask.
+/// pass on `streams` threads at once (run_batch_pipeline), the logits resized back to the
+/// image; its argmax scored against the mask.
 EvalReport evaluate_segmentation(Predictor& predictor, const SegmentationDataset& data, int64_t num_classes,
-                                 int64_t batch, const ProgressCallback& progress = nullptr);
+                                 int64_t batch, const ProgressCallback& progress = nullptr, int streams = 1);
 
 /// Every image through the predictor's preprocessing, `batch` at a time (the preprocessing
-/// must give images one size: a center crop), scored against its label.
+/// must give images one size: a center crop) on `streams` threads at once, scored against its
+/// label.
 ClassificationReport evaluate_classification(ClassificationPredictor& predictor, const ClassificationDataset& data,
-                                             int64_t batch, const ProgressCallback& progress = nullptr);
+                                             int64_t batch, const ProgressCallback& progress = nullptr,
+                                             int streams = 1);
 
 }  // namespace segkit

@@ -30,7 +30,7 @@ class Predictor {
   /// The preprocessing (uses no model state: any thread).
   PreparedBatch prepare(const std::vector<Image>& images) const { return prepare_batch(images, preprocess_); }
   /// The network: each image's float32 logits at its input size (on the model's device), in the
-  /// images' order.
+  /// images' order. Several threads may run it at once (predict's --streams).
   std::vector<at::Tensor> run(const PreparedBatch& prepared);
   /// Logits to a prediction: resized to the image's size, in float32, and their argmax (uses no
   /// model state: any thread).

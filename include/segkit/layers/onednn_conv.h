@@ -34,7 +34,8 @@ class OneDnnConv {
 
   /// The convolution of an N x C x H x W CPU batch of its type (made channels-last if it is not),
   /// then `activation` (fused where oneDNN can): a channels-last result. Each new input size
-  /// and activation builds its kernel once.
+  /// and activation builds its kernel once. Any thread may call it, several at once: each call
+  /// brings its own scratch memory (oneDNN's default ties a kernel to the thread that built it).
   at::Tensor operator()(const at::Tensor& x, Activation activation) const;
 
   /// How many images of a batch of this size one Winograd call takes; 0: the direct kernel.

@@ -59,7 +59,8 @@ class QuantizedConv {
   QuantizedConv& operator=(const QuantizedConv&) = delete;
 
   /// The convolution of an N x C x H x W CPU batch of its type (made channels-last if it is not),
-  /// then `activation` (fused where oneDNN can): a channels-last result.
+  /// then `activation` (fused where oneDNN can): a channels-last result. Any thread may call it,
+  /// several at once (as OneDnnConv).
   at::Tensor operator()(const at::Tensor& x, Activation activation) const;
 
   /// The same in int8 where it pays() for this input's size, else in the input's floating-point

@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "segkit/core/runtime.h"
+
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -17,15 +21,17 @@ using std::chrono::microseconds;
 // Sleeps of a few hundred microseconds, different per item, so that loaders finish out of order.
 void jitter(size_t i) { std::this_thread::sleep_for(microseconds((i * 7919) % 500)); }
 
+// Raises `most` to `now` if it is lower (any thread).
+void record_most(std::atomic<int>& most, int now) {
+  int seen = most.load();
+  while (now > seen && !most.compare_exchange_weak(seen, now)) {
+  }
+}
+
 struct Counts {
   std::atomic<int> in_flight{0};  // loaded, not yet stored
   std::atomic<int> most{0};
-  void loaded() {
-    const int now = ++in_flight;
-    int seen = most.load();
-    while (now > seen && !most.compare_exchange_weak(seen, now)) {
-    }
-  }
+  void loaded() { record_most(most, ++in_flight); }
 };
 
 TEST(Pipeline, RunsAndStoresEveryItemInOrderWithBoundedLookahead) {
@@ -138,6 +144,110 @@ TEST(Pipeline, AStoreOrRunErrorStopsThePipeline) {
   };
   EXPECT_THROW(failing_run(), std::invalid_argument);
   EXPECT_EQ(stored.size(), 9u) << "what ran before the error is stored";
+}
+
+TEST(Pipeline, SeveralRunnersRunEachItemOnceAndTheStoreTakesThemInOrder) {
+  for (const size_t runners : {2, 3}) {
+    SCOPED_TRACE("runners " + std::to_string(runners));
+    Counts counts;
+    std::mutex mutex;
+    std::vector<int> runs(200, 0);
+    std::set<std::thread::id> run_threads, setup_threads;
+    std::atomic<int> running{0}, most_running{0};
+    std::vector<size_t> stored;
+    const std::thread::id caller = std::this_thread::get_id();
+    PipelineOptions options;
+    options.runners = runners;
+    options.depth = runners;
+    options.runner_setup = [&] {
+      std::lock_guard<std::mutex> lock(mutex);
+      setup_threads.insert(std::this_thread::get_id());
+    };
+    run_pipeline<size_t, size_t>(
+        200,
+        [&](size_t i) -> std::optional<size_t> {
+          counts.loaded();
+          return i;
+        },
+        [&](size_t& i) {
+          record_most(most_running, ++running);
+          jitter(i * 31);  // later items often finish first
+          {
+            std::lock_guard<std::mutex> lock(mutex);
+            ++runs[i];
+            run_threads.insert(std::this_thread::get_id());
+          }
+          --running;
+          return i * 10;
+        },
+        [&](size_t& r) {
+          stored.push_back(r / 10);
+          --counts.in_flight;
+        },
+        options);
+    ASSERT_EQ(stored.size(), 200u);
+    for (size_t i = 0; i < 200; ++i) {
+      EXPECT_EQ(stored[i], i);
+      EXPECT_EQ(runs[i], 1) << "item " << i;
+    }
+    EXPECT_EQ(run_threads.count(caller), 0u) << "several runners run on threads of their own";
+    EXPECT_EQ(run_threads, setup_threads) << "each set up first";
+    EXPECT_LE(setup_threads.size(), runners);
+    EXPECT_GE(most_running.load(), 2) << "runs overlapped";
+    EXPECT_LE(most_running.load(), static_cast<int>(runners));
+    EXPECT_LE(counts.most.load(), static_cast<int>(2 * options.depth + 2 + options.loaders));
+  }
+}
+
+TEST(Pipeline, WithSeveralRunnersTheFirstErrorInItemOrderWins) {
+  // Item 20 fails after item 21 has failed on the other runner: the store takes items 0-19,
+  // then rethrows 20's error, and nothing after it is stored.
+  std::vector<size_t> stored;
+  PipelineOptions options;
+  options.runners = 2;
+  try {
+    run_pipeline<size_t, size_t>(
+        100, [](size_t i) -> std::optional<size_t> { return i; },
+        [](size_t& i) {
+          if (i == 20) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            throw std::runtime_error("item 20");
+          }
+          if (i == 21) throw std::runtime_error("item 21");
+          return i;
+        },
+        [&](size_t& r) { stored.push_back(r); }, options);
+    ADD_FAILURE() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), "item 20");
+  }
+  ASSERT_EQ(stored.size(), 20u);
+  for (size_t i = 0; i < 20; ++i) EXPECT_EQ(stored[i], i);
+}
+
+TEST(Pipeline, StreamsRunOnTheirShareOfTheThreads) {
+  const int before = threads_here();
+  set_threads_here(4);
+  EXPECT_EQ(threads_here(), 4);
+  EXPECT_EQ(inference_streams(0, 10), 2) << "auto: 2";
+  EXPECT_EQ(inference_streams(0, 1), 1) << "one batch";
+  EXPECT_EQ(inference_streams(3, 10), 3);
+  EXPECT_EQ(inference_streams(8, 10), 4) << "at most one per thread";
+  for (const int streams : {1, 2, 4}) {
+    std::mutex mutex;
+    std::set<int> seen;
+    run_batch_pipeline<size_t>(
+        16, 2, [](size_t begin, size_t) { return begin; },
+        [&](size_t&) {
+          std::lock_guard<std::mutex> lock(mutex);
+          seen.insert(threads_here());
+        },
+        [](size_t&) {}, streams);
+    EXPECT_EQ(seen, std::set<int>{4 / streams}) << streams << " streams";
+  }
+  set_threads_here(1);
+  EXPECT_EQ(inference_streams(0, 10), 1) << "one thread: one stream";
+  set_threads_here(before);
 }
 
 // Batches cover the items once, in order, the last one short; each is run before it is stored.

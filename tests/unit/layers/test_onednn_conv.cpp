@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 namespace segkit {
 namespace {
 
@@ -105,6 +107,29 @@ TEST(OneDnnConv, WinogradTakesWholeImagesWithinItsBudget) {
   const at::Tensor expected = at::conv2d(x, weight, bias, 1, 1).relu();
   EXPECT_LT((conv(x, Activation::kReLU) - expected).abs().max().item<double>(),
             1e-5 * (1 + expected.abs().max().item<double>()));
+}
+
+// Kernels made on this thread, then run by four others at once: oneDNN 2 ties a kernel to the
+// thread that made it unless each run brings its own scratch memory (Winograd's most of all).
+TEST(OneDnnConv, RunsOnSeveralThreadsAtOnce) {
+  if (!OneDnnConv::available()) GTEST_SKIP() << "built without oneDNN";
+  at::manual_seed(13);
+  at::NoGradGuard no_grad;
+  const at::Tensor weight = at::randn({64, 64, 3, 3}) * 0.1, bias = at::randn({64});
+  for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    SCOPED_TRACE(c10::toString(dtype));
+    const OneDnnConv conv(weight.clone(), bias, ConvSpec(64, 64, 3).padding(1), dtype);
+    if (dtype == at::kFloat) {
+      ASSERT_EQ(conv.winograd_chunk(1, 56, 56), 1) << "Winograd's kernel among them";
+    }
+    std::vector<at::Tensor> inputs, expected;
+    for (int k = 0; k < 4; ++k) {
+      inputs.push_back(at::randn({1 + k % 2, 64, 56, 44 + 6 * k}).to(dtype));
+      expected.push_back(conv(inputs.back(), Activation::kReLU));
+    }
+    EXPECT_EQ(testing::concurrent_mismatches(expected, [&](size_t k) { return conv(inputs[k], Activation::kReLU); }),
+              0);
+  }
 }
 
 TEST(OneDnnConv, RefusesWhatItCannotRun) {

@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <cmath>
 
 #include "segkit/layers/onednn_conv.h"
@@ -164,6 +166,30 @@ TEST(QuantizedConv, RunsInFloatWhereInt8DoesNotPay) {
       const double tolerance = dtype == at::kFloat ? 1e-5 : 1e-2;
       EXPECT_LT((got - expected).abs().max().item<double>(), tolerance * (1 + expected.abs().max().item<double>()));
     }
+  }
+}
+
+// As OneDnnConv's: kernels made here, run by four threads at once, in int8 and, on the small
+// inputs, in float from the same weights.
+TEST(QuantizedConv, RunsOnSeveralThreadsAtOnce) {
+  if (!QuantizedConv::available()) GTEST_SKIP() << "no int8 dot products on this CPU";
+  at::manual_seed(6);
+  at::NoGradGuard no_grad;
+  const ConvSpec spec = ConvSpec(32, 24, 3).padding(1);  // int8 on 784 pixels or more
+  const at::Tensor weight = at::randn({24, 32, 3, 3}) * 0.1, bias = at::randn({24});
+  for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    SCOPED_TRACE(c10::toString(dtype));
+    const QuantizedConv conv(weight, bias, spec, dtype);
+    std::vector<at::Tensor> inputs, expected;
+    for (const int64_t side : {20, 40, 48}) {
+      for (const bool negative : {false, true}) {
+        const at::Tensor x = at::randn({1, 32, side, side});
+        inputs.push_back((negative ? x : x.relu()).to(dtype));
+        expected.push_back(conv.run(inputs.back(), Activation::kReLU));
+      }
+    }
+    EXPECT_EQ(
+        testing::concurrent_mismatches(expected, [&](size_t k) { return conv.run(inputs[k], Activation::kReLU); }), 0);
   }
 }
 
