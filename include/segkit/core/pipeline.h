@@ -24,7 +24,7 @@
 namespace segkit {
 
 struct PipelineOptions {
-  /// Loader threads; 0 loads on the calling thread, between network calls (no overlap).
+  /// Loader threads; 0: each runner loads its items itself, before running them (no overlap).
   size_t loaders = 1;
   /// Threads running the network, each on items of its own (taken in order): 1 runs it on the
   /// calling thread.

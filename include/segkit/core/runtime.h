@@ -24,7 +24,8 @@ int threads_here();
 /// never more than the threads or the batches. One stream on 2 cores runs a network that keeps
 /// both busy, and the decoding, resizing and encoding beside it stall it at every OpenMP
 /// barrier; two streams of one thread each have no barriers, and overlap those stages with
-/// each other's network (bench/RESULTS.md: 1.2-1.9x the images per second on the fast models).
+/// each other's network (bench/RESULTS.md: 1.24-1.49x the images per second on the mobile
+/// segmentation models).
 /// Each stream holds its own activations: 1 for the least memory.
 int inference_streams(int requested, size_t batches);
 
