@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -28,12 +29,29 @@ inline std::string fixture(const std::string& relative) {
   return path;
 }
 
+/// The folders temp_dir made in this process, removed when it exits if no test failed (a failed
+/// test's files stay for a look): a full run would otherwise leave gigabytes in /tmp.
+inline std::vector<std::filesystem::path>& temp_dirs_made() {
+  static std::vector<std::filesystem::path> dirs;
+  static const bool cleanup = [] {
+    // Registered after `dirs` and gtest's UnitTest were made: runs before either is destroyed.
+    return std::atexit([] {
+             if (::testing::UnitTest::GetInstance()->Failed()) return;
+             std::error_code ignored;
+             for (const auto& dir : temp_dirs_made()) std::filesystem::remove_all(dir, ignored);
+           }) == 0;
+  }();
+  (void)cleanup;
+  return dirs;
+}
+
 /// A fresh, empty temporary folder for one test (of this process: ctest runs tests in
 /// parallel processes, each with its own copy of a suite's shared set-up).
 inline std::string temp_dir(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() / ("segkit_test_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  temp_dirs_made().push_back(dir);
   return dir.string();
 }
 

@@ -404,7 +404,7 @@ TEST(Cli, NoOverlayWritesTheSameMasksOnly) {
 // each) write what one stream on both threads writes, file for file, in every precision.
 TEST(Cli, StreamsWriteWhatOneStreamWrites) {
   const std::string out = temp_dir("cli_streams");
-  const std::string args = "-m " + kLraspp + " -w " + fixture(kLraspp + "/weights.pth") + " --save-logits ";
+  const std::string args = "-m " + kLraspp + " -w " + fixture(kLraspp + "/weights.pth") + " --resize 64 --save-logits ";
   for (const std::string precision : {"fp32", "bf16", "int8"}) {
     if (precision == "int8" && !QuantizedConv::available()) continue;  // refused: Bf16AndInt8... checks the message
     std::string wrote;
