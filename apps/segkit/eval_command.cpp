@@ -111,7 +111,7 @@ void eval_semantic_model(const EvalArgs& args) {
     TiledInference tiler(predictor, args.tiles);
     report = evaluate_segmentation(tiler, dataset, loaded.num_classes, report_progress);
   } else {
-    const int batch = static_cast<int>(std::max<int64_t>(1, args.batch));
+    const int64_t batch = std::max<int64_t>(1, args.batch);
     report = evaluate_segmentation(predictor, dataset, loaded.num_classes, batch, report_progress,
                                    streams_for(args.streams, dataset.size(), batch, parse_device(args.device)));
   }
@@ -181,7 +181,7 @@ void eval_classification(const EvalArgs& args) {
   ClassificationPredictor predictor(take_as<ClassifierImpl>(loaded.model), preprocess, parse_device(args.device),
                                     args.inference());
   Progress progress(dataset.size(), "eval");
-  const int batch = static_cast<int>(args.batch > 0 ? args.batch : 16);
+  const int64_t batch = args.batch > 0 ? args.batch : 16;
   const ClassificationReport report = evaluate_classification(
       predictor, dataset, batch, [&](size_t done) { progress.update(done, dataset.path(done - 1)); },
       streams_for(args.streams, dataset.size(), batch, parse_device(args.device)));

@@ -129,13 +129,13 @@ void add_precision_option(CLI::App& cmd, std::string& value) {
 void add_streams_option(CLI::App& cmd, int& value) {
   cmd.add_option("--streams", value,
                  "Batches run through the network at once, each on its share of the threads (default: 2 where "
-                 "there are 2 threads or more, 1 for instance models and on CUDA): faster on folders of images; "
-                 "each holds its own activations")
+                 "there are 2 threads and 2 batches or more; 1 for instance models, on CUDA and with --tile): faster "
+                 "on folders of images; each holds its own activations")
       ->check(CLI::NonNegativeNumber);
 }
 
-int streams_for(int requested, size_t items, int batch, c10::Device device) {
-  const size_t step = static_cast<size_t>(std::max(1, batch)), batches = (items + step - 1) / step;
+int streams_for(int requested, size_t items, int64_t batch, c10::Device device) {
+  const size_t step = static_cast<size_t>(std::max<int64_t>(1, batch)), batches = (items + step - 1) / step;
   if (device.is_cpu()) return inference_streams(requested, batches);
   return static_cast<int>(std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(std::max(0, requested)), batches)));
 }

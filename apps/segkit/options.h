@@ -67,7 +67,7 @@ InferenceOptions inference_options(c10::Device device, const std::string& precis
 void add_streams_option(CLI::App& cmd, int& value);
 /// The streams for `items` inputs in batches of `batch` on `device` (inference_streams on the
 /// CPU; on CUDA, where the streams would share one GPU queue, 1 unless asked for).
-int streams_for(int requested, size_t items, int batch, c10::Device device);
+int streams_for(int requested, size_t items, int64_t batch, c10::Device device);
 /// --mask-encoding: auto, index or binary.
 MaskEncoding parse_mask_encoding(const std::string& text);
 Upsampling parse_upsampling(const std::string& text);

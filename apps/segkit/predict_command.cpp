@@ -194,7 +194,7 @@ void run_instance_predict(const PredictArgs& args, const c10::Device& device, co
   Progress progress(files.size(), "predict");
   ImageReader reader(args.reading);
   int64_t detections = 0;
-  // As for semantic models: a batch read ahead on a thread of its own, the network here, the
+  // As for semantic models: a batch read ahead on a thread of its own, the network on streams, the
   // instance maps and overlays drawn and written behind it.
   struct Batch : FileBatch {
     std::vector<Instances> found;
@@ -292,7 +292,7 @@ void run_predict(const PredictArgs& args) {
     }
   } else {
     // A batch of files is read and preprocessed ahead on a thread of its own, run through the
-    // network here, and resized, argmaxed and written behind it.
+    // network on streams of its own, and resized, argmaxed and written behind it in order.
     struct Batch : FileBatch {
       PreparedBatch prepared;
       std::vector<at::Tensor> logits;

@@ -13,6 +13,7 @@
 
 #if SEGKIT_WITH_ONEDNN
 #include "onednn_support.h"
+#include "segkit/core/runtime.h"
 #endif
 
 namespace segkit {
@@ -73,7 +74,9 @@ struct OneDnnConv::Impl {
   /// The layouts the cached kernels use, and the newest one that is not Winograd's: oneDNN
   /// cannot reorder out of those, so new layouts are made from it.
   std::vector<Packed> packed;
-  std::map<std::tuple<int64_t, int64_t, int64_t, int>, Kernel> kernels;
+  // By images per call, input height and width, activation, and the calling thread's threads
+  // (oneDNN shares a kernel's work among as many as there were when it was built).
+  std::map<std::tuple<int64_t, int64_t, int64_t, int, int>, Kernel> kernels;
   std::mutex mutex;
 
   memory::dims weight_dims() const {
@@ -242,7 +245,8 @@ at::Tensor OneDnnConv::operator()(const at::Tensor& x, Activation activation) co
   const int64_t batch = x.size(0), chunk = winograd_chunk(batch, x.size(2), x.size(3));
   const int64_t step = chunk > 0 ? chunk : std::max<int64_t>(batch, 1);  // images per call
   dnnl::stream stream(engine());
-  const std::tuple<int64_t, int64_t, int64_t, int> key{step, x.size(2), x.size(3), static_cast<int>(activation)};
+  const std::tuple<int64_t, int64_t, int64_t, int, int> key{step, x.size(2), x.size(3), static_cast<int>(activation),
+                                                            threads_here()};
   Impl::Kernel* kernel = nullptr;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);

@@ -82,7 +82,9 @@ struct QuantizedConv::Impl {
   at::Tensor bias;
   std::vector<std::pair<memory::desc, Buffer>> packed;
   // Shared: a caller keeps its kernel while another thread's call clears the cache.
-  std::map<std::tuple<int64_t, int64_t, int64_t, int, bool, int>, std::shared_ptr<const Kernel>> kernels;
+  // By batch, height, width, activation, sign, scale step and the calling thread's threads
+  // (oneDNN shares a kernel's work among as many as there were when it was built).
+  std::map<std::tuple<int64_t, int64_t, int64_t, int, bool, int, int>, std::shared_ptr<const Kernel>> kernels;
   std::shared_ptr<const OneDnnConv> fallback;  // where int8 does not pay: made on first need
   std::mutex mutex;
 
@@ -204,8 +206,8 @@ at::Tensor QuantizedConv::operator()(const at::Tensor& x, Activation activation)
   const bool is_signed = min < 0;
   const int step = scale_step(input_scale(min, max));
   dnnl::stream stream(engine());
-  const std::tuple<int64_t, int64_t, int64_t, int, bool, int> key{
-      batch, input.size(2), input.size(3), static_cast<int>(activation), is_signed, step};
+  const std::tuple<int64_t, int64_t, int64_t, int, bool, int, int> key{
+      batch, input.size(2), input.size(3), static_cast<int>(activation), is_signed, step, threads_here()};
   std::shared_ptr<const Impl::Kernel> kernel;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);

@@ -117,7 +117,7 @@ TEST_F(TrainCli, SavedConfigurationReproducesTheRun) {
 TEST_F(TrainCli, EvalReportsMembraneMeasuresAndTiledPredictMatchesWhole) {
   const std::string dir = temp_dir("train_eval");
   ASSERT_EQ(run_command(train_command(data_, dir, "--epochs 2")).exit_code, 0);
-  const auto eval = run_command(kCli + " eval -m unet_padded -w " + dir + "/last.pth --images " + data_ +
+  const auto eval = run_command(kCli + " eval --threads 2 -m unet_padded -w " + dir + "/last.pth --images " + data_ +
                                 "/images --masks " + data_ + "/masks --report " + dir + "/report.json");
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
   EXPECT_NE(eval.output.find("pixel error"), std::string::npos) << eval.output;
@@ -127,7 +127,7 @@ TEST_F(TrainCli, EvalReportsMembraneMeasuresAndTiledPredictMatchesWhole) {
   EXPECT_NE(report.find("\"confusion_matrix\""), std::string::npos);
   EXPECT_NE(report.find("\"pixels\": 9600"), std::string::npos) << "6 images of 40 x 40";
   // One stream scores what the default two did (each image's mask is the same).
-  const auto one = run_command(kCli + " eval -m unet_padded -w " + dir + "/last.pth --images " + data_ +
+  const auto one = run_command(kCli + " eval --threads 2 -m unet_padded -w " + dir + "/last.pth --images " + data_ +
                                "/images --masks " + data_ + "/masks --streams 1 --report " + dir + "/report1.json");
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_EQ(read_file(dir + "/report1.json"), report);

@@ -24,7 +24,8 @@
 namespace segkit {
 
 struct PipelineOptions {
-  /// Loader threads; 0: each runner loads its items itself, before running them (no overlap).
+  /// Loader threads; 0: each runner loads its items itself, before running them (with one
+  /// runner, no overlap of loading and running).
   size_t loaders = 1;
   /// Threads running the network, each on items of its own (taken in order): 1 runs it on the
   /// calling thread.
@@ -34,8 +35,9 @@ struct PipelineOptions {
   size_t depth = 2;
   /// Called first on each loader thread and on the store thread (e.g. set_threads_here(1)).
   std::function<void()> thread_setup;
-  /// Called first on each runner thread, where there are several (e.g. set_threads_here).
-  std::function<void()> runner_setup;
+  /// Called first on each runner thread, where there are several, with its index (e.g.
+  /// set_threads_here with its share of the threads).
+  std::function<void(size_t runner)> runner_setup;
 };
 
 /// For each i in [0, count): store(run(load(i))). `load` may return std::nullopt to skip an
@@ -85,7 +87,7 @@ void run_pipeline(size_t count, const std::function<std::optional<Loaded>(size_t
     }
   };
   // Takes the items in order, runs them and hands the outcomes over; with loaders == 0 it loads
-  // them itself (one runner).
+  // them itself first.
   const auto runner = [&] {
     for (;;) {
       size_t i;
@@ -156,17 +158,29 @@ void run_pipeline(size_t count, const std::function<std::optional<Loaded>(size_t
   };
 
   std::vector<std::thread> threads;
-  for (size_t t = 0; t < options.loaders && t < count; ++t) threads.emplace_back(loader);
-  std::thread store_thread(storer);
-  if (runners == 1) {
-    runner();
-  } else {
-    for (size_t t = 0; t < runners && t < count; ++t) {
-      threads.emplace_back([&] {
-        if (options.runner_setup) options.runner_setup();
-        runner();
-      });
+  std::thread store_thread;
+  try {
+    for (size_t t = 0; t < options.loaders && t < count; ++t) threads.emplace_back(loader);
+    store_thread = std::thread(storer);
+    if (runners == 1) {
+      runner();
+    } else {
+      for (size_t t = 0; t < runners && t < count; ++t) {
+        threads.emplace_back([&, t] {
+          if (options.runner_setup) options.runner_setup(t);
+          runner();
+        });
+      }
     }
+  } catch (...) {  // a thread that could not start (or the caller's runner failing outside its items)
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stopping = true;
+      changed.notify_all();
+    }
+    if (store_thread.joinable()) store_thread.join();
+    for (std::thread& t : threads) t.join();
+    throw;
   }
   store_thread.join();
   {
@@ -184,8 +198,8 @@ void run_pipeline(size_t count, const std::function<std::optional<Loaded>(size_t
 /// passes the batch through the network (dropping what it no longer needs), `store` writes its
 /// results behind it. The loader and the store run LibTorch's operations on one core each
 /// (set_threads_here(1)), leaving the others to the network. With `streams` above 1, `run` is
-/// called on that many threads at once, each on its own batches and its share of the calling
-/// thread's threads (inference_streams).
+/// called on that many threads at once (at most one per batch), each on its own batches and
+/// its share of the calling thread's threads (inference_streams).
 template <typename Batch>
 void run_batch_pipeline(size_t count, size_t batch_size, const std::function<Batch(size_t, size_t)>& load,
                         const std::function<void(Batch&)>& run, const std::function<void(Batch&)>& store,
@@ -193,12 +207,15 @@ void run_batch_pipeline(size_t count, size_t batch_size, const std::function<Bat
   const size_t step = batch_size < 1 ? 1 : batch_size;
   PipelineOptions options;
   options.thread_setup = [] { set_threads_here(1); };
-  options.runners = static_cast<size_t>(std::max(1, streams));
-  const int stream_threads = std::max(1, threads_here() / std::max(1, streams));
-  options.runner_setup = [stream_threads] { set_threads_here(stream_threads); };
+  const size_t batches = (count + step - 1) / step;
+  // As many runners as there are streams and batches, the threads shared out among them.
+  options.runners = std::max<size_t>(1, std::min(static_cast<size_t>(std::max(1, streams)), batches));
+  const size_t threads = static_cast<size_t>(std::max(1, threads_here()));
+  options.runner_setup = [threads, runners = options.runners](size_t runner) {
+    set_threads_here(static_cast<int>(std::max<size_t>(1, threads / runners + (runner < threads % runners))));
+  };
   run_pipeline<Batch, Batch>(
-      (count + step - 1) / step,
-      [&](size_t b) -> std::optional<Batch> { return load(b * step, std::min(count, (b + 1) * step)); },
+      batches, [&](size_t b) -> std::optional<Batch> { return load(b * step, std::min(count, (b + 1) * step)); },
       [&](Batch& batch) {
         run(batch);
         return std::move(batch);

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -159,7 +160,7 @@ TEST(Pipeline, SeveralRunnersRunEachItemOnceAndTheStoreTakesThemInOrder) {
     PipelineOptions options;
     options.runners = runners;
     options.depth = runners;
-    options.runner_setup = [&] {
+    options.runner_setup = [&](size_t) {
       std::lock_guard<std::mutex> lock(mutex);
       setup_threads.insert(std::this_thread::get_id());
     };
@@ -233,17 +234,28 @@ TEST(Pipeline, StreamsRunOnTheirShareOfTheThreads) {
   EXPECT_EQ(inference_streams(0, 1), 1) << "one batch";
   EXPECT_EQ(inference_streams(3, 10), 3);
   EXPECT_EQ(inference_streams(8, 10), 4) << "at most one per thread";
-  for (const int streams : {1, 2, 4}) {
+  struct Case {
+    int streams;
+    size_t items;
+    std::multiset<int> threads;  // of the runners that ran
+  };
+  // 4 threads: 1 stream on them all; 2 of 2; 3 of 2, 1 and 1; 4 of 1; 2 streams over one batch
+  // (2 items in batches of 2): one runner on all 4.
+  for (const Case& c :
+       {Case{1, 16, {4}}, Case{2, 16, {2, 2}}, Case{3, 16, {1, 1, 2}}, Case{4, 16, {1, 1, 1, 1}}, Case{2, 2, {4}}}) {
     std::mutex mutex;
-    std::set<int> seen;
+    std::map<std::thread::id, int> seen;
     run_batch_pipeline<size_t>(
-        16, 2, [](size_t begin, size_t) { return begin; },
+        c.items, 2, [](size_t begin, size_t) { return begin; },
         [&](size_t&) {
+          std::this_thread::sleep_for(microseconds(2000));  // every runner gets batches
           std::lock_guard<std::mutex> lock(mutex);
-          seen.insert(threads_here());
+          seen[std::this_thread::get_id()] = threads_here();
         },
-        [](size_t&) {}, streams);
-    EXPECT_EQ(seen, std::set<int>{4 / streams}) << streams << " streams";
+        [](size_t&) {}, c.streams);
+    std::multiset<int> threads;
+    for (const auto& [id, count] : seen) threads.insert(count);
+    EXPECT_EQ(threads, c.threads) << c.streams << " streams, " << c.items << " items";
   }
   set_threads_here(1);
   EXPECT_EQ(inference_streams(0, 10), 1) << "one thread: one stream";
