@@ -146,7 +146,7 @@ Run add_bench_command(CLI::App& app) {
   cmd->add_option("--width", args->width, "Input width (default: --size, else the height)")->check(positive_integer());
   cmd->add_option("--batch", args->batch, "Images per forward pass")->capture_default_str()->check(positive_integer());
   cmd->add_option("--runs", args->runs, "Timed runs")->capture_default_str()->check(positive_integer());
-  cmd->add_option("--warmup", args->warmup, "Untimed runs first")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--warmup", args->warmup, "Untimed runs first")->capture_default_str()->check(non_negative_integer());
   cmd->add_option("--image", args->image,
                   "Also time each stage of prediction on this image (instance models: run on it)");
   cmd->add_flag("--json", args->json, "One JSON object instead of the table");

@@ -121,7 +121,7 @@ void run_classify(const ClassifyArgs& args) {
         }
         std::cout << std::flush;
       },
-      streams_for(args.streams, files.size(), args.batch, device));
+      streams_for(args.streams, device));
   progress.finish();
   reader.finish(files.size());
 }

@@ -111,9 +111,8 @@ void eval_semantic_model(const EvalArgs& args) {
     TiledInference tiler(predictor, args.tiles);
     report = evaluate_segmentation(tiler, dataset, loaded.num_classes, report_progress);
   } else {
-    const int64_t batch = std::max<int64_t>(1, args.batch);
-    report = evaluate_segmentation(predictor, dataset, loaded.num_classes, batch, report_progress,
-                                   streams_for(args.streams, dataset.size(), batch, parse_device(args.device)));
+    report = evaluate_segmentation(predictor, dataset, loaded.num_classes, std::max<int64_t>(1, args.batch),
+                                   report_progress, streams_for(args.streams, parse_device(args.device)));
   }
   progress.finish();
   print_report(args, report.to_table(report_names(names, dataset.binary())), report.to_json());
@@ -181,10 +180,10 @@ void eval_classification(const EvalArgs& args) {
   ClassificationPredictor predictor(take_as<ClassifierImpl>(loaded.model), preprocess, parse_device(args.device),
                                     args.inference());
   Progress progress(dataset.size(), "eval");
-  const int64_t batch = args.batch > 0 ? args.batch : 16;
   const ClassificationReport report = evaluate_classification(
-      predictor, dataset, batch, [&](size_t done) { progress.update(done, dataset.path(done - 1)); },
-      streams_for(args.streams, dataset.size(), batch, parse_device(args.device)));
+      predictor, dataset, args.batch > 0 ? args.batch : 16,
+      [&](size_t done) { progress.update(done, dataset.path(done - 1)); },
+      streams_for(args.streams, parse_device(args.device)));
   progress.finish();
   print_report(args, report.to_table(dataset.classes()), report.to_json(dataset.classes()));
 }

@@ -131,13 +131,11 @@ void add_streams_option(CLI::App& cmd, int& value) {
                  "Batches run through the network at once, each on its share of the threads (default: 2 where "
                  "there are 2 threads and 2 batches or more; 1 for instance models, on CUDA and with --tile): faster "
                  "on folders of images; each holds its own activations")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_integer());
 }
 
-int streams_for(int requested, size_t items, int64_t batch, c10::Device device) {
-  const size_t step = static_cast<size_t>(std::max<int64_t>(1, batch)), batches = (items + step - 1) / step;
-  if (device.is_cpu()) return inference_streams(requested, batches);
-  return static_cast<int>(std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(std::max(0, requested)), batches)));
+int streams_for(int requested, c10::Device device) {
+  return device.is_cpu() ? inference_streams(requested) : std::max(1, requested);
 }
 
 InferenceOptions inference_options(c10::Device device, const std::string& precision) {
@@ -215,17 +213,31 @@ std::vector<std::string> read_class_names(const std::string& path) {
   return names;
 }
 
-const CLI::Validator& positive_integer() {
-  static const CLI::Validator validator(
-      [](std::string& text) -> std::string {
+namespace {
+
+// A whole number of at least `least`, named `what` in the error.
+CLI::Validator integer_at_least(long long least, const std::string& what, const std::string& name) {
+  return CLI::Validator(
+      [least, what](std::string& text) -> std::string {
         try {
           size_t used = 0;
-          if (std::stoll(text, &used) > 0 && used == text.size()) return "";
+          if (std::stoll(text, &used) >= least && used == text.size()) return "";
         } catch (const std::exception&) {
         }
-        return "must be a positive whole number, got \"" + text + "\"";
+        return "must be " + what + ", got \"" + text + "\"";
       },
-      "POSITIVE");
+      name);
+}
+
+}  // namespace
+
+const CLI::Validator& positive_integer() {
+  static const CLI::Validator validator = integer_at_least(1, "a positive whole number", "POSITIVE");
+  return validator;
+}
+
+const CLI::Validator& non_negative_integer() {
+  static const CLI::Validator validator = integer_at_least(0, "a whole number of 0 or more", "NONNEGATIVE");
   return validator;
 }
 

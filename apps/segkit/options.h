@@ -65,9 +65,9 @@ void add_precision_option(CLI::App& cmd, std::string& value);
 InferenceOptions inference_options(c10::Device device, const std::string& precision);
 /// Adds --streams (0: auto).
 void add_streams_option(CLI::App& cmd, int& value);
-/// The streams for `items` inputs in batches of `batch` on `device` (inference_streams on the
-/// CPU; on CUDA, where the streams would share one GPU queue, 1 unless asked for).
-int streams_for(int requested, size_t items, int64_t batch, c10::Device device);
+/// The streams on `device`: inference_streams on the CPU; on CUDA, where the streams would share
+/// one GPU queue, 1 unless asked for.
+int streams_for(int requested, c10::Device device);
 /// --mask-encoding: auto, index or binary.
 MaskEncoding parse_mask_encoding(const std::string& text);
 Upsampling parse_upsampling(const std::string& text);
@@ -113,6 +113,8 @@ class Progress {
 
 /// A flag's check: a positive whole number (CLI11's own range check prints a 300-digit bound).
 const CLI::Validator& positive_integer();
+/// The same for a whole number of 0 or more.
+const CLI::Validator& non_negative_integer();
 
 /// How a command reads its input images: --max-pixels and --skip-bad.
 struct ImageReading {

@@ -229,7 +229,7 @@ void run_instance_predict(const PredictArgs& args, const c10::Device& device, co
         }
         progress.update(batch.end, files[batch.end - 1]);
       },
-      args.streams > 0 ? streams_for(args.streams, files.size(), args.batch, device) : 1);
+      args.streams > 0 ? streams_for(args.streams, device) : 1);
   progress.finish();
   reader.finish(files.size());
   if (!args.coco_results.empty()) write_coco_results(results, args.coco_results);
@@ -316,7 +316,7 @@ void run_predict(const PredictArgs& args) {
           }
           progress.update(batch.end, files[batch.end - 1]);
         },
-        streams_for(args.streams, files.size(), args.batch, device));
+        streams_for(args.streams, device));
   }
   progress.finish();
   reader.finish(files.size());

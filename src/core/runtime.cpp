@@ -45,12 +45,7 @@ void set_threads_here(int threads) {
 
 int threads_here() { return at::get_num_threads(); }
 
-int inference_streams(int requested, size_t batches) {
-  const int threads = std::max(1, threads_here());
-  const int wanted = requested > 0 ? requested : 2;
-  return static_cast<int>(
-      std::max<size_t>(1, std::min({static_cast<size_t>(wanted), static_cast<size_t>(threads), batches})));
-}
+int inference_streams(int requested) { return std::min(requested > 0 ? requested : 2, std::max(1, threads_here())); }
 
 namespace {
 

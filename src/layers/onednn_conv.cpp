@@ -47,11 +47,10 @@ struct OneDnnConv::Impl {
   /// One input size and activation: the kernel, and what it needs around it.
   struct Kernel {
     dnnl::convolution_forward conv;
-    memory::desc src, dst;                          // the kernel's layouts
-    memory::desc user_src, user_dst;                // channels-last
-    std::optional<dnnl::reorder> to_src, from_dst;  // when the two differ
-    memory::desc conv_scratch, to_src_scratch, from_dst_scratch;
-    size_t scratch_bytes = 0;  // the largest of the three
+    memory::desc src, dst;                                        // the kernel's layouts
+    memory::desc user_src, user_dst;                              // channels-last
+    std::optional<dnnl::reorder> to_src, from_dst;                // when the two differ
+    memory::desc conv_scratch, to_src_scratch, from_dst_scratch;  // each one's scratch memory
     memory weights;
     at::Tensor weights_storage;  // what `weights` points into, held while the kernel is
     bool fused = false;          // the activation ran as a post-op
@@ -183,8 +182,6 @@ struct OneDnnConv::Impl {
       kernel.from_dst = dnnl::reorder(reorder);
       kernel.from_dst_scratch = reorder.scratchpad_desc();
     }
-    kernel.scratch_bytes = std::max(
-        {kernel.conv_scratch.get_size(), kernel.to_src_scratch.get_size(), kernel.from_dst_scratch.get_size()});
     const Packed& weights = weights_as(pd.weights_desc(), winograd_built, stream);
     kernel.weights = weights.buffer.mem;
     kernel.weights_storage = weights.buffer.storage;
@@ -265,7 +262,8 @@ at::Tensor OneDnnConv::operator()(const at::Tensor& x, Activation activation) co
   std::optional<Buffer> src_blocked, dst_blocked;
   if (kernel->to_src) src_blocked.emplace(kernel->src);
   if (kernel->from_dst) dst_blocked.emplace(kernel->dst);
-  const Scratch scratch(kernel->scratch_bytes);            // this call's: other threads may run the kernel at once
+  const Scratch scratch({kernel->conv_scratch, kernel->to_src_scratch,
+                         kernel->from_dst_scratch});       // this call's: other threads may run the kernel at once
   for (int64_t first = 0; first < batch; first += step) {  // the images of one call lie together (NHWC)
     memory src(kernel->user_src, engine(), static_cast<char*>(input.data_ptr()) + first * in_image);
     memory dst(kernel->user_dst, engine(), static_cast<char*>(out.data_ptr()) + first * out_image);

@@ -5,6 +5,9 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <initializer_list>
+
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "segkit/layers/conv_bn.h"
@@ -50,11 +53,15 @@ inline dnnl::primitive_attr shareable_attr() {
 }
 
 /// One run's scratch memory for primitives made with shareable_attr() and run one after
-/// another: as many bytes as the largest of them asks for, seen through each one's desc.
+/// another (their scratchpad_desc()s): as many bytes as the largest asks for, seen through each
+/// one's desc.
 struct Scratch {
   at::Tensor storage;
-  explicit Scratch(size_t bytes)
-      : storage(at::empty({static_cast<int64_t>(bytes)}, at::TensorOptions().dtype(at::kByte))) {}
+  explicit Scratch(std::initializer_list<dnnl::memory::desc> descs) {
+    size_t bytes = 0;
+    for (const auto& desc : descs) bytes = std::max(bytes, desc.get_size());
+    storage = at::empty({static_cast<int64_t>(bytes)}, at::TensorOptions().dtype(at::kByte));
+  }
   dnnl::memory as(const dnnl::memory::desc& desc) const { return dnnl::memory(desc, engine(), storage.data_ptr()); }
 };
 

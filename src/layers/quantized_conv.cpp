@@ -62,9 +62,8 @@ struct QuantizedConv::Impl {
   /// One input size, activation, sign and scale step: the kernel and its input's quantizer.
   struct Kernel {
     dnnl::convolution_forward conv;
-    dnnl::reorder quantize;  // the input, in its type, to 8-bit integers
-    memory::desc quantize_scratch, conv_scratch;
-    size_t scratch_bytes = 0;  // the larger of the two
+    dnnl::reorder quantize;                       // the input, in its type, to 8-bit integers
+    memory::desc quantize_scratch, conv_scratch;  // each one's scratch memory
     memory::desc user_src, src, dst;
     memory weights;
     at::Tensor weights_storage;
@@ -149,7 +148,6 @@ struct QuantizedConv::Impl {
     const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine());
     kernel.conv = dnnl::convolution_forward(pd);
     kernel.conv_scratch = pd.scratchpad_desc();
-    kernel.scratch_bytes = std::max(kernel.quantize_scratch.get_size(), kernel.conv_scratch.get_size());
     const Buffer& weights = weights_as(pd.weights_desc(), stream);
     kernel.weights = weights.mem;
     kernel.weights_storage = weights.storage;
@@ -230,7 +228,8 @@ at::Tensor QuantizedConv::operator()(const at::Tensor& x, Activation activation)
   memory user_src(kernel->user_src, engine(), input.data_ptr());
   memory src(kernel->src, engine(), quantized.data_ptr());
   memory dst(kernel->dst, engine(), out.data_ptr());
-  const onednn::Scratch scratch(kernel->scratch_bytes);  // this call's: other threads may run the kernel at once
+  const onednn::Scratch scratch(
+      {kernel->quantize_scratch, kernel->conv_scratch});  // this call's: other threads may run the kernel at once
   kernel->quantize.execute(
       stream,
       {{DNNL_ARG_FROM, user_src}, {DNNL_ARG_TO, src}, {DNNL_ARG_SCRATCHPAD, scratch.as(kernel->quantize_scratch)}});

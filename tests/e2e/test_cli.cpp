@@ -303,6 +303,8 @@ TEST(Cli, UsageErrorsSayDidYouMeanWithOneExitCode) {
       {"bad number", kCli + " predict --batch many -w " + weights + " " + image, "predict: "},
       {"no pixel cap", kCli + " predict --max-pixels 0 -w " + weights + " " + image, "predict: --max-pixels"},
       {"negative pixel cap", kCli + " classify --max-pixels -1 -w " + weights + " " + image, "classify: --max-pixels"},
+      {"negative streams", kCli + " eval --streams -1 -w " + weights + " --folder .",
+       "eval: --streams: must be a whole number of 0 or more, got \"-1\""},
   };
   for (const auto& c : cases) {
     const auto result = run_command(c.args);

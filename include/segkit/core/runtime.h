@@ -20,14 +20,14 @@ int threads_here();
 
 /// How many batches a command running a CPU network over many files passes through it at once
 /// (streams, as inference servers call them), each on its share of this thread's threads:
-/// `requested` where positive, else 2 where there are at least 2 threads and 2 batches, else 1;
-/// never more than the threads or the batches. One stream on 2 cores runs a network that keeps
+/// `requested` where positive, else 2; never more than the threads (run_batch_pipeline runs no
+/// more than there are batches). One stream on 2 cores runs a network that keeps
 /// both busy, and the decoding, resizing and encoding beside it stall it at every OpenMP
 /// barrier; two streams of one thread each have no barriers, and overlap those stages with
 /// each other's network (bench/RESULTS.md: 1.24-1.49x the images per second on the mobile
 /// segmentation models).
 /// Each stream holds its own activations: 1 for the least memory.
-int inference_streams(int requested, size_t batches);
+int inference_streams(int requested);
 
 /// This process's resident memory now, and at its peak since the start or the last
 /// reset_peak_resident_memory(), in KiB (Linux's VmRSS and VmHWM; -1 where unknown).

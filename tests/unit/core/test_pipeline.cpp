@@ -230,10 +230,9 @@ TEST(Pipeline, StreamsRunOnTheirShareOfTheThreads) {
   const int before = threads_here();
   set_threads_here(4);
   EXPECT_EQ(threads_here(), 4);
-  EXPECT_EQ(inference_streams(0, 10), 2) << "auto: 2";
-  EXPECT_EQ(inference_streams(0, 1), 1) << "one batch";
-  EXPECT_EQ(inference_streams(3, 10), 3);
-  EXPECT_EQ(inference_streams(8, 10), 4) << "at most one per thread";
+  EXPECT_EQ(inference_streams(0), 2) << "auto: 2";
+  EXPECT_EQ(inference_streams(3), 3);
+  EXPECT_EQ(inference_streams(8), 4) << "at most one per thread";
   struct Case {
     int streams;
     size_t items;
@@ -258,7 +257,7 @@ TEST(Pipeline, StreamsRunOnTheirShareOfTheThreads) {
     EXPECT_EQ(threads, c.threads) << c.streams << " streams, " << c.items << " items";
   }
   set_threads_here(1);
-  EXPECT_EQ(inference_streams(0, 10), 1) << "one thread: one stream";
+  EXPECT_EQ(inference_streams(0), 1) << "one thread: one stream";
   set_threads_here(before);
 }
 
