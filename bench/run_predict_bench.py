@@ -42,7 +42,7 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--precision", action="append")
-    p.add_argument("--baseline", help="another build's folder (its segkit has no --precision: fp32 only)")
+    p.add_argument("--baseline", help="another build's folder (given --precision unless fp32)")
     p.add_argument("--input-size", default="520x693", help="the network's input for these images, HxW")
     p.add_argument("--no-overlay-too", action="store_true", help="also time predict --no-overlay")
     p.add_argument("--one-stream-too", action="store_true", help="also time predict --streams 1")
@@ -88,8 +88,8 @@ def main():
                     rows["masks"].append(per_image(a.build_dir, ["--precision", precision, "--no-overlay"]))
                 if a.one_stream_too:
                     rows["one_stream"].append(per_image(a.build_dir, ["--precision", precision, "--streams", "1"]))
-                if a.baseline and precision == "fp32":
-                    rows["baseline"].append(per_image(a.baseline, []))
+                if a.baseline:  # fp32 without the flag, for builds from before --precision
+                    rows["baseline"].append(per_image(a.baseline, ["--precision", precision] if precision != "fp32" else []))
             med = {k: statistics.median(v) if v else float("nan") for k, v in rows.items()}
             print(f"| {model} | {precision} | {med['network']:.1f} | {med['segkit']:.1f} | "
                   f"{med['segkit'] / med['network']:.2f} |"

@@ -6,8 +6,9 @@ set -euo pipefail
 packages=(
   build-essential cmake
   libtorch-dev libopencv-dev libcli11-dev nlohmann-json3-dev
-  # The codecs segkit reads image headers and pixels with (OpenCV links the same ones).
-  libpng-dev libjpeg-dev libtiff-dev
+  # The codecs segkit reads image headers and pixels with (OpenCV links the same ones), and
+  # libdeflate, which compresses the PNGs it writes.
+  libpng-dev libjpeg-dev libtiff-dev libdeflate-dev
   # Without it Debian's libtorch runs BLAS on the netlib reference library, 2-7x slower.
   libopenblas0-openmp
   # oneDNN's headers: segkit calls the oneDNN that Debian's LibTorch links, for CPU inference.

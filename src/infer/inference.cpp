@@ -98,7 +98,7 @@ PreparedBatch prepare_batch(const std::vector<Image>& images, const Preprocess& 
     std::vector<at::Tensor> inputs;
     for (size_t i : members) inputs.push_back(preprocess(images[i].pixels));
     prepared.groups.push_back(members);
-    prepared.inputs.push_back(at::stack(inputs));
+    prepared.inputs.push_back(inputs.size() == 1 ? inputs[0].unsqueeze(0) : at::stack(inputs));
   }
   return prepared;
 }

@@ -11,6 +11,7 @@
 
 #include "image_decode.h"
 #include "mat_tensor.h"
+#include "png_encode.h"
 #include "segkit/core/atomic_file.h"
 #include "segkit/core/errors.h"
 
@@ -23,14 +24,6 @@ cv::Mat to_mat(const at::Tensor& pixels) {
   at::Tensor c = pixels.contiguous();
   return cv::Mat(static_cast<int>(c.size(0)), static_cast<int>(c.size(1)), CV_8UC3, c.data_ptr()).clone();
 }
-
-std::string encode_png(const cv::Mat& mat, const std::string& path) {
-  std::vector<uchar> bytes;
-  if (!cv::imencode(".png", mat, bytes)) fail(path, ": cannot encode PNG");
-  return std::string(bytes.begin(), bytes.end());
-}
-
-void write_png(const cv::Mat& mat, const std::string& path) { write_file_atomically(path, encode_png(mat, path)); }
 
 }  // namespace
 
@@ -184,13 +177,14 @@ void write_label_png(const at::Tensor& labels, const std::string& path) {
   TORCH_CHECK(labels.dim() == 2, "expected an H x W label map, got ", labels.sizes());
   const bool wide = labels.max().item<int64_t>() > 255;
   const at::Tensor c = labels.to(wide ? at::kInt : at::kByte).contiguous();
-  cv::Mat mat;
-  if (wide) {
-    cv::Mat(static_cast<int>(c.size(0)), static_cast<int>(c.size(1)), CV_32SC1, c.data_ptr()).convertTo(mat, CV_16U);
-  } else {
-    mat = cv::Mat(static_cast<int>(c.size(0)), static_cast<int>(c.size(1)), CV_8UC1, c.data_ptr());
+  if (!wide) {
+    write_file_atomically(path, encode_png(c.data_ptr(), c.size(0), c.size(1), 1, 8));
+    return;
   }
-  write_png(mat, path);
+  std::vector<uint16_t> values(static_cast<size_t>(c.numel()));
+  const int32_t* v = c.data_ptr<int32_t>();
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<uint16_t>(std::clamp<int32_t>(v[i], 0, 65535));
+  write_file_atomically(path, encode_png(values.data(), c.size(0), c.size(1), 1, 16));
 }
 
 void write_rgb_png(const at::Tensor& pixels, const std::string& path) {
@@ -198,9 +192,10 @@ void write_rgb_png(const at::Tensor& pixels, const std::string& path) {
 }
 
 std::string encode_rgb_png(const at::Tensor& pixels) {
-  cv::Mat bgr;
-  cv::cvtColor(to_mat(pixels), bgr, cv::COLOR_RGB2BGR);
-  return encode_png(bgr, "an image in memory");
+  TORCH_CHECK(pixels.dim() == 3 && pixels.size(2) == 3 && pixels.scalar_type() == at::kByte,
+              "expected an H x W x 3 uint8 image, got ", pixels.sizes());
+  const at::Tensor c = pixels.cpu().contiguous();
+  return encode_png(c.data_ptr(), c.size(0), c.size(1), 3, 8);
 }
 
 }  // namespace segkit

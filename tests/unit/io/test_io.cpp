@@ -200,11 +200,30 @@ TEST(ImageRows, TruncatedFilesAndOversizedBandsAreErrors) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(Image, LabelPngRoundTrips) {
+// segkit's own PNG writer (libdeflate), read back by libpng: 8-bit and 16-bit label maps, RGB,
+// one pixel, and an RGB image whose stream spans several IDAT chunks.
+TEST(Image, WrittenPngsReadBackAsWritten) {
   const std::string dir = temp_dir("labels");
   const at::Tensor labels = at::randint(0, 21, {13, 9}, at::kLong);
   write_label_png(labels, dir + "/mask.png");
   EXPECT_TRUE(read_image(dir + "/mask.png").pixels.select(2, 0).to(at::kLong).equal(labels));
+  EXPECT_TRUE(read_label_image(dir + "/mask.png").equal(labels));
+  const at::Tensor wide = at::randint(0, 65536, {7, 31}, at::kLong);
+  write_label_png(wide, dir + "/wide.png");
+  EXPECT_TRUE(read_label_image(dir + "/wide.png").equal(wide));
+  write_label_png(at::full({1, 1}, 3, at::kLong), dir + "/one.png");
+  EXPECT_TRUE(read_label_image(dir + "/one.png").equal(at::full({1, 1}, 3, at::kLong)));
+  const at::Tensor noise = at::randint(0, 256, {611, 613, 3}).to(at::kByte);  // incompressible: 1.1 MB
+  write_rgb_png(noise, dir + "/noise.png");
+  EXPECT_TRUE(read_image(dir + "/noise.png").pixels.equal(noise));
+  std::ifstream in(dir + "/noise.png", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t chunks = 0;
+  for (size_t at = bytes.find("IDAT"); at != std::string::npos; at = bytes.find("IDAT", at + 4)) ++chunks;
+  EXPECT_GE(chunks, 2u);
+  const at::Tensor rgb = at::randint(0, 256, {1, 1, 3}).to(at::kByte);
+  write_rgb_png(rgb, dir + "/rgb1.png");
+  EXPECT_TRUE(read_image(dir + "/rgb1.png").pixels.equal(rgb));
 }
 
 // Label maps and RGB written in bands of rows: what read_label_image and read_image give back,
@@ -269,6 +288,28 @@ TEST(Overlay, UsesTheVocPaletteAndLeavesBackground) {
   const at::Tensor sky = named_palette("camvid", 11)[0];
   EXPECT_TRUE(overlay(image, labels, named_palette("camvid", 11), 0.5)[0][0].equal(at::full({3}, 114, at::kByte)))
       << sky;
+}
+
+// The blend is image * (1 - alpha) + colour * alpha in float32, rounded half to even: the same
+// bytes as that tensor expression for any labels (out of range: clamped), alpha, RGB or RGBA.
+TEST(Overlay, IsTheFloatBlendRoundedBitForBit) {
+  at::manual_seed(9);
+  const at::Tensor image = at::randint(256, {23, 31, 3}).to(at::kByte);
+  const at::Tensor labels = at::randint(-2, 24, {23, 31}).to(at::kLong);
+  at::Tensor rgba = at::randint(256, {21, 4}).to(at::kByte);
+  rgba.select(1, 3).slice(0, 0, 21, 3).fill_(0);  // every third class bare
+  for (const at::Tensor& palette : {rgba.slice(1, 0, 3), rgba}) {
+    for (double alpha : {0.0, 0.3, 0.5, 0.77, 1.0}) {
+      const at::Tensor index = labels.clamp(0, 20).flatten();
+      const at::Tensor rgb = palette.slice(1, 0, 3).index_select(0, index).view({23, 31, 3});
+      at::Tensor expected = (image.to(at::kFloat) * (1.0 - alpha) + rgb.to(at::kFloat) * alpha).round().to(at::kByte);
+      if (palette.size(1) == 4) {
+        expected = at::where(palette.select(1, 3).index_select(0, index).ne(0).view({23, 31, 1}), expected, image);
+      }
+      EXPECT_TRUE(overlay(image, labels, palette, alpha).equal(expected)) << palette.sizes() << " alpha " << alpha;
+      EXPECT_TRUE(overlay(image, labels.to(at::kInt), palette, alpha).equal(expected)) << "int32 labels";
+    }
+  }
 }
 
 TEST(Palette, ReadsFilesAndNamesTheBadLine) {
