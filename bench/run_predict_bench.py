@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""End-to-end `segkit predict` on a folder of real images against the network alone: the time
-per image (start-up cancelled out: the difference between a run on COUNT images and one on a
+"""End-to-end `segkit predict` (with --classify: `segkit classify`, batches of --batch) on a
+folder of real images against the network alone: the time per image (start-up cancelled out: the difference between a run on COUNT images and one on a
 quarter of them, divided by the images between), beside `segkit bench`'s forward pass at the
 images' input size, both from BUILD_DIR; with --no-overlay-too, also `predict --no-overlay`
 (masks only) in the same rounds; with --one-stream-too, also `predict --streams 1` (the network
@@ -8,9 +8,9 @@ one batch at a time on all the threads, as before streams); with --baseline, the
 from another build (an earlier commit) in the same rounds. Processes alternate, ROUNDS times;
 medians. The images are linked from the folder, not copied.
 
-Usage: bench/run_predict_bench.py BUILD_DIR MODEL ... --images DIR [--count 40] [--rounds 3]
-       [--threads 2] [--precision fp32 [--precision bf16]] [--baseline OTHER_BUILD_DIR]
-       [--input-size 520x693] [--no-overlay-too] [--one-stream-too]
+Usage: bench/run_predict_bench.py BUILD_DIR MODEL ... --images DIR [--images DIR ...] [--count 40]
+       [--rounds 3] [--threads 2] [--precision fp32 [--precision bf16]] [--baseline OTHER_BUILD_DIR]
+       [--input-size 520x693] [--no-overlay-too] [--one-stream-too] [--classify [--batch 8]]
 """
 import argparse
 import json
@@ -37,7 +37,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("build_dir")
     p.add_argument("models", nargs="+")
-    p.add_argument("--images", required=True)
+    p.add_argument("--images", required=True, action="append", help="a folder of images (several: all of them)")
     p.add_argument("--count", type=int, default=40)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
@@ -46,23 +46,32 @@ def main():
     p.add_argument("--input-size", default="520x693", help="the network's input for these images, HxW")
     p.add_argument("--no-overlay-too", action="store_true", help="also time predict --no-overlay")
     p.add_argument("--one-stream-too", action="store_true", help="also time predict --streams 1")
+    p.add_argument("--classify", action="store_true", help="time classify (classifiers) instead of predict")
+    p.add_argument("--batch", type=int, default=8, help="with --classify: images per forward pass")
     a = p.parse_args()
+    if a.classify and a.no_overlay_too:
+        p.error("--no-overlay-too is for predict")
     print(describe(), flush=True)
     work = tempfile.mkdtemp(prefix="segkit_predict_bench_")
-    files = sorted(f for f in os.listdir(a.images) if f.lower().endswith((".png", ".jpg", ".jpeg")))[:a.count]
+    files = sorted(os.path.join(os.path.abspath(d), f) for d in a.images for f in os.listdir(d)
+                   if f.lower().endswith((".png", ".jpg", ".jpeg")))[:a.count]
     small = max(1, a.count // 4)
     for name, folder in (("all", files), ("quarter", files[:small])):
         os.makedirs(os.path.join(work, name))
         for f in folder:
-            os.symlink(os.path.join(os.path.abspath(a.images), f), os.path.join(work, name, f))
+            os.symlink(f, os.path.join(work, name, os.path.basename(f)))
     n = len(files) - small
     height, width = a.input_size.split("x")
+    command = ["classify", "--batch", str(a.batch)] if a.classify else ["predict"]
+    # The network alone: at the images' input size; classifiers at their crop, a batch over its size.
+    network = ["--batch", str(a.batch)] if a.classify else ["--height", height, "--width", width]
+    per_pass = a.batch if a.classify else 1
     checkpoints = os.path.join(tempfile.gettempdir(), "segkit_bench_checkpoints")
     os.makedirs(checkpoints, exist_ok=True)
-    print("| model | precision | network ms | predict ms/image | per image / network |"
+    print(f"| model | precision | network ms | {command[0]} ms/image | per image / network |"
           + (" --no-overlay ms/image | per image / network |" if a.no_overlay_too else "")
           + (" --streams 1 ms/image | per image / network |" if a.one_stream_too else "")
-          + (" baseline predict ms/image | speed-up |" if a.baseline else ""))
+          + (f" baseline {command[0]} ms/image | speed-up |" if a.baseline else ""))
     print("|---|---|---|---|---|" + ("---|---|" if a.no_overlay_too else "") + ("---|---|" if a.one_stream_too else "")
           + ("---|---|" if a.baseline else ""))
     for model in a.models:
@@ -71,18 +80,19 @@ def main():
             rows = {"network": [], "segkit": [], "masks": [], "one_stream": [], "baseline": []}
 
             def per_image(build, extra):
-                cmd = [os.path.join(build, "segkit"), "predict", "-m", model, "-w", weights, "--threads",
-                       str(a.threads)] + extra
-                full = timed(cmd + ["-o", os.path.join(work, "out"), os.path.join(work, "all")])
-                part = timed(cmd + ["-o", os.path.join(work, "out"), os.path.join(work, "quarter")])
+                cmd = [os.path.join(build, "segkit")] + command + ["-m", model, "-w", weights, "--threads",
+                                                                    str(a.threads)] + extra
+                out = [] if a.classify else ["-o", os.path.join(work, "out")]  # classify prints its answers
+                full = timed(cmd + out + [os.path.join(work, "all")])
+                part = timed(cmd + out + [os.path.join(work, "quarter")])
                 return (full - part) / n * 1000
 
             for _ in range(a.rounds):
                 out = subprocess.run([os.path.join(a.build_dir, "segkit"), "bench", model, "--json",
-                                      "--weights", weights, "--threads", str(a.threads), "--height", height,
-                                      "--width", width, "--precision", precision], check=True, capture_output=True,
+                                      "--weights", weights, "--threads", str(a.threads), "--precision", precision]
+                                     + network, check=True, capture_output=True,
                                      text=True, env=dict(os.environ, GLIBC_TUNABLES=MALLOC)).stdout
-                rows["network"].append(json.loads(out.strip().splitlines()[-1])["median_ms"])
+                rows["network"].append(json.loads(out.strip().splitlines()[-1])["median_ms"] / per_pass)
                 rows["segkit"].append(per_image(a.build_dir, ["--precision", precision]))
                 if a.no_overlay_too:
                     rows["masks"].append(per_image(a.build_dir, ["--precision", precision, "--no-overlay"]))

@@ -22,6 +22,40 @@ struct Tap {
 // the first NaN (the first of equal values stays).
 inline bool beats(float v, float m) { return v > m || (std::isnan(v) && !std::isnan(m)); }
 
+// The first channel with the largest value, NaN above all (the first NaN), as at::argmax. For
+// finite values in two passes, the maximum then where it first is, rather than one comparison
+// chain with the best so far: which channels beat the running best changes from pixel to
+// pixel and those branches went wrong, where the winning channel mostly stays from one pixel
+// to the next. Four maxima at once, and four sums of value * 0, zero unless a value is NaN or
+// infinite (then the chain decides).
+int64_t first_argmax(const float* value, int64_t channels) {
+  float lane[4] = {value[0], value[0], value[0], value[0]}, zero[4] = {0.f, 0.f, 0.f, 0.f};
+  int64_t k = 0;
+  for (; k + 4 <= channels; k += 4) {
+    for (int j = 0; j < 4; ++j) {
+      const float v = value[k + j];
+      lane[j] = v > lane[j] ? v : lane[j];
+      zero[j] += v * 0.f;
+    }
+  }
+  for (; k < channels; ++k) {
+    lane[0] = value[k] > lane[0] ? value[k] : lane[0];
+    zero[0] += value[k] * 0.f;
+  }
+  if (zero[0] + zero[1] + zero[2] + zero[3] != 0.f) {
+    int64_t best = 0;
+    for (k = 1; k < channels; ++k) {
+      if (beats(value[k], value[best])) best = k;
+    }
+    return best;
+  }
+  const float m01 = lane[1] > lane[0] ? lane[1] : lane[0], m23 = lane[3] > lane[2] ? lane[3] : lane[2];
+  const float best = m23 > m01 ? m23 : m01;
+  for (k = 0; value[k] != best; ++k) {
+  }
+  return k;
+}
+
 std::vector<Tap> taps(int64_t in, int64_t out) {
   std::vector<Tap> result(static_cast<size_t>(out));
   const float scale = static_cast<float>(in) / static_cast<float>(out);
@@ -66,11 +100,7 @@ at::Tensor resized_argmax(const at::Tensor& logits, int64_t height, int64_t widt
         const float* d = bottom + c.i0 * channels;
         const float* e = bottom + c.i1 * channels;
         for (int64_t k = 0; k < channels; ++k) value[k] = a[k] * w00 + b[k] * w01 + d[k] * w10 + e[k] * w11;
-        int64_t best = 0;
-        for (int64_t k = 1; k < channels; ++k) {
-          if (beats(value[k], value[best])) best = k;
-        }
-        dst[y * width + x] = best;
+        dst[y * width + x] = first_argmax(value.data(), channels);
       }
     }
   });

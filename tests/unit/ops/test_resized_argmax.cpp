@@ -53,6 +53,13 @@ TEST(ResizedArgmax, TiesGoToTheFirstChannelAndNaNWins) {
   logits[1][1][1] = std::nan("");
   EXPECT_EQ(resized_argmax(logits, 3, 3)[1][1].item<int64_t>(), 1) << "NaN, as at::argmax";
   EXPECT_THROW(resized_argmax(at::zeros({3, 3}), 5, 5), c10::Error);
+  // Many ties, at the image's own size: at::argmax exactly, also with a NaN after the largest value.
+  at::manual_seed(4);
+  at::Tensor few = at::randint(0, 3, {21, 17, 19}).to(at::kFloat);
+  EXPECT_TRUE(resized_argmax(few, 17, 19).equal(few.argmax(0)));
+  few[20][3][4] = std::nan("");
+  few[13][8][9] = std::nan("");
+  EXPECT_TRUE(resized_argmax(few, 17, 19).equal(few.argmax(0)));
 }
 
 // channel_argmax is at::argmax(0) exactly: ties to the first channel, NaN above all (the first
