@@ -17,7 +17,7 @@ namespace {
 struct BenchArgs {
   std::string model, weights, image;
   int64_t size = 0, height = 0, width = 0, batch = 1;
-  int runs = 7, warmup = 2, threads = 0;
+  int runs = 7, warmup = 2, threads = 0, streams = 1;
   bool json = false;
   std::string device = "cpu";
   std::string precision = "fp32";
@@ -61,6 +61,7 @@ void run_bench(const BenchArgs& args) {
   options.runs = args.runs;
   options.warmup = args.warmup;
   options.image = args.image;
+  options.streams = args.streams;
   if (!args.image.empty()) read_image(args.image);  // a bad file stops here, before the model is built
   LoadedModel loaded = load_for_bench(args);
   const std::string name = loaded.entry->name;
@@ -95,6 +96,11 @@ void run_bench(const BenchArgs& args) {
                            {"peak_rss_mib", static_cast<double>(result.peak_resident_kib) / 1024},
                            {"inference_peak_mib", inference_mib}};
     if (result.detections >= 0) line["detections"] = result.detections;
+    if (result.streams > 1) {
+      line["streams"] = result.streams;
+      line["streams_images_per_s"] = result.streams_images_per_second;
+      line["streams_peak_rss_mib"] = static_cast<double>(result.streams_peak_resident_kib) / 1024;
+    }
     line["stages_ms"] = nlohmann::json::object();
     for (const auto& [stage, ms] : result.stages_ms) line["stages_ms"][stage] = ms;
     std::cout << line.dump() << std::endl;
@@ -106,8 +112,14 @@ void run_bench(const BenchArgs& args) {
             << "  latency     " << fixed(result.median_ms(), 1) << " ms median of " << args.runs << " runs (min "
             << fixed(result.latency_ms.front(), 1) << ", max " << fixed(result.latency_ms.back(), 1) << ") after "
             << args.warmup << " warm-up\n"
-            << "  throughput  " << fixed(images_per_second, 2) << " images/s\n"
-            << "  work        " << fixed(result.flops / 1e9, 2)
+            << "  throughput  " << fixed(images_per_second, 2) << " images/s\n";
+  if (result.streams > 1) {
+    std::cout << "              " << fixed(result.streams_images_per_second, 2) << " images/s with " << result.streams
+              << " streams at once (as predict runs a folder), "
+              << fixed(static_cast<double>(result.streams_peak_resident_kib) / 1024, 0)
+              << " MiB resident at the peak\n";
+  }
+  std::cout << "  work        " << fixed(result.flops / 1e9, 2)
             << " GFLOP a run (convolutions and matrix products, 2 per multiply-add)\n"
             << "  speed       " << fixed(achieved / 1e9, 1) << " GFLOP/s, " << fixed(100 * achieved / peak, 0)
             << "% of this machine's " << peak_precision << " matrix product now (" << fixed(peak / 1e9, 1)
@@ -151,6 +163,11 @@ Run add_bench_command(CLI::App& app) {
                   "Also time each stage of prediction on this image (instance models: run on it)");
   cmd->add_flag("--json", args->json, "One JSON object instead of the table");
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  cmd->add_option("--streams", args->streams,
+                  "Also time this many networks at once, each on its share of the threads, as predict and classify "
+                  "run a folder (CPU; not instance models): their images per second together")
+      ->capture_default_str()
+      ->check(positive_integer());
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
   add_precision_option(*cmd, args->precision);
   return [args] { run_bench(*args); };

@@ -5,9 +5,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include <malloc.h>
 #include <unistd.h>
@@ -83,6 +87,57 @@ void time_runs(BenchmarkResult& result, const BenchmarkOptions& options, Forward
   std::sort(result.latency_ms.begin(), result.latency_ms.end());
 }
 
+// With options.streams above 1: that many threads at once, each on its share of the threads
+// (as run_batch_pipeline shares them), each running `forward` options.warmup times and then
+// options.runs timed times; the images per second of the timed passes together, from the
+// moment all are warm to the last one's end.
+template <typename Forward>
+void time_streams(BenchmarkResult& result, const BenchmarkOptions& options, Forward forward) {
+  if (options.streams <= 1 || !options.device.is_cpu()) return;
+  const size_t streams = static_cast<size_t>(options.streams);
+  const size_t threads = static_cast<size_t>(std::max(1, threads_here()));
+  std::mutex mutex;
+  std::condition_variable warm;
+  size_t ready = 0;
+  Clock::time_point start;
+  std::vector<Clock::time_point> ends(streams);
+  std::vector<std::exception_ptr> errors(streams);
+  malloc_trim(0);
+  reset_peak_resident_memory();
+  std::vector<std::thread> workers;
+  for (size_t s = 0; s < streams; ++s) {
+    workers.emplace_back([&, s] {
+      try {
+        set_threads_here(static_cast<int>(std::max<size_t>(1, threads / streams + (s < threads % streams))));
+        for (int i = 0; i < options.warmup; ++i) forward();
+        {
+          std::unique_lock<std::mutex> lock(mutex);
+          if (++ready == streams) {
+            start = Clock::now();
+            warm.notify_all();
+          }
+          warm.wait(lock, [&] { return ready == streams; });
+        }
+        for (int i = 0; i < options.runs; ++i) forward();
+      } catch (...) {
+        errors[s] = std::current_exception();
+        std::lock_guard<std::mutex> lock(mutex);
+        if (++ready == streams) start = Clock::now();
+        warm.notify_all();
+      }
+      ends[s] = Clock::now();
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  for (const auto& error : errors) {
+    if (error) std::rethrow_exception(error);
+  }
+  const double seconds = std::chrono::duration<double>(*std::max_element(ends.begin(), ends.end()) - start).count();
+  result.streams = options.streams;
+  result.streams_images_per_second = static_cast<double>(streams) * options.runs * options.batch / seconds;
+  result.streams_peak_resident_kib = peak_resident_memory_kib();
+}
+
 // options.warmup + options.runs passes of `stages(timer)`, which times its steps on the timer:
 // the medians of the timed passes.
 template <typename Stages>
@@ -135,6 +190,7 @@ BenchmarkResult benchmark_semantic(LoadedModel& loaded, const BenchmarkOptions& 
                                          [&](const at::Tensor& x) { model->forward(x, /*with_aux=*/false); });
   Predictor predictor(std::move(model), loaded.preprocess, options.device, options.inference);
   time_runs(result, options, [&] { wait_for(predictor.forward(input)); });
+  time_streams(result, options, [&] { wait_for(predictor.forward(input)); });
   if (options.image.empty()) return result;
 
   const ScratchFolder out;
@@ -169,6 +225,7 @@ BenchmarkResult benchmark_classifier(LoadedModel& loaded, const BenchmarkOptions
       counted_input(result, options, loaded.preprocess.channels, h, w, [&](const at::Tensor& x) { model->forward(x); });
   ClassificationPredictor predictor(std::move(model), loaded.preprocess, options.device, options.inference);
   time_runs(result, options, [&] { wait_for(predictor.forward(input)); });
+  time_streams(result, options, [&] { wait_for(predictor.forward(input)); });
   if (options.image.empty()) return result;
 
   result.stages_ms = time_stages(options, [&](StageTimer& timer) {

@@ -112,6 +112,27 @@ TEST(BenchCli, TimesEachStageOnAnImage) {
   std::filesystem::remove_all(dir);
 }
 
+// --streams: that many networks at once; their images per second together, in the units of the
+// one-network figure (two single-threaded networks on two threads do not run 10 times faster
+// or slower than one on both), and the table says so. Instance models keep one.
+TEST(BenchCli, StreamsTimeSeveralNetworksAtOnce) {
+  const nlohmann::json line =
+      bench("lraspp_mobilenet_v3_large --size 64 --runs 3 --warmup 1 --threads 2 --streams 2 --precision bf16");
+  EXPECT_EQ(line.at("streams"), 2);
+  const double one = line.at("images_per_s"), together = line.at("streams_images_per_s");
+  EXPECT_GT(together, one / 10);
+  EXPECT_LT(together, one * 10);
+  EXPECT_GT(line.at("streams_peak_rss_mib").get<double>(), 0);
+  const nlohmann::json instance = bench("fasterrcnn_mobilenet_v3_large_fpn --size 64 --runs 1 --warmup 0 --streams 2");
+  EXPECT_FALSE(instance.contains("streams"));
+  const auto table =
+      run_command(kCli + " bench lraspp_mobilenet_v3_large --size 64 --runs 1 --warmup 0 --threads 2 --streams 2");
+  EXPECT_NE(table.output.find("images/s with 2 streams at once"), std::string::npos) << table.output;
+  const auto zero = run_command(kCli + " bench lraspp_mobilenet_v3_large --streams 0");
+  EXPECT_NE(zero.exit_code, 0);
+  EXPECT_EQ(std::count(zero.output.begin(), zero.output.end(), '\n'), 1) << zero.output;
+}
+
 TEST(BenchCli, ATableForPeopleAndOneLineErrors) {
   const auto table = run_command(kCli + " bench lraspp_mobilenet_v3_large --size 64 --runs 1 --warmup 0");
   EXPECT_EQ(table.exit_code, 0) << table.output;

@@ -26,6 +26,10 @@ struct BenchmarkOptions {
   /// image. Instance models: run on it instead of a synthetic image.
   std::string image;
   c10::Device device{"cpu"};
+  /// Above 1 (CPU, semantic and classification models): also the throughput of this many
+  /// networks running at once on the same input, each on its share of the threads and each
+  /// timed over warmup + runs passes, as predict and classify run a folder (--streams).
+  int streams = 1;
   InferenceOptions inference = default_inference_options(c10::Device("cpu"));
 };
 
@@ -40,6 +44,11 @@ struct BenchmarkResult {
   int64_t detections = -1;  ///< instance models: found in the last run
   /// Resident memory before the first run and at its peak during the runs (KiB).
   long resident_kib = -1, peak_resident_kib = -1;
+  /// With options.streams above 1: the streams timed (1 where they do not apply), images per
+  /// second of all of them together, and the peak resident memory while they ran (KiB).
+  int streams = 1;
+  double streams_images_per_second = 0;
+  long streams_peak_resident_kib = -1;
 
   double median_ms() const { return latency_ms.empty() ? 0 : latency_ms[latency_ms.size() / 2]; }
 };
