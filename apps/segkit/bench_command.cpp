@@ -164,8 +164,8 @@ Run add_bench_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "One JSON object instead of the table");
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
   cmd->add_option("--streams", args->streams,
-                  "Also time this many networks at once, each on its share of the threads, as predict and classify "
-                  "run a folder (CPU; not instance models): their images per second together")
+                  "Also time this many networks at once (at most one per thread), each on its share of the threads, "
+                  "as predict and classify run a folder (CPU; not instance models): their images per second together")
       ->capture_default_str()
       ->check(positive_integer());
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();

@@ -87,15 +87,16 @@ void time_runs(BenchmarkResult& result, const BenchmarkOptions& options, Forward
   std::sort(result.latency_ms.begin(), result.latency_ms.end());
 }
 
-// With options.streams above 1: that many threads at once, each on its share of the threads
-// (as run_batch_pipeline shares them), each running `forward` options.warmup times and then
-// options.runs timed times; the images per second of the timed passes together, from the
-// moment all are warm to the last one's end.
+// With options.streams above 1: that many threads at once (at most one per thread, as
+// inference_streams caps predict's), each on its share of the threads (as run_batch_pipeline
+// shares them), each running `forward` options.warmup times and then options.runs timed
+// times; the images per second of the timed passes together, from the moment all are warm to
+// the last one's end.
 template <typename Forward>
 void time_streams(BenchmarkResult& result, const BenchmarkOptions& options, Forward forward) {
-  if (options.streams <= 1 || !options.device.is_cpu()) return;
-  const size_t streams = static_cast<size_t>(options.streams);
   const size_t threads = static_cast<size_t>(std::max(1, threads_here()));
+  const size_t streams = std::min(static_cast<size_t>(std::max(1, options.streams)), threads);
+  if (streams <= 1 || !options.device.is_cpu()) return;
   std::mutex mutex;
   std::condition_variable warm;
   size_t ready = 0;
@@ -105,35 +106,49 @@ void time_streams(BenchmarkResult& result, const BenchmarkOptions& options, Forw
   malloc_trim(0);
   reset_peak_resident_memory();
   std::vector<std::thread> workers;
+  const auto join = [&] {
+    for (auto& worker : workers) worker.join();
+  };
   for (size_t s = 0; s < streams; ++s) {
-    workers.emplace_back([&, s] {
-      try {
-        set_threads_here(static_cast<int>(std::max<size_t>(1, threads / streams + (s < threads % streams))));
-        for (int i = 0; i < options.warmup; ++i) forward();
-        {
-          std::unique_lock<std::mutex> lock(mutex);
-          if (++ready == streams) {
-            start = Clock::now();
-            warm.notify_all();
+    try {
+      workers.emplace_back([&, s] {
+        try {
+          set_threads_here(static_cast<int>(std::max<size_t>(1, threads / streams + (s < threads % streams))));
+          for (int i = 0; i < options.warmup; ++i) forward();
+          {
+            std::unique_lock<std::mutex> lock(mutex);
+            if (++ready == streams) {
+              start = Clock::now();
+              warm.notify_all();
+            }
+            warm.wait(lock, [&] { return ready >= streams; });
           }
-          warm.wait(lock, [&] { return ready == streams; });
+          for (int i = 0; i < options.runs; ++i) forward();
+        } catch (...) {
+          errors[s] = std::current_exception();
+          std::lock_guard<std::mutex> lock(mutex);
+          if (++ready == streams) start = Clock::now();
+          warm.notify_all();
         }
-        for (int i = 0; i < options.runs; ++i) forward();
-      } catch (...) {
-        errors[s] = std::current_exception();
+        ends[s] = Clock::now();
+      });
+    } catch (...) {  // a thread that cannot start: release the others from the barrier first
+      {
         std::lock_guard<std::mutex> lock(mutex);
-        if (++ready == streams) start = Clock::now();
-        warm.notify_all();
+        ready = streams;
+        start = Clock::now();
       }
-      ends[s] = Clock::now();
-    });
+      warm.notify_all();
+      join();
+      throw;
+    }
   }
-  for (auto& worker : workers) worker.join();
+  join();
   for (const auto& error : errors) {
     if (error) std::rethrow_exception(error);
   }
   const double seconds = std::chrono::duration<double>(*std::max_element(ends.begin(), ends.end()) - start).count();
-  result.streams = options.streams;
+  result.streams = static_cast<int>(streams);
   result.streams_images_per_second = static_cast<double>(streams) * options.runs * options.batch / seconds;
   result.streams_peak_resident_kib = peak_resident_memory_kib();
 }

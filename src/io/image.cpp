@@ -175,6 +175,7 @@ at::Tensor resize_image(const at::Tensor& pixels, int64_t height, int64_t width,
 
 void write_label_png(const at::Tensor& labels, const std::string& path) {
   TORCH_CHECK(labels.dim() == 2, "expected an H x W label map, got ", labels.sizes());
+  if (labels.numel() == 0) fail(path, ": cannot write an empty label map as PNG");
   const bool wide = labels.max().item<int64_t>() > 255;
   const at::Tensor c = labels.to(wide ? at::kInt : at::kByte).contiguous();
   if (!wide) {
@@ -188,6 +189,7 @@ void write_label_png(const at::Tensor& labels, const std::string& path) {
 }
 
 void write_rgb_png(const at::Tensor& pixels, const std::string& path) {
+  if (pixels.numel() == 0) fail(path, ": cannot write an empty image as PNG");
   write_file_atomically(path, encode_rgb_png(pixels));
 }
 

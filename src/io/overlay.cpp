@@ -64,7 +64,7 @@ at::Tensor overlay(const at::Tensor& image, const at::Tensor& labels, const at::
                   labels.size(1) == image.size(1),
               "overlay: an H x W x 3 image and H x W labels, got ", image.sizes(), " and ", labels.sizes());
   if (image.scalar_type() == at::kByte && palette.scalar_type() == at::kByte && palette.size(0) > 0 &&
-      image.device().is_cpu() && labels.device().is_cpu() && alpha >= 0 && alpha <= 1) {
+      image.device().is_cpu() && labels.device().is_cpu() && palette.device().is_cpu() && alpha >= 0 && alpha <= 1) {
     return overlay_rgb8(image, labels, palette, alpha);
   }
   const at::Tensor index = labels.to(at::kLong).clamp(0, palette.size(0) - 1).flatten();
