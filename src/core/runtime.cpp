@@ -49,6 +49,11 @@ void set_threads_here(int threads) {
 
 int threads_here() { return at::get_num_threads(); }
 
+int thread_share(int threads, size_t parts, size_t part) {
+  const size_t all = static_cast<size_t>(std::max(1, threads)), n = std::max<size_t>(1, parts);
+  return static_cast<int>(std::max<size_t>(1, all / n + (part < all % n ? 1 : 0)));
+}
+
 int inference_streams(int requested) { return std::min(requested > 0 ? requested : 2, std::max(1, threads_here())); }
 
 namespace {

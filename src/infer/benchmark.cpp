@@ -87,16 +87,17 @@ void time_runs(BenchmarkResult& result, const BenchmarkOptions& options, Forward
   std::sort(result.latency_ms.begin(), result.latency_ms.end());
 }
 
-// With options.streams above 1: that many threads at once (at most one per thread, as
-// inference_streams caps predict's), each on its share of the threads (as run_batch_pipeline
+// With options.streams above 1: that many threads at once (at most one per thread:
+// inference_streams), each on its share of the threads (thread_share, as run_batch_pipeline
 // shares them), each running `forward` options.warmup times and then options.runs timed
 // times; the images per second of the timed passes together, from the moment all are warm to
 // the last one's end.
 template <typename Forward>
 void time_streams(BenchmarkResult& result, const BenchmarkOptions& options, Forward forward) {
-  const size_t threads = static_cast<size_t>(std::max(1, threads_here()));
-  const size_t streams = std::min(static_cast<size_t>(std::max(1, options.streams)), threads);
-  if (streams <= 1 || !options.device.is_cpu()) return;
+  if (options.streams <= 1 || !options.device.is_cpu()) return;
+  const int threads = threads_here();
+  const size_t streams = static_cast<size_t>(inference_streams(options.streams));
+  if (streams <= 1) return;
   std::mutex mutex;
   std::condition_variable warm;
   size_t ready = 0;
@@ -113,7 +114,7 @@ void time_streams(BenchmarkResult& result, const BenchmarkOptions& options, Forw
     try {
       workers.emplace_back([&, s] {
         try {
-          set_threads_here(static_cast<int>(std::max<size_t>(1, threads / streams + (s < threads % streams))));
+          set_threads_here(thread_share(threads, streams, s));
           for (int i = 0; i < options.warmup; ++i) forward();
           {
             std::unique_lock<std::mutex> lock(mutex);

@@ -12,27 +12,30 @@
 
 namespace segkit {
 
-namespace {
-
-// overlay() of an 8-bit image and palette in one pass over the pixels: the two weighted terms
-// from tables (the image's 256 values, the palette's colours), summed and rounded half to
-// even, the same float operations as the tensor expression below, so the same bytes.
-at::Tensor overlay_rgb8(const at::Tensor& image, const at::Tensor& labels, const at::Tensor& palette, double alpha) {
+at::Tensor overlay(const at::Tensor& image, const at::Tensor& labels, const at::Tensor& palette, double alpha) {
+  TORCH_CHECK(palette.dim() == 2 && (palette.size(1) == 3 || palette.size(1) == 4) && palette.size(0) > 0,
+              "a palette is K x 3 or K x 4, K at least 1");
+  TORCH_CHECK(image.dim() == 3 && image.size(2) == 3 && image.scalar_type() == at::kByte && labels.dim() == 2 &&
+                  labels.size(0) == image.size(0) && labels.size(1) == image.size(1),
+              "overlay: an H x W x 3 uint8 image and H x W labels, got ", image.sizes(), " and ", labels.sizes());
+  TORCH_CHECK(alpha >= 0 && alpha <= 1, "overlay: alpha must be between 0 and 1, got ", alpha);
+  // One pass over the pixels: the two weighted terms of image * (1 - alpha) + colour * alpha
+  // from tables (the image's 256 values, the palette's colours), summed in float and rounded
+  // half to even: the bytes of that float32 tensor expression, rounded and converted.
   const float keep = static_cast<float>(1.0 - alpha), weight = static_cast<float>(alpha);
   std::array<float, 256> faded;
   for (size_t v = 0; v < faded.size(); ++v) faded[v] = static_cast<float>(v) * keep;
-  const int64_t classes = palette.size(0);
-  const bool rgba = palette.size(1) == 4;
-  const at::Tensor colours = palette.contiguous();
+  const int64_t classes = palette.size(0), columns = palette.size(1);
+  const at::Tensor colours = palette.to(at::kCPU, at::kByte).contiguous();
   const uint8_t* p = colours.data_ptr<uint8_t>();
   std::vector<float> tint(static_cast<size_t>(classes * 3));
-  std::vector<uint8_t> bare(static_cast<size_t>(classes));
+  std::vector<uint8_t> bare(static_cast<size_t>(classes));  // RGBA classes of alpha 0: left as they are
   for (int64_t k = 0; k < classes; ++k) {
-    for (int64_t c = 0; c < 3; ++c) tint[k * 3 + c] = static_cast<float>(p[k * palette.size(1) + c]) * weight;
-    bare[k] = rgba && p[k * 4 + 3] == 0;
+    for (int64_t c = 0; c < 3; ++c) tint[k * 3 + c] = static_cast<float>(p[k * columns + c]) * weight;
+    bare[k] = columns == 4 && p[k * 4 + 3] == 0;
   }
-  const at::Tensor pixels = image.contiguous();
-  const at::Tensor index = labels.to(at::kLong).contiguous();
+  const at::Tensor pixels = image.cpu().contiguous();
+  const at::Tensor index = labels.to(at::kCPU, at::kLong).contiguous();
   at::Tensor out = at::empty(pixels.sizes(), at::kByte);
   const uint8_t* src = pixels.data_ptr<uint8_t>();
   const int64_t* label = index.data_ptr<int64_t>();
@@ -54,26 +57,6 @@ at::Tensor overlay_rgb8(const at::Tensor& image, const at::Tensor& labels, const
     }
   });
   return out;
-}
-
-}  // namespace
-
-at::Tensor overlay(const at::Tensor& image, const at::Tensor& labels, const at::Tensor& palette, double alpha) {
-  TORCH_CHECK(palette.dim() == 2 && (palette.size(1) == 3 || palette.size(1) == 4), "a palette is K x 3 or K x 4");
-  TORCH_CHECK(image.dim() == 3 && image.size(2) == 3 && labels.dim() == 2 && labels.size(0) == image.size(0) &&
-                  labels.size(1) == image.size(1),
-              "overlay: an H x W x 3 image and H x W labels, got ", image.sizes(), " and ", labels.sizes());
-  if (image.scalar_type() == at::kByte && palette.scalar_type() == at::kByte && palette.size(0) > 0 &&
-      image.device().is_cpu() && labels.device().is_cpu() && palette.device().is_cpu() && alpha >= 0 && alpha <= 1) {
-    return overlay_rgb8(image, labels, palette, alpha);
-  }
-  const at::Tensor index = labels.to(at::kLong).clamp(0, palette.size(0) - 1).flatten();
-  const at::Tensor rgb = palette.slice(1, 0, 3).index_select(0, index).view({labels.size(0), labels.size(1), 3});
-  at::Tensor blended = image.to(at::kFloat) * (1.0 - alpha) + rgb.to(at::kFloat) * alpha;
-  if (palette.size(1) == 3) return blended.round().to(at::kByte);
-  const at::Tensor coloured =
-      palette.select(1, 3).index_select(0, index).ne(0).view({labels.size(0), labels.size(1), 1});
-  return at::where(coloured, blended.round().to(at::kByte), image);
 }
 
 at::Tensor legend_panel(const std::vector<std::string>& names, const at::Tensor& palette, int64_t height) {

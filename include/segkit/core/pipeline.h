@@ -210,9 +210,8 @@ void run_batch_pipeline(size_t count, size_t batch_size, const std::function<Bat
   const size_t batches = (count + step - 1) / step;
   // As many runners as there are streams and batches, the threads shared out among them.
   options.runners = std::max<size_t>(1, std::min(static_cast<size_t>(std::max(1, streams)), batches));
-  const size_t threads = static_cast<size_t>(std::max(1, threads_here()));
-  options.runner_setup = [threads, runners = options.runners](size_t runner) {
-    set_threads_here(static_cast<int>(std::max<size_t>(1, threads / runners + (runner < threads % runners))));
+  options.runner_setup = [threads = threads_here(), runners = options.runners](size_t runner) {
+    set_threads_here(thread_share(threads, runners, runner));
   };
   run_pipeline<Batch, Batch>(
       batches, [&](size_t b) -> std::optional<Batch> { return load(b * step, std::min(count, (b + 1) * step)); },

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstddef>
+
 namespace segkit {
 
 /// Sets up the process for fast repeated inference: `threads` intra-op threads
@@ -17,6 +19,9 @@ int available_cores();
 void set_threads_here(int threads);
 /// The threads LibTorch's operations called from this thread run on.
 int threads_here();
+/// The threads of part `part` (from 0) of `parts` sharing `threads`: threads / parts, the
+/// remainder one each to the first parts, at least 1.
+int thread_share(int threads, size_t parts, size_t part);
 
 /// How many batches a command running a CPU network over many files passes through it at once
 /// (streams, as inference servers call them), each on its share of this thread's threads:

@@ -27,8 +27,9 @@ struct BenchmarkOptions {
   std::string image;
   c10::Device device{"cpu"};
   /// Above 1 (CPU, semantic and classification models): also the throughput of this many
-  /// networks (at most one per thread) running at once on the same input, each on its share of the threads and each
-  /// timed over warmup + runs passes, as predict and classify run a folder (--streams).
+  /// networks (at most one per thread) running at once on the same input, each on its share of
+  /// the threads and each timed over warmup + runs passes, as predict and classify run a folder
+  /// (--streams).
   int streams = 1;
   InferenceOptions inference = default_inference_options(c10::Device("cpu"));
 };

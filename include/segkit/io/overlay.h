@@ -11,7 +11,8 @@ namespace segkit {
 
 /// Blends each pixel's class colour over an H x W x 3 uint8 image. `palette` is
 /// classes x 4 RGBA (a class whose alpha is 0 is left as it is) or classes x 3 RGB (all
-/// coloured); `labels` is H x W; `alpha` is the colour's weight.
+/// coloured), 8-bit; `labels` is H x W (clamped to the palette's classes); `alpha`, the
+/// colour's weight, is between 0 and 1.
 at::Tensor overlay(const at::Tensor& image, const at::Tensor& labels, const at::Tensor& palette, double alpha = 0.5);
 
 /// A legend panel `height` pixels tall: a swatch and the name of each class, in as many

@@ -233,6 +233,9 @@ TEST(Pipeline, StreamsRunOnTheirShareOfTheThreads) {
   EXPECT_EQ(inference_streams(0), 2) << "auto: 2";
   EXPECT_EQ(inference_streams(3), 3);
   EXPECT_EQ(inference_streams(8), 4) << "at most one per thread";
+  EXPECT_EQ(thread_share(4, 3, 0), 2) << "the remainder to the first";
+  EXPECT_EQ(thread_share(4, 3, 2), 1);
+  EXPECT_EQ(thread_share(1, 2, 1), 1) << "at least one";
   struct Case {
     int streams;
     size_t items;
