@@ -295,7 +295,7 @@ void run_predict(const PredictArgs& args) {
     // network on streams of its own, and resized, argmaxed and written behind it in order.
     struct Batch : FileBatch {
       PreparedBatch prepared;
-      std::vector<at::Tensor> logits;
+      std::vector<NetworkLogits> logits;
     };
     run_batch_pipeline<Batch>(
         files.size(), static_cast<size_t>(args.batch),
@@ -311,7 +311,7 @@ void run_predict(const PredictArgs& args) {
         },
         [&](Batch& batch) {
           for (size_t k = 0; k < batch.images.size(); ++k) {
-            const Prediction prediction = Predictor::finish(batch.logits[k], batch.images[k]);
+            const Prediction prediction = Predictor::finish(batch.logits[k], batch.images[k], args.save_logits);
             write_outputs(batch.images[k], prediction, names[batch.index[k]], style, args);
           }
           progress.update(batch.end, files[batch.end - 1]);

@@ -38,7 +38,7 @@ EvalReport evaluate_segmentation(Predictor& predictor, const SegmentationDataset
     size_t start = 0;
     std::vector<Image> images;
     PreparedBatch prepared;
-    std::vector<at::Tensor> logits;
+    std::vector<NetworkLogits> logits;
   };
   run_batch_pipeline<Batch>(
       data.size(), static_cast<size_t>(std::max<int64_t>(1, batch)),

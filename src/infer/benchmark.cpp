@@ -216,7 +216,7 @@ BenchmarkResult benchmark_semantic(LoadedModel& loaded, const BenchmarkOptions& 
     timer.step("decode");
     const PreparedBatch prepared = predictor.prepare({image});
     timer.step("preprocess");
-    const std::vector<at::Tensor> logits = predictor.run(prepared);
+    const std::vector<NetworkLogits> logits = predictor.run(prepared);
     timer.step("network");
     const Prediction prediction = Predictor::finish(logits[0], image);
     timer.step("resize_argmax");

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include "segkit/models/heads/head.h"
 #include "segkit/ops/resized_argmax.h"
 
 namespace segkit {
@@ -20,25 +21,35 @@ at::Tensor Predictor::forward(const at::Tensor& batch) {
   return model_->forward(model_input(batch, device_, options_)).logits.to(at::kFloat);
 }
 
-std::vector<at::Tensor> Predictor::run(const PreparedBatch& prepared) {
+at::Tensor NetworkLogits::resized() const {
   c10::InferenceMode guard;
-  std::vector<at::Tensor> logits(prepared.size());
+  return resize_bilinear(logits.unsqueeze(0), height, width)[0];
+}
+
+std::vector<NetworkLogits> Predictor::run(const PreparedBatch& prepared) {
+  c10::InferenceMode guard;
+  std::vector<NetworkLogits> logits(prepared.size());
   for (size_t g = 0; g < prepared.groups.size(); ++g) {
-    const at::Tensor out = forward(prepared.inputs[g]);
-    for (size_t k = 0; k < prepared.groups[g].size(); ++k) logits[prepared.groups[g][k]] = out[k];
+    const at::Tensor& input = prepared.inputs[g];
+    const at::Tensor out = model_->unresized_logits(model_input(input, device_, options_)).to(at::kFloat);
+    const auto [height, width] = model_->output_size(input.size(2), input.size(3));
+    for (size_t k = 0; k < prepared.groups[g].size(); ++k) logits[prepared.groups[g][k]] = {out[k], height, width};
   }
   return logits;
 }
 
-Prediction Predictor::finish(const at::Tensor& logits, const Image& image) {
+Prediction Predictor::finish(const NetworkLogits& logits, const Image& image, bool with_logits) {
   c10::InferenceMode guard;
-  return {logits.cpu(), resized_argmax(logits, image.height(), image.width())};
+  const at::Tensor mask = resized_argmax(logits.logits, logits.height, logits.width, image.height(), image.width());
+  return {with_logits ? logits.resized().cpu() : at::Tensor(), mask};
 }
 
 std::vector<Prediction> Predictor::predict(const std::vector<Image>& images) {
-  const std::vector<at::Tensor> logits = run(prepare(images));
+  const std::vector<NetworkLogits> logits = run(prepare(images));
   std::vector<Prediction> predictions;
-  for (size_t i = 0; i < images.size(); ++i) predictions.push_back(finish(logits[i], images[i]));
+  for (size_t i = 0; i < images.size(); ++i) {
+    predictions.push_back(finish(logits[i], images[i], /*with_logits=*/true));
+  }
   return predictions;
 }
 

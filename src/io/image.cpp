@@ -11,6 +11,7 @@
 
 #include "image_decode.h"
 #include "mat_tensor.h"
+#include "png_decode.h"
 #include "png_encode.h"
 #include "segkit/core/atomic_file.h"
 #include "segkit/core/errors.h"
@@ -112,7 +113,14 @@ at::Tensor gray_tensor(const cv::Mat& gray) {
 }  // namespace
 
 Image read_image(const std::string& path, int64_t max_pixels) {
-  return {rgb_tensor(decode_image(read_file(path), path, max_pixels, PixelMode::kColour, "image"), path), path};
+  const std::string bytes = read_file(path);
+  at::Tensor rgb;
+  const auto allocate = [&](int64_t height, int64_t width) {
+    rgb = at::empty({height, width, 3}, at::kByte);
+    return rgb.data_ptr<uint8_t>();
+  };
+  if (decode_common_png(bytes, max_pixels, allocate)) return {rgb, path};
+  return {rgb_tensor(decode_image(bytes, path, max_pixels, PixelMode::kColour, "image"), path), path};
 }
 
 ImageRows::ImageRows(const std::string& path, int64_t max_pixels) : path_(path), max_pixels_(max_pixels) {

@@ -117,8 +117,10 @@ TEST(BenchCli, TimesEachStageOnAnImage) {
 // or slower than one on both), and the table says so. Instance models keep one.
 TEST(BenchCli, StreamsTimeSeveralNetworksAtOnce) {
   const nlohmann::json line =
-      bench("lraspp_mobilenet_v3_large --size 64 --runs 3 --warmup 1 --threads 2 --streams 2 --precision bf16");
+      bench("lraspp_mobilenet_v3_large --size 64 --runs 8 --warmup 2 --threads 2 --streams 2 --precision bf16");
   EXPECT_EQ(line.at("streams"), 2);
+  // Within a factor of 10 of each other: the figures are per image, not per run or per stream
+  // (enough runs that another test busy on the same cores cannot swing them that far).
   const double one = line.at("images_per_s"), together = line.at("streams_images_per_s");
   EXPECT_GT(together, one / 10);
   EXPECT_LT(together, one * 10);

@@ -10,8 +10,18 @@
 namespace segkit {
 
 struct Prediction {
-  at::Tensor logits;  ///< classes x h x w, float32 (whatever the model computes in), at the network's input size
+  at::Tensor logits;  ///< classes x h x w, float32 (whatever the model computes in), at the network's output size
   at::Tensor mask;    ///< H x W class indices (int64) at the image's own size
+};
+
+/// One image's logits as the network leaves them, before the model's last resize.
+struct NetworkLogits {
+  at::Tensor logits;  ///< classes x h x w, float32, on the model's device
+  /// The model's output size, to which its forward() resizes `logits` (bilinear, align_corners
+  /// false); their own size where it does not resize them.
+  int64_t height = 0, width = 0;
+  /// `logits` at the output size, as the model's forward() returns them.
+  at::Tensor resized() const;
 };
 
 /// Runs a semantic segmentation model for inference: eval mode, BatchNorm folded into
@@ -29,12 +39,13 @@ class Predictor {
   std::vector<Prediction> predict(const std::vector<Image>& images);
   /// The preprocessing (uses no model state: any thread).
   PreparedBatch prepare(const std::vector<Image>& images) const { return prepare_batch(images, preprocess_); }
-  /// The network: each image's float32 logits at its input size (on the model's device), in the
-  /// images' order. Several threads may run it at once (predict's --streams).
-  std::vector<at::Tensor> run(const PreparedBatch& prepared);
-  /// Logits to a prediction: resized to the image's size, in float32, and their argmax (uses no
-  /// model state: any thread).
-  static Prediction finish(const at::Tensor& logits, const Image& image);
+  /// The network: each image's float32 logits, in the images' order, before the model's last
+  /// resize (finish() takes it with the resize to the image). Several threads may run it at once
+  /// (predict's --streams).
+  std::vector<NetworkLogits> run(const PreparedBatch& prepared);
+  /// Logits to a prediction: the argmax of their resize to the image's size, in float32 (uses no
+  /// model state: any thread). The logits at the output size only `with_logits`.
+  static Prediction finish(const NetworkLogits& logits, const Image& image, bool with_logits = false);
   /// Float32 logits for an already preprocessed N x C x h x w batch.
   at::Tensor forward(const at::Tensor& batch);
   const SegmentorImpl& model() const { return *model_; }

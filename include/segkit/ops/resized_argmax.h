@@ -15,6 +15,15 @@ namespace segkit {
 /// rounding of each other may still order differently than LibTorch's vectorized kernel.
 at::Tensor resized_argmax(const at::Tensor& logits, int64_t height, int64_t width);
 
+/// The same for logits resized twice, to mid_height x mid_width and then to height x width, as a
+/// model's last resize to its input and the resize of that to the image: argmax(resize(resize(
+/// logits))) without either resized tensor. Each output value is the same sum over at most 4 x 4
+/// source pixels for every class, with the two resizes' weights multiplied through; where one
+/// class wins at all of them by more than rounding could undo, it is the answer without the sum
+/// (most of a segmentation map: only the pixels near a boundary between classes are summed).
+at::Tensor resized_argmax(const at::Tensor& logits, int64_t mid_height, int64_t mid_width, int64_t height,
+                          int64_t width);
+
 /// C x H x W logits (any strides, any floating type) to the H x W int64 map of the channel with
 /// the largest value, exactly as at::argmax(0) (the first of equal ones, NaN above all), in one
 /// pass over the pixels: LibTorch 1.13's argmax over a leading dimension takes half a second for

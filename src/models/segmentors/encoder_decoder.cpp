@@ -18,6 +18,11 @@ EncoderDecoderImpl::EncoderDecoderImpl(Backbone backbone, Head classifier, Head 
   backbone_->set_out_features(wanted);
 }
 
+at::Tensor EncoderDecoderImpl::unresized_logits(const at::Tensor& x) {
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == 3, "expected an N x 3 x H x W batch, got ", x.sizes());
+  return classifier_->forward(backbone_->forward(x)).to(at::kFloat);
+}
+
 SemanticOutput EncoderDecoderImpl::forward(const at::Tensor& x, bool with_aux) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == 3, "expected an N x 3 x H x W batch, got ", x.sizes());
   const int64_t height = x.size(2);

@@ -3,26 +3,35 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <sstream>
+#include <string>
+
 namespace segkit {
 namespace {
 
-// Against LibTorch's resize then argmax: the same class wherever LibTorch's two best resized
+// Against LibTorch's resize(s) then argmax: the same class wherever LibTorch's two best resized
 // values are more than a rounding apart (the sums may be ordered differently: within 1e-5).
-void expect_matches_libtorch(const at::Tensor& logits, int64_t height, int64_t width) {
-  const at::Tensor resized =
-      at::upsample_bilinear2d(logits.to(at::kFloat).unsqueeze(0), {height, width}, /*align_corners=*/false)[0];
+void expect_argmax_of(const at::Tensor& resized, const at::Tensor& actual, const std::string& what) {
   const at::Tensor expected = resized.argmax(0);
-  const at::Tensor actual = resized_argmax(logits, height, width);
-  ASSERT_EQ(actual.sizes(), expected.sizes());
-  ASSERT_EQ(actual.scalar_type(), at::kLong);
+  ASSERT_EQ(actual.sizes(), expected.sizes()) << what;
+  ASSERT_EQ(actual.scalar_type(), at::kLong) << what;
   const at::Tensor differ = actual.ne(expected);
-  if (logits.size(0) > 1) {
+  if (resized.size(0) > 1) {
     const at::Tensor top2 = std::get<0>(resized.topk(2, 0));
     const at::Tensor near_tie = (top2[0] - top2[1]).le(1e-5 * (1 + resized.abs().max().item<double>()));
-    EXPECT_EQ(differ.logical_and(near_tie.logical_not()).sum().item<int64_t>(), 0)
-        << logits.sizes() << " to " << height << "x" << width;
+    EXPECT_EQ(differ.logical_and(near_tie.logical_not()).sum().item<int64_t>(), 0) << what;
   }
-  EXPECT_LE(differ.sum().item<int64_t>(), 2) << "only near-ties may differ";
+  EXPECT_LE(differ.sum().item<int64_t>(), 2) << what << ": only near-ties may differ";
+}
+
+at::Tensor resize(const at::Tensor& logits, int64_t height, int64_t width) {
+  return at::upsample_bilinear2d(logits.to(at::kFloat).unsqueeze(0), {height, width}, /*align_corners=*/false)[0];
+}
+
+void expect_matches_libtorch(const at::Tensor& logits, int64_t height, int64_t width) {
+  std::ostringstream what;
+  what << logits.sizes() << " to " << height << "x" << width;
+  expect_argmax_of(resize(logits, height, width), resized_argmax(logits, height, width), what.str());
 }
 
 TEST(ResizedArgmax, IsLibTorchsResizeThenArgmax) {
@@ -42,6 +51,40 @@ TEST(ResizedArgmax, IsLibTorchsResizeThenArgmax) {
     expect_matches_libtorch(logits.unsqueeze(0).contiguous(at::MemoryFormat::ChannelsLast)[0], c[3], c[4]);
     expect_matches_libtorch(logits.to(at::kBFloat16), c[3], c[4]);
   }
+}
+
+// Resized twice, as a model's logits to its input and then to the image: on smooth logits (a
+// model's, mostly one class over large areas: the shortcut) and on noise (every pixel summed),
+// enlarged then shrunk and the other way, with magnitudes far apart across the map.
+TEST(ResizedArgmax, TwiceIsLibTorchsTwoResizesThenArgmax) {
+  at::manual_seed(6);
+  const std::vector<std::vector<int64_t>> cases = {
+      // channels, h, w, mid height, mid width, height, width
+      {21, 65, 87, 520, 693, 360, 480},  // lraspp's stride-8 logits of a 480 x 360 CamVid image
+      {21, 33, 44, 520, 693, 720, 960},  // stride 16, enlarged twice
+      {5, 40, 50, 37, 45, 80, 101},      // shrunk, then enlarged
+      {3, 9, 11, 9, 11, 30, 31},         // the first resize keeps the size
+      {2, 7, 8, 20, 21, 20, 21},         // the second keeps it
+      {1, 4, 4, 9, 9, 5, 5}};            // one class
+  for (const auto& c : cases) {
+    const at::Tensor smooth = resize(at::randn({c[0], (c[1] + 3) / 4, (c[2] + 3) / 4}) * 4, c[1], c[2]);
+    at::Tensor uneven = smooth.clone();
+    uneven.slice(2, 0, c[2] / 3).mul_(1e4);  // a third of the map 10^4 times larger
+    for (const at::Tensor& logits : {smooth, uneven, at::randn({c[0], c[1], c[2]})}) {
+      std::ostringstream what;
+      what << logits.sizes() << " to " << c[3] << "x" << c[4] << " to " << c[5] << "x" << c[6];
+      expect_argmax_of(resize(resize(logits, c[3], c[4]), c[5], c[6]), resized_argmax(logits, c[3], c[4], c[5], c[6]),
+                       what.str());
+    }
+  }
+  // A NaN reaches the outputs whose sums read it, and wins there.
+  at::Tensor logits = at::zeros({3, 6, 6});
+  logits[0].fill_(2);
+  logits[2][3][3] = std::nan("");
+  const at::Tensor nan_map = resize(resize(logits, 12, 12), 9, 9).isnan().any(0);
+  const at::Tensor map = resized_argmax(logits, 12, 12, 9, 9);
+  EXPECT_TRUE(map.eq(2).equal(nan_map));
+  EXPECT_TRUE(map.eq(0).equal(nan_map.logical_not()));
 }
 
 TEST(ResizedArgmax, TiesGoToTheFirstChannelAndNaNWins) {

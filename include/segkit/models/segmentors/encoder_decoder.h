@@ -17,6 +17,7 @@ class EncoderDecoderImpl : public SegmentorImpl {
   EncoderDecoderImpl(Backbone backbone, Head classifier, Head aux_classifier, int64_t num_classes);
 
   SemanticOutput forward(const at::Tensor& x, bool with_aux = false) override;
+  at::Tensor unresized_logits(const at::Tensor& x) override;
   bool has_aux() const override { return aux_classifier_ != nullptr; }
   int64_t num_classes() const override { return num_classes_; }
   std::vector<std::string> head_modules() const override { return {"classifier", "aux_classifier"}; }

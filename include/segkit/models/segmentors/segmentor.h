@@ -14,6 +14,10 @@ class SegmentorImpl : public ModelImpl {
   /// Runs the aux head only when `with_aux` is set (training asks for it); inference skips it.
   virtual SemanticOutput forward(const at::Tensor& x, bool with_aux = false) = 0;
   virtual bool has_aux() const { return false; }
+  /// The logits before a last bilinear resize (align_corners false) to the output size, for
+  /// whoever resizes them again anyway: the predictor takes both resizes to the image in one
+  /// step. The encoder-decoders' classifier output (float32); by default forward(x).logits.
+  virtual at::Tensor unresized_logits(const at::Tensor& x) { return forward(x).logits; }
   /// The logits' size for an input of `height` x `width` (smaller for an unpadded U-Net).
   virtual std::pair<int64_t, int64_t> output_size(int64_t height, int64_t width) const { return {height, width}; }
   /// "loss_seg" and, with an aux head, "loss_aux" (times options.aux_weight), from
