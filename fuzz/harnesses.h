@@ -106,16 +106,32 @@ inline void safetensors_input(const uint8_t* data, size_t size) {
 /// cap lower than the command line's so that each input stays quick.
 inline void image_input(const uint8_t* data, size_t size) {
   const std::string path = write_input(data, size, ".img");
-  expect_clean(path, [&] { read_image(path, 1 << 22); });
+  at::Tensor whole;
+  expect_clean(path, [&] { whole = read_image(path, 1 << 22).pixels; });
   // Read in bands of rows, as tiled prediction reads it (as many pixels at most).
+  std::vector<at::Tensor> bands;
+  bool complete = false, refused = true;
   expect_clean(path, [&] {
     ImageRows image(path, 1 << 22);
     for (int64_t budget = 1 << 22; budget > 0;) {
-      const int64_t rows = image.read(37).size(0);
-      if (rows == 0) break;
-      budget -= rows * image.width();
+      const at::Tensor rows = image.read(37);
+      if (rows.size(0) == 0) {
+        complete = true;
+        break;
+      }
+      bands.push_back(rows);
+      budget -= rows.size(0) * image.width();
     }
+    refused = false;
   });
+  // The two readers of a file agree: a whole read is no laxer than the bands (segkit's own PNG
+  // reader against libpng's rows: libpng also reads the chunks after the image data, so the
+  // whole read may refuse what the bands take, never the other way), and they give the same
+  // pixels.
+  if (whole.defined() && refused) throw std::logic_error("read whole, refused in bands");
+  if (whole.defined() && complete && !at::cat(bands).equal(whole)) {
+    throw std::logic_error("the bands' pixels differ from the whole read's");
+  }
 }
 
 /// Label images (masks of class indices) as training and eval read them.

@@ -2,6 +2,7 @@
 
 #include <libdeflate.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -14,6 +15,11 @@ uint32_t be32(const uint8_t* p) {
   return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 |
          p[3];
 }
+
+// libpng's limits as Debian builds it (pnglibconf.h): PNG_USER_WIDTH_MAX and HEIGHT_MAX, and
+// PNG_USER_CHUNK_MALLOC_MAX for a chunk's data. Files past them are libpng's to refuse.
+constexpr int64_t kLibpngMaxSide = 1000000;
+constexpr size_t kLibpngMaxChunk = 8000000;
 
 bool is_letter(uint8_t c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 
@@ -93,16 +99,22 @@ bool decode_common_png(const std::string& bytes, int64_t max_pixels,
   const int64_t width = be32(ihdr + 8), height = be32(ihdr + 12);
   const int depth = ihdr[16], colour = ihdr[17];
   const int channels = colour == 0 ? 1 : colour == 2 ? 3 : colour == 4 ? 2 : colour == 6 ? 4 : 0;
-  if (width <= 0 || height <= 0 || width > INT32_MAX || height > INT32_MAX || width > max_pixels / height ||
+  if (width <= 0 || height <= 0 || width > kLibpngMaxSide || height > kLibpngMaxSide || width > max_pixels / height ||
       depth != 8 || channels == 0 || ihdr[18] != 0 || ihdr[19] != 0 || ihdr[20] != 0) {
     return false;  // 16 bits or fewer than 8, a palette, interlaced, an unknown method, or too large
   }
+  // The longest IDAT chunk libpng takes (png_check_chunk_length): the image's bytes and
+  // zlib's overhead, or its cap on other chunks where that is more.
+  const size_t row_factor = static_cast<size_t>(width) * static_cast<size_t>(channels) + 1;
+  const size_t raw_bytes = static_cast<size_t>(height) * row_factor;
+  const size_t longest_data =
+      std::max(kLibpngMaxChunk, raw_bytes + 6 + 5 * (raw_bytes / std::min<size_t>(row_factor, 32566) + 1));
 
   // The chunks up to IEND: the image data's pieces, each checksum of the critical ones. Any
   // other critical chunk than a colour type's optional palette is libpng's to refuse.
   std::vector<std::pair<const uint8_t*, size_t>> pieces;
   size_t compressed = 0;
-  bool ended = false, after_data = false;
+  bool ended = false, after_data = false, palette = false;
   for (size_t pos = 8 + 25; !ended;) {
     if (size - pos < 12) return false;
     const size_t length = be32(data + pos);
@@ -112,14 +124,18 @@ bool decode_common_png(const std::string& bytes, int64_t max_pixels,
     const bool critical = (type[0] & 0x20) == 0;
     if (critical && libdeflate_crc32(0, type, length + 4) != be32(type + 4 + length)) return false;
     if (std::memcmp(type, "IDAT", 4) == 0) {
-      if (after_data) return false;  // image data in two runs
+      if (after_data || length > longest_data) return false;  // image data in two runs, or too long a chunk
       pieces.emplace_back(type + 4, length);
       compressed += length;
     } else {
       after_data = after_data || !pieces.empty();
+      if (length > kLibpngMaxChunk) return false;
       if (std::memcmp(type, "IEND", 4) == 0) {
         ended = true;
-      } else if (critical && (std::memcmp(type, "PLTE", 4) != 0 || channels < 3)) {
+      } else if (std::memcmp(type, "PLTE", 4) == 0) {
+        if (palette || after_data || channels < 3) return false;  // a second, a late or a gray image's palette
+        palette = true;
+      } else if (critical) {
         return false;
       }
     }

@@ -78,19 +78,23 @@ std::vector<Tap> taps(int64_t in, int64_t out) {
 }
 
 // Where output index o reads along an axis resized twice, in -> mid -> out: the two resizes'
-// weights multiplied through, at most four source indices (a repeated one once, its weights
-// added). Every source the two resizes read is kept, with weight 0 where it has it, so that
-// a NaN or infinity reaches the same outputs.
+// weights multiplied through, at most four taps. Where one of the two keeps the size, these
+// are the other's own taps, LibTorch's: a tap of weight 0 on a source another tap reads already
+// is left out (a resize that keeps the size reads each source at 1 and 0), a source read twice
+// stays twice (LibTorch's last sample: v * l0 + v * l1, not v * (l0 + l1)), so that one resize
+// sums as LibTorch does. Where both resize, a source read twice is read once, its weights
+// added: 3 taps rather than 4 on most outputs. Every source the two resizes read stays, so a
+// NaN reaches the same outputs; an infinity read at weight 0 as well as at another may stay
+// infinite here where LibTorch's two passes make it NaN.
 struct Taps {
   int n = 0;
   int64_t index[4];
   float weight[4];
-  void add(int64_t i, float w) {
-    for (int k = 0; k < n; ++k) {
-      if (index[k] == i) {
-        weight[k] += w;
-        return;
-      }
+  void add(int64_t i, float w, bool merge) {
+    const int64_t k = std::find(index, index + n, i) - index;
+    if (k < n && (w == 0.f || merge)) {
+      weight[k] += w;
+      return;
     }
     index[n] = i;
     weight[n++] = w;
@@ -99,16 +103,17 @@ struct Taps {
 
 std::vector<Taps> composed_taps(int64_t in, int64_t mid, int64_t out) {
   const std::vector<Tap> first = taps(in, mid), second = taps(mid, out);
+  const bool merge = in != mid && mid != out;
   std::vector<Taps> result(static_cast<size_t>(out));
   for (int64_t o = 0; o < out; ++o) {
     const Tap& s = second[static_cast<size_t>(o)];
     const Tap& a = first[static_cast<size_t>(s.i0)];
     const Tap& b = first[static_cast<size_t>(s.i1)];
     Taps& t = result[static_cast<size_t>(o)];
-    t.add(a.i0, s.l0 * a.l0);
-    t.add(a.i1, s.l0 * a.l1);
-    t.add(b.i0, s.l1 * b.l0);
-    t.add(b.i1, s.l1 * b.l1);
+    t.add(a.i0, s.l0 * a.l0, merge);
+    t.add(a.i1, s.l0 * a.l1, merge);
+    t.add(b.i0, s.l1 * b.l0, merge);
+    t.add(b.i1, s.l1 * b.l1, merge);
   }
   return result;
 }
@@ -164,7 +169,12 @@ std::vector<int32_t> sure_classes(const float* src, int64_t channels, int64_t pi
       magnitude[p] = std::max(top, -low);
     }
   });
-  const float tolerance = 1e-5f * *std::max_element(magnitude.begin(), magnitude.end());
+  // Near the largest float the sums may overflow, and near the smallest their rounding is no
+  // longer relative: no shortcut there.
+  const float largest = *std::max_element(magnitude.begin(), magnitude.end());
+  const float tolerance = largest > std::numeric_limits<float>::max() / 16
+                              ? std::numeric_limits<float>::infinity()
+                              : std::max(1e-5f * largest, 64 * std::numeric_limits<float>::min());
   for (int64_t p = 0; p < pixels; ++p) {
     if (!(margin[p] > tolerance)) best[p] = -1;
   }

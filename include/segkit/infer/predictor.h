@@ -10,8 +10,10 @@
 namespace segkit {
 
 struct Prediction {
-  at::Tensor logits;  ///< classes x h x w, float32 (whatever the model computes in), at the network's output size
-  at::Tensor mask;    ///< H x W class indices (int64) at the image's own size
+  /// classes x h x w, float32 (whatever the model computes in), at the network's output size;
+  /// undefined where finish() was not asked for it
+  at::Tensor logits;
+  at::Tensor mask;  ///< H x W class indices (int64) at the image's own size
 };
 
 /// One image's logits as the network leaves them, before the model's last resize.
@@ -34,8 +36,9 @@ class Predictor {
   Predictor(Segmentor model, Preprocess preprocess, c10::Device device = c10::Device("cpu"));
   Predictor(Segmentor model, Preprocess preprocess, c10::Device device, const InferenceOptions& options);
 
-  /// One prediction per image. Images whose input sizes match run as one batch. The same as
-  /// finish(run(prepare(images))), in steps a pipeline can run on threads of their own.
+  /// One prediction per image, with its logits. Images whose input sizes match run as one
+  /// batch. The same as finish(run(prepare(images)), image, true) for each image, in steps a
+  /// pipeline can run on threads of their own.
   std::vector<Prediction> predict(const std::vector<Image>& images);
   /// The preprocessing (uses no model state: any thread).
   PreparedBatch prepare(const std::vector<Image>& images) const { return prepare_batch(images, preprocess_); }

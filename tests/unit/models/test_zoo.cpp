@@ -10,6 +10,7 @@
 #include "segkit/infer/predictor.h"
 #include "segkit/models/classifiers/image_classifier.h"
 #include "segkit/models/feature_tap.h"
+#include "segkit/models/heads/head.h"
 #include "segkit/models/segmentors/segmentor.h"
 
 namespace segkit {
@@ -168,6 +169,29 @@ TEST(Models, SemanticLogitsHaveTheInputSizeAndAuxOnlyWhenAsked) {
     EXPECT_EQ(result.aux.defined(), aux) << name;
     EXPECT_FALSE(model->forward(input).aux.defined()) << name << ": inference skips the aux head";
   }
+}
+
+// The predictor resizes a model's unresized logits itself (both resizes at once): for every
+// semantic model in the zoo they are what its forward pass resizes, so that resizing them to
+// the output size gives the forward pass's logits, bit for bit.
+TEST(Models, UnresizedLogitsAreWhatTheForwardPassResizes) {
+  int semantic = 0;
+  for (const auto& name : model_zoo().names()) {
+    auto model = std::dynamic_pointer_cast<SegmentorImpl>(build_model(find_model(name), {3, false}));
+    if (!model) continue;
+    ++semantic;
+    model->eval();
+    at::NoGradGuard no_grad;
+    const InputConstraints* constraints = input_constraints(*model);
+    const int64_t h = constraints ? constraints->valid_input_size(45) : 45;
+    const int64_t w = constraints ? constraints->valid_input_size(51) : 51;
+    const at::Tensor input = at::randn({1, model->in_channels(), h, w});
+    const at::Tensor unresized = model->unresized_logits(input);
+    const auto [out_h, out_w] = model->output_size(h, w);
+    const at::Tensor expected = model->forward(input).logits;
+    EXPECT_TRUE(resize_bilinear(unresized, out_h, out_w).equal(expected)) << name;
+  }
+  EXPECT_GE(semantic, 8);
 }
 
 TEST(Predictors, TakeTheModelOverOrBorrowItUnchanged) {
