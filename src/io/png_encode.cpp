@@ -17,21 +17,21 @@ constexpr int kLevel = 1;
 // IDAT chunks of at most this many bytes (any size below 2^31 is valid; readers stream them).
 constexpr size_t kChunkBytes = size_t{1} << 20;
 
-void put_u32(std::string& out, uint32_t v) {
+}  // namespace
+
+void append_be32(std::string& out, uint32_t v) {
   const char bytes[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
                          static_cast<char>(v)};
   out.append(bytes, 4);
 }
 
-void put_chunk(std::string& out, const char type[4], const uint8_t* data, size_t size) {
-  put_u32(out, static_cast<uint32_t>(size));
+void append_png_chunk(std::string& out, const char type[4], const void* data, size_t size) {
+  append_be32(out, static_cast<uint32_t>(size));
   const size_t start = out.size();
   out.append(type, 4);
-  if (size > 0) out.append(reinterpret_cast<const char*>(data), size);
-  put_u32(out, libdeflate_crc32(0, out.data() + start, size + 4));
+  if (size > 0) out.append(static_cast<const char*>(data), size);
+  append_be32(out, libdeflate_crc32(0, out.data() + start, size + 4));
 }
-
-}  // namespace
 
 std::string encode_png(const void* pixels, int64_t height, int64_t width, int channels, int bit_depth) {
   if (height <= 0 || width <= 0 || height > INT32_MAX || width > INT32_MAX || (channels != 1 && channels != 3) ||
@@ -80,18 +80,16 @@ std::string encode_png(const void* pixels, int64_t height, int64_t width, int ch
   std::string png;
   png.reserve(compressed + 64 + 12 * (compressed / kChunkBytes + 1));
   png.append("\x89PNG\r\n\x1a\n", 8);
-  uint8_t header[13] = {0};
-  for (int i = 0; i < 4; ++i) {
-    header[i] = static_cast<uint8_t>(static_cast<uint32_t>(width) >> (24 - 8 * i));
-    header[4 + i] = static_cast<uint8_t>(static_cast<uint32_t>(height) >> (24 - 8 * i));
-  }
-  header[8] = static_cast<uint8_t>(bit_depth);
-  header[9] = channels == 3 ? 2 : 0;  // colour type: RGB or gray; compression, filter, interlace: 0
-  put_chunk(png, "IHDR", header, sizeof(header));
+  std::string header;
+  append_be32(header, static_cast<uint32_t>(width));
+  append_be32(header, static_cast<uint32_t>(height));
+  // Bit depth; colour type RGB or gray; compression, filter and interlace methods 0.
+  header += {static_cast<char>(bit_depth), static_cast<char>(channels == 3 ? 2 : 0), 0, 0, 0};
+  append_png_chunk(png, "IHDR", header.data(), header.size());
   for (size_t at = 0; at < compressed; at += kChunkBytes) {
-    put_chunk(png, "IDAT", stream.data() + at, std::min(kChunkBytes, compressed - at));
+    append_png_chunk(png, "IDAT", stream.data() + at, std::min(kChunkBytes, compressed - at));
   }
-  put_chunk(png, "IEND", nullptr, 0);
+  append_png_chunk(png, "IEND", nullptr, 0);
   return png;
 }
 

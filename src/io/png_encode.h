@@ -17,4 +17,10 @@ namespace segkit {
 /// samples in this machine's byte order.
 std::string encode_png(const void* pixels, int64_t height, int64_t width, int channels, int bit_depth);
 
+/// Appends `v` big-endian, as PNG stores its integers.
+void append_be32(std::string& out, uint32_t v);
+
+/// Appends a PNG chunk: the length of `data`, `type`, `data` and the CRC of type and data.
+void append_png_chunk(std::string& out, const char type[4], const void* data, size_t size);
+
 }  // namespace segkit

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../../../src/io/png_decode.h"
+#include "../../../src/io/png_encode.h"
 #include "segkit/core/errors.h"
 #include "segkit/io/image.h"
 #include "test_util.h"
@@ -22,15 +23,8 @@ namespace {
 
 using testing::temp_dir;
 
-void put_u32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
-}
-
 void put_chunk(std::string& out, const char* type, const std::string& data) {
-  put_u32(out, static_cast<uint32_t>(data.size()));
-  const std::string body = std::string(type, 4) + data;
-  out += body;
-  put_u32(out, libdeflate_crc32(0, body.data(), body.size()));
+  append_png_chunk(out, type, data.data(), data.size());
 }
 
 int paeth(int a, int b, int c) {
@@ -67,8 +61,8 @@ std::string make_png(const std::vector<uint8_t>& pixels, const PngSpec& spec) {
   libdeflate_free_compressor(compressor);
 
   std::string png("\x89PNG\r\n\x1a\n", 8), header;
-  put_u32(header, static_cast<uint32_t>(spec.width));
-  put_u32(header, static_cast<uint32_t>(spec.height));
+  append_be32(header, static_cast<uint32_t>(spec.width));
+  append_be32(header, static_cast<uint32_t>(spec.height));
   const int colour_type[] = {0, 0, 4, 2, 6};
   header += std::string{8, static_cast<char>(colour_type[spec.channels]), 0, 0, 0};
   put_chunk(png, "IHDR", header);
@@ -162,7 +156,7 @@ TEST(PngDecode, OtherPngsAndDamagedOnesGoToLibpng) {
   std::string interlaced = good;
   interlaced[8 + 8 + 12] = 1;  // the interlace method, and the header's checksum to match
   std::string checksum;
-  put_u32(checksum, libdeflate_crc32(0, interlaced.data() + 12, 17));
+  append_be32(checksum, libdeflate_crc32(0, interlaced.data() + 12, 17));
   interlaced.replace(8 + 8 + 13, 4, checksum);
   EXPECT_FALSE(decode_common_png(interlaced, 1 << 20, never)) << "interlaced";
 
