@@ -81,6 +81,13 @@ at::Tensor FoldedConv::operator()(const at::Tensor& x, Activation activation) co
                   activation);
 }
 
+at::Tensor FoldedConv::operator()(const at::Tensor& x, Activation activation, const at::Tensor& residual,
+                                  bool overwrite_residual) const {
+  if (onednn && !quantized) return (*onednn)(x, activation, residual, overwrite_residual);
+  at::Tensor out = (*this)(x, Activation::kNone);
+  return activate(at::GradMode::is_enabled() ? out + residual : out.add_(residual), activation);
+}
+
 ConvBn::ConvBn(torch::nn::Module& parent, const std::string& conv_name, const std::string& bn_name,
                const ConvSpec& spec, double bn_eps, double bn_momentum)
     : conv(parent.register_module(conv_name, torch::nn::Conv2d(spec.to_options()))), spec_(spec) {
@@ -94,6 +101,13 @@ at::Tensor ConvBn::operator()(const at::Tensor& x, Activation activation) {
   if (folded_) return (*folded_)(x, activation);
   const at::Tensor out = conv->forward(x);
   return activate(bn ? bn->forward(out) : out, activation);
+}
+
+at::Tensor ConvBn::operator()(const at::Tensor& x, Activation activation, const at::Tensor& residual,
+                              bool overwrite_residual) {
+  if (folded_) return (*folded_)(x, activation, residual, overwrite_residual);
+  const at::Tensor out = (*this)(x, Activation::kNone);
+  return activate(at::GradMode::is_enabled() ? out + residual : out.add_(residual), activation);
 }
 
 void ConvBn::fold(const InferenceOptions& options) {

@@ -73,9 +73,11 @@ struct OneDnnConv::Impl {
   /// The layouts the cached kernels use, and the newest one that is not Winograd's: oneDNN
   /// cannot reorder out of those, so new layouts are made from it.
   std::vector<Packed> packed;
-  // By images per call, input height and width, activation, and the calling thread's threads
-  // (oneDNN shares a kernel's work among as many as there were when it was built).
-  std::map<std::tuple<int64_t, int64_t, int64_t, int, int>, Kernel> kernels;
+  // By images per call, input height and width, activation, whether a residual is summed, and
+  // the calling thread's threads (oneDNN shares a kernel's work among as many as there were
+  // when it was built).
+  using Key = std::tuple<int64_t, int64_t, int64_t, int, bool, int>;
+  std::map<Key, Kernel> kernels;
   std::mutex mutex;
 
   memory::dims weight_dims() const {
@@ -132,7 +134,9 @@ struct OneDnnConv::Impl {
   }
 
   /// The kernel for n x in_channels x height x width inputs.
-  Kernel build(int64_t n, int64_t height, int64_t width, Activation activation, bool winograd, dnnl::stream& stream) {
+  /// `sum`: the kernel adds what its output memory holds (a residual) before the activation.
+  Kernel build(int64_t n, int64_t height, int64_t width, Activation activation, bool sum, bool winograd,
+               dnnl::stream& stream) {
     const auto& s = spec;
     const auto [out_h, out_w] = onednn::output_size(s, height, width);
     const auto f32 = memory::data_type::f32;
@@ -141,6 +145,7 @@ struct OneDnnConv::Impl {
     kernel.user_src = memory::desc({n, s.in_channels(), height, width}, type, Tag::nhwc);
     kernel.user_dst = memory::desc({n, s.out_channels(), out_h, out_w}, type, Tag::nhwc);
     dnnl::post_ops ops;
+    if (sum) ops.append_sum(1.f);
     kernel.fused = append_activation(ops, activation);
     dnnl::primitive_attr attr = shareable_attr();
     attr.set_post_ops(ops);
@@ -210,7 +215,7 @@ OneDnnConv::OneDnnConv(at::Tensor weight, at::Tensor bias, const ConvSpec& spec,
   // other kernels are made from this one when they are first needed.
   const int64_t side = std::max<int64_t>(32, spec.dilation() * (spec.kernel_size() - 1) + 1);
   dnnl::stream stream(engine());
-  impl_->build(1, side, side, Activation::kNone, false, stream);
+  impl_->build(1, side, side, Activation::kNone, false, false, stream);
 }
 
 OneDnnConv::~OneDnnConv() = default;
@@ -232,6 +237,16 @@ int64_t OneDnnConv::winograd_chunk(int64_t batch, int64_t height, int64_t width)
 }
 
 at::Tensor OneDnnConv::operator()(const at::Tensor& x, Activation activation) const {
+  return run(x, activation, nullptr, false);
+}
+
+at::Tensor OneDnnConv::operator()(const at::Tensor& x, Activation activation, const at::Tensor& residual,
+                                  bool overwrite_residual) const {
+  return run(x, activation, &residual, overwrite_residual);
+}
+
+at::Tensor OneDnnConv::run(const at::Tensor& x, Activation activation, const at::Tensor* residual,
+                           bool overwrite) const {
   if (x.dim() != 4 || x.scalar_type() != impl_->scalar_type || !x.device().is_cpu() ||
       x.size(1) != impl_->spec.in_channels()) {
     throw std::invalid_argument("a convolution rewritten for oneDNN takes N x " +
@@ -242,14 +257,16 @@ at::Tensor OneDnnConv::operator()(const at::Tensor& x, Activation activation) co
   const int64_t batch = x.size(0), chunk = winograd_chunk(batch, x.size(2), x.size(3));
   const int64_t step = chunk > 0 ? chunk : std::max<int64_t>(batch, 1);  // images per call
   dnnl::stream stream(engine());
-  const std::tuple<int64_t, int64_t, int64_t, int, int> key{step, x.size(2), x.size(3), static_cast<int>(activation),
-                                                            threads_here()};
+  // Winograd's output is blocked: its residual is added after, as its activation then is.
+  const bool sum = residual != nullptr && chunk == 0;
+  const Activation fused_activation = residual != nullptr && !sum ? Activation::kNone : activation;
+  const Impl::Key key{step, x.size(2), x.size(3), static_cast<int>(fused_activation), sum, threads_here()};
   Impl::Kernel* kernel = nullptr;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     auto found = impl_->kernels.find(key);
     if (found == impl_->kernels.end()) {
-      Impl::Kernel built = impl_->build(step, x.size(2), x.size(3), activation, chunk > 0, stream);
+      Impl::Kernel built = impl_->build(step, x.size(2), x.size(3), fused_activation, sum, chunk > 0, stream);
       found = impl_->kernels.emplace(key, std::move(built)).first;
       impl_->drop_unused();
     }
@@ -257,7 +274,18 @@ at::Tensor OneDnnConv::operator()(const at::Tensor& x, Activation activation) co
   }
   std::vector<int64_t> out_shape = kernel->out_shape;
   out_shape[0] = batch;
-  at::Tensor out = at::empty(out_shape, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  if (residual != nullptr && (residual->sizes() != at::IntArrayRef(out_shape) ||
+                              residual->scalar_type() != impl_->scalar_type || !residual->device().is_cpu())) {
+    throw std::invalid_argument("a convolution's residual must be its output's shape and type");
+  }
+  // With a sum, the kernel adds what the output holds: the residual, or a copy of it.
+  at::Tensor out;
+  if (sum) {
+    const bool in_place = overwrite && residual->is_contiguous(at::MemoryFormat::ChannelsLast);
+    out = in_place ? *residual : residual->clone(at::MemoryFormat::ChannelsLast);
+  } else {
+    out = at::empty(out_shape, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  }
   const int64_t in_image = batch > 0 ? input.nbytes() / batch : 0, out_image = batch > 0 ? out.nbytes() / batch : 0;
   std::optional<Buffer> src_blocked, dst_blocked;
   if (kernel->to_src) src_blocked.emplace(kernel->src);
@@ -284,6 +312,7 @@ at::Tensor OneDnnConv::operator()(const at::Tensor& x, Activation activation) co
     }
   }
   stream.wait();
+  if (residual != nullptr && !sum) return activate(out.add_(*residual), activation);
   return kernel->fused ? out : activate(out, activation);
 }
 
@@ -304,6 +333,10 @@ OneDnnConv::~OneDnnConv() = default;
 int64_t OneDnnConv::winograd_chunk(int64_t, int64_t, int64_t) const { return 0; }
 
 at::Tensor OneDnnConv::operator()(const at::Tensor&, Activation) const {
+  throw std::logic_error("segkit was built without oneDNN (SEGKIT_WITH_ONEDNN)");
+}
+
+at::Tensor OneDnnConv::operator()(const at::Tensor&, Activation, const at::Tensor&, bool) const {
   throw std::logic_error("segkit was built without oneDNN (SEGKIT_WITH_ONEDNN)");
 }
 

@@ -72,6 +72,10 @@ struct FoldedConv {
                          const InferenceOptions& options);
   /// The convolution, then `activation` (fused into it by oneDNN).
   at::Tensor operator()(const at::Tensor& x, Activation activation = Activation::kNone) const;
+  /// activation(convolution(x) + residual): in one pass with oneDNN (see OneDnnConv, also for
+  /// `overwrite_residual`).
+  at::Tensor operator()(const at::Tensor& x, Activation activation, const at::Tensor& residual,
+                        bool overwrite_residual = false) const;
 };
 
 /// A Conv2d and the BatchNorm2d after it, registered in `parent` under the names
@@ -85,6 +89,11 @@ class ConvBn {
 
   /// conv then BatchNorm then `activation`, or the folded convolution once fold() ran.
   at::Tensor operator()(const at::Tensor& x, Activation activation = Activation::kNone);
+  /// activation(conv then BatchNorm, + residual): a residual block's end, in one pass once
+  /// folded for oneDNN. `overwrite_residual`: the folded convolution may write its result over
+  /// `residual` (a tensor nothing else holds).
+  at::Tensor operator()(const at::Tensor& x, Activation activation, const at::Tensor& residual,
+                        bool overwrite_residual = false);
   /// Folds BatchNorm into the convolution for inference (call in eval mode, after loading
   /// weights). Releases the unfolded weights: from then on the module's state dict is empty.
   void fold(const InferenceOptions& options = {});

@@ -37,6 +37,14 @@ class OneDnnConv {
   /// and activation builds its kernel once. Any thread may call it, several at once: each call
   /// brings its own scratch memory (oneDNN's default ties a kernel to the thread that built it).
   at::Tensor operator()(const at::Tensor& x, Activation activation) const;
+  /// activation(convolution(x) + residual), the sum and activation fused into the kernel
+  /// (oneDNN's sum post-op) but for Winograd's kernels, whose blocked output is added to
+  /// after: a residual block's end in one pass instead of three. `residual` must have the
+  /// output's shape and type. The result is written over a channels-last copy of it, or over
+  /// it where `overwrite_residual` allows and it is channels-last already (no copy: a block's
+  /// downsampled identity, which nothing else holds).
+  at::Tensor operator()(const at::Tensor& x, Activation activation, const at::Tensor& residual,
+                        bool overwrite_residual = false) const;
 
   /// How many images of a batch of this size one Winograd call takes; 0: the direct kernel.
   /// Winograd: 3x3, stride 1, not grouped or dilated, weights of at most 256 x 256 x 3 x 3,
@@ -45,6 +53,8 @@ class OneDnnConv {
   int64_t winograd_chunk(int64_t batch, int64_t height, int64_t width) const;
 
  private:
+  at::Tensor run(const at::Tensor& x, Activation activation, const at::Tensor* residual, bool overwrite) const;
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

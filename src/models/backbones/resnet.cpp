@@ -18,7 +18,8 @@ ConvBn make_downsample(torch::nn::Module& block, const ResidualBlockSpec& s, int
   return ConvBn(*seq, "0", "1", ConvSpec(s.in_channels, out_channels, 1).stride(s.stride));
 }
 
-// The end of every block: (squeeze-excitation,) the identity added, ReLU.
+// The end of a block with squeeze-excitation: it, the identity added, ReLU. (Without, the last
+// convolution adds the identity and applies the ReLU itself: ConvBn's residual.)
 at::Tensor finish_block(at::Tensor out, const at::Tensor& identity, SqueezeExcitation& se) {
   if (se) out = se->forward(out);
   out = at::GradMode::is_enabled() ? out + identity : out.add_(identity);
@@ -37,9 +38,10 @@ BasicBlockImpl::BasicBlockImpl(const ResidualBlockSpec& s, const ResNetOptions& 
 }
 
 at::Tensor BasicBlockImpl::forward(const at::Tensor& x) {
-  at::Tensor out = conv_bn1_(x, Activation::kReLU);
-  out = conv_bn2_(out);
-  return finish_block(out, has_downsample_ ? downsample_(x) : x, se_);
+  const at::Tensor out = conv_bn1_(x, Activation::kReLU);
+  const at::Tensor identity = has_downsample_ ? downsample_(x) : x;
+  if (!se_) return conv_bn2_(out, Activation::kReLU, identity, /*overwrite_residual=*/has_downsample_);
+  return finish_block(conv_bn2_(out), identity, se_);
 }
 
 void BasicBlockImpl::optimize_for_inference(const InferenceOptions& options) {
@@ -63,8 +65,9 @@ BottleneckImpl::BottleneckImpl(const ResidualBlockSpec& s, const ResNetOptions& 
 at::Tensor BottleneckImpl::forward(const at::Tensor& x) {
   at::Tensor out = conv_bn1_(x, Activation::kReLU);
   out = conv_bn2_(out, Activation::kReLU);
-  out = conv_bn3_(out);
-  return finish_block(out, has_downsample_ ? downsample_(x) : x, se_);
+  const at::Tensor identity = has_downsample_ ? downsample_(x) : x;
+  if (!se_) return conv_bn3_(out, Activation::kReLU, identity, /*overwrite_residual=*/has_downsample_);
+  return finish_block(conv_bn3_(out), identity, se_);
 }
 
 void BottleneckImpl::optimize_for_inference(const InferenceOptions& options) {

@@ -13,6 +13,12 @@ struct OneDnnCase {
   int64_t height, width;
   Activation activation;
   bool winograd;  // the size and shape take the Winograd kernel
+
+  OneDnnCase with_activation(Activation a) const {
+    OneDnnCase c = *this;
+    c.activation = a;
+    return c;
+  }
 };
 
 std::ostream& operator<<(std::ostream& os, const OneDnnCase& c) {
@@ -62,6 +68,27 @@ TEST_P(OneDnnConvMatchesLibTorch, OnEveryInputLayoutAndSize) {
       EXPECT_LT((got - expected).abs().max().item<double>(), 1e-5 * scale) << c << " pass " << pass;
     }
   }
+  // With a residual (a block's identity, NCHW here): activation(conv + residual), the sum and
+  // the activation fused but for Winograd's kernel, and the residual left as it was.
+  for (const at::Tensor& x : inputs) {
+    const at::Tensor plain =
+        at::conv2d(x, weight, bias, {c.stride, c.stride}, {c.padding, c.padding}, {c.dilation, c.dilation}, c.groups);
+    const at::Tensor residual = at::randn(plain.sizes()), kept = residual.clone();
+    const at::Tensor expected = activate(plain + residual, c.activation);
+    const at::Tensor got = conv(x, c.activation, residual);
+    ASSERT_EQ(got.sizes(), expected.sizes()) << c;
+    const double scale = 1 + expected.abs().max().item<double>();
+    EXPECT_LT((got - expected).abs().max().item<double>(), 1e-5 * scale) << c << " with a residual";
+    EXPECT_TRUE(residual.equal(kept)) << c;
+    // Allowed to, it writes over a channels-last residual instead of a copy of it.
+    const at::Tensor owned = residual.contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor over = conv(x, c.activation, owned, /*overwrite_residual=*/true);
+    EXPECT_LT((over - expected).abs().max().item<double>(), 1e-5 * scale) << c << " over its residual";
+    if (!c.winograd) {
+      EXPECT_EQ(over.data_ptr(), owned.data_ptr()) << c;
+    }
+    EXPECT_THROW(conv(x, c.activation, residual.narrow(1, 0, c.out - 1)), std::invalid_argument) << c;
+  }
   // bfloat16: data and packed weights in bf16, float32 bias and accumulation. Against float32
   // on the same bf16-rounded data and weights, the result's own rounding (2^-8) is what differs.
   const auto round = [](const at::Tensor& t) { return t.to(at::kBFloat16).to(at::kFloat); };
@@ -74,6 +101,15 @@ TEST_P(OneDnnConvMatchesLibTorch, OnEveryInputLayoutAndSize) {
     ASSERT_EQ(got.sizes(), expected.sizes()) << c;
     const double scale = 1 + expected.abs().max().item<double>();
     EXPECT_LT((got.to(at::kFloat) - expected).abs().max().item<double>(), 8e-3 * scale) << c << " bf16";
+    // The residual summed in the kernel, before the one rounding to bf16.
+    const at::Tensor residual = at::randn(expected.sizes()).to(at::kBFloat16);
+    const at::Tensor plain = reference(round(x), round(weight), bias, c.with_activation(Activation::kNone));
+    const at::Tensor with_residual = activate(plain + residual.to(at::kFloat), c.activation);
+    const at::Tensor summed = half(x.to(at::kBFloat16), c.activation, residual);
+    ASSERT_EQ(summed.scalar_type(), at::kBFloat16);
+    EXPECT_LT((summed.to(at::kFloat) - with_residual).abs().max().item<double>(),
+              8e-3 * (1 + with_residual.abs().max().item<double>()))
+        << c << " bf16 with a residual";
   }
   EXPECT_THROW(half(inputs[0], c.activation), std::invalid_argument) << "float32 input to a bf16 convolution";
 }
