@@ -1,4 +1,5 @@
 #include "image_decode.h"
+#include "png_decode.h"
 
 // clang-format off
 #include <cstdio>  // jpeglib.h needs FILE and size_t first
@@ -507,9 +508,7 @@ ImageHeader read_image_header(const std::string& bytes, const std::string& path)
   const size_t n = bytes.size();
   if (n >= 8 && png_sig_cmp(p, 0, 8) == 0) {
     if (n < 24 || std::memcmp(p + 12, "IHDR", 4) != 0) fail(path, ": corrupt PNG image (no IHDR header)");
-    const uint32_t width = p[16] << 24 | p[17] << 16 | p[18] << 8 | p[19];
-    const uint32_t height = p[20] << 24 | p[21] << 16 | p[22] << 8 | p[23];
-    return {ImageFormat::kPng, width, height};
+    return {ImageFormat::kPng, read_be32(p + 16), read_be32(p + 20)};
   }
   if (n >= 2 && p[0] == 'B' && p[1] == 'M') return bmp_header(bytes, path);
   if (is_tiff(p, n)) return tiff_header(bytes, path);

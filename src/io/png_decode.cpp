@@ -11,11 +11,6 @@
 namespace segkit {
 namespace {
 
-uint32_t be32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 |
-         p[3];
-}
-
 // libpng's limits as Debian builds it (pnglibconf.h): PNG_USER_WIDTH_MAX and HEIGHT_MAX, and
 // PNG_USER_CHUNK_MALLOC_MAX for a chunk's data. Files past them are libpng's to refuse.
 constexpr int64_t kLibpngMaxSide = 1000000;
@@ -92,11 +87,11 @@ bool decode_common_png(const std::string& bytes, int64_t max_pixels,
   const size_t size = bytes.size();
   if (size < 8 + 25 || std::memcmp(data, kSignature, 8) != 0) return false;
   const uint8_t* ihdr = data + 8;
-  if (be32(ihdr) != 13 || std::memcmp(ihdr + 4, "IHDR", 4) != 0 ||
-      libdeflate_crc32(0, ihdr + 4, 17) != be32(ihdr + 21)) {
+  if (read_be32(ihdr) != 13 || std::memcmp(ihdr + 4, "IHDR", 4) != 0 ||
+      libdeflate_crc32(0, ihdr + 4, 17) != read_be32(ihdr + 21)) {
     return false;
   }
-  const int64_t width = be32(ihdr + 8), height = be32(ihdr + 12);
+  const int64_t width = read_be32(ihdr + 8), height = read_be32(ihdr + 12);
   const int depth = ihdr[16], colour = ihdr[17];
   const int channels = colour == 0 ? 1 : colour == 2 ? 3 : colour == 4 ? 2 : colour == 6 ? 4 : 0;
   if (width <= 0 || height <= 0 || width > kLibpngMaxSide || height > kLibpngMaxSide || width > max_pixels / height ||
@@ -105,10 +100,10 @@ bool decode_common_png(const std::string& bytes, int64_t max_pixels,
   }
   // The longest IDAT chunk libpng takes (png_check_chunk_length): the image's bytes and
   // zlib's overhead, or its cap on other chunks where that is more.
-  const size_t row_factor = static_cast<size_t>(width) * static_cast<size_t>(channels) + 1;
-  const size_t raw_bytes = static_cast<size_t>(height) * row_factor;
+  const size_t row_bytes = static_cast<size_t>(width) * static_cast<size_t>(channels);
+  const size_t raw_bytes = static_cast<size_t>(height) * (row_bytes + 1);  // each row after its filter type
   const size_t longest_data =
-      std::max(kLibpngMaxChunk, raw_bytes + 6 + 5 * (raw_bytes / std::min<size_t>(row_factor, 32566) + 1));
+      std::max(kLibpngMaxChunk, raw_bytes + 6 + 5 * (raw_bytes / std::min<size_t>(row_bytes + 1, 32566) + 1));
 
   // The chunks up to IEND: the image data's pieces, each checksum of the critical ones. Any
   // other critical chunk than a colour type's optional palette is libpng's to refuse.
@@ -117,12 +112,12 @@ bool decode_common_png(const std::string& bytes, int64_t max_pixels,
   bool ended = false, after_data = false, palette = false;
   for (size_t pos = 8 + 25; !ended;) {
     if (size - pos < 12) return false;
-    const size_t length = be32(data + pos);
+    const size_t length = read_be32(data + pos);
     const uint8_t* type = data + pos + 4;
     if (length > INT32_MAX || size - pos - 12 < length) return false;
     if (!is_letter(type[0]) || !is_letter(type[1]) || !is_letter(type[2]) || !is_letter(type[3])) return false;
     const bool critical = (type[0] & 0x20) == 0;
-    if (critical && libdeflate_crc32(0, type, length + 4) != be32(type + 4 + length)) return false;
+    if (critical && libdeflate_crc32(0, type, length + 4) != read_be32(type + 4 + length)) return false;
     if (std::memcmp(type, "IDAT", 4) == 0) {
       if (after_data || length > longest_data) return false;  // image data in two runs, or too long a chunk
       pieces.emplace_back(type + 4, length);
@@ -154,16 +149,14 @@ bool decode_common_png(const std::string& bytes, int64_t max_pixels,
     }
     stream = joined.data();
   }
-  const size_t row_bytes = static_cast<size_t>(width) * static_cast<size_t>(channels);
-  const size_t expected = static_cast<size_t>(height) * (row_bytes + 1);
-  const std::unique_ptr<uint8_t[]> raw(new uint8_t[expected]);
+  const std::unique_ptr<uint8_t[]> raw(new uint8_t[raw_bytes]);
   const std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> inflater(
       libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
   size_t produced = 0;
   if (!inflater ||
-      libdeflate_zlib_decompress(inflater.get(), stream, compressed, raw.get(), expected, &produced) !=
+      libdeflate_zlib_decompress(inflater.get(), stream, compressed, raw.get(), raw_bytes, &produced) !=
           LIBDEFLATE_SUCCESS ||
-      produced != expected) {
+      produced != raw_bytes) {
     return false;
   }
   const bool unfiltered = channels == 1   ? unfilter_all<1>(raw.get(), height, row_bytes)

@@ -12,6 +12,12 @@
 
 namespace segkit {
 
+/// The big-endian 32-bit integer at `p`, as PNG stores its lengths and sizes.
+inline uint32_t read_be32(const unsigned char* p) {
+  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 |
+         p[3];
+}
+
 /// Decodes such a PNG in `bytes` to RGB (gray repeated, alpha dropped: what libpng's pixels
 /// become in read_image) into the H x W x 3 rows `allocate(height, width)` returns, and returns
 /// true. Returns false for any other PNG, one over `max_pixels`, and one whose chunks, checksums,

@@ -24,6 +24,10 @@ at::Tensor activate(at::Tensor x, Activation activation) {
   return x;
 }
 
+at::Tensor add_then_activate(at::Tensor x, const at::Tensor& residual, Activation activation) {
+  return activate(at::GradMode::is_enabled() ? x + residual : x.add_(residual), activation);
+}
+
 torch::nn::Conv2dOptions ConvSpec::to_options() const {
   return torch::nn::Conv2dOptions(in_channels(), out_channels(), kernel_size())
       .stride(stride())
@@ -84,8 +88,7 @@ at::Tensor FoldedConv::operator()(const at::Tensor& x, Activation activation) co
 at::Tensor FoldedConv::operator()(const at::Tensor& x, Activation activation, const at::Tensor& residual,
                                   bool overwrite_residual) const {
   if (onednn && !quantized) return (*onednn)(x, activation, residual, overwrite_residual);
-  at::Tensor out = (*this)(x, Activation::kNone);
-  return activate(at::GradMode::is_enabled() ? out + residual : out.add_(residual), activation);
+  return add_then_activate((*this)(x, Activation::kNone), residual, activation);
 }
 
 ConvBn::ConvBn(torch::nn::Module& parent, const std::string& conv_name, const std::string& bn_name,
@@ -106,8 +109,7 @@ at::Tensor ConvBn::operator()(const at::Tensor& x, Activation activation) {
 at::Tensor ConvBn::operator()(const at::Tensor& x, Activation activation, const at::Tensor& residual,
                               bool overwrite_residual) {
   if (folded_) return (*folded_)(x, activation, residual, overwrite_residual);
-  const at::Tensor out = (*this)(x, Activation::kNone);
-  return activate(at::GradMode::is_enabled() ? out + residual : out.add_(residual), activation);
+  return add_then_activate((*this)(x, Activation::kNone), residual, activation);
 }
 
 void ConvBn::fold(const InferenceOptions& options) {

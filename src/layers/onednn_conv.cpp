@@ -257,6 +257,13 @@ at::Tensor OneDnnConv::run(const at::Tensor& x, Activation activation, const at:
   const int64_t batch = x.size(0), chunk = winograd_chunk(batch, x.size(2), x.size(3));
   const int64_t step = chunk > 0 ? chunk : std::max<int64_t>(batch, 1);  // images per call
   dnnl::stream stream(engine());
+  if (residual != nullptr) {
+    const auto [out_h, out_w] = onednn::output_size(impl_->spec, x.size(2), x.size(3));
+    if (residual->sizes() != at::IntArrayRef({batch, impl_->spec.out_channels(), out_h, out_w}) ||
+        residual->scalar_type() != impl_->scalar_type || !residual->device().is_cpu()) {
+      throw std::invalid_argument("a convolution's residual must be its output's shape and type");
+    }
+  }
   // Winograd's output is blocked: its residual is added after, as its activation then is.
   const bool sum = residual != nullptr && chunk == 0;
   const Activation fused_activation = residual != nullptr && !sum ? Activation::kNone : activation;
@@ -274,10 +281,6 @@ at::Tensor OneDnnConv::run(const at::Tensor& x, Activation activation, const at:
   }
   std::vector<int64_t> out_shape = kernel->out_shape;
   out_shape[0] = batch;
-  if (residual != nullptr && (residual->sizes() != at::IntArrayRef(out_shape) ||
-                              residual->scalar_type() != impl_->scalar_type || !residual->device().is_cpu())) {
-    throw std::invalid_argument("a convolution's residual must be its output's shape and type");
-  }
   // With a sum, the kernel adds what the output holds: the residual, or a copy of it.
   at::Tensor out;
   if (sum) {
@@ -312,7 +315,7 @@ at::Tensor OneDnnConv::run(const at::Tensor& x, Activation activation, const at:
     }
   }
   stream.wait();
-  if (residual != nullptr && !sum) return activate(out.add_(*residual), activation);
+  if (residual != nullptr && !sum) return add_then_activate(out, *residual, activation);
   return kernel->fused ? out : activate(out, activation);
 }
 

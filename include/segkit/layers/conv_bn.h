@@ -19,6 +19,10 @@ enum class Activation { kNone, kReLU, kReLU6, kHardswish, kSiLU, kSigmoid, kHard
 /// Applies an activation, in place when no gradient is being recorded.
 at::Tensor activate(at::Tensor x, Activation activation);
 
+/// activation(x + residual) (a residual block's end), in place in `x` when no gradient is being
+/// recorded.
+at::Tensor add_then_activate(at::Tensor x, const at::Tensor& residual, Activation activation);
+
 /// A square 2-D convolution's geometry. Padding is explicit (no "same"), which
 /// keeps it a plain integer in both LibTorch 1.x and 2.x.
 struct ConvSpec {

@@ -22,8 +22,7 @@ ConvBn make_downsample(torch::nn::Module& block, const ResidualBlockSpec& s, int
 // convolution adds the identity and applies the ReLU itself: ConvBn's residual.)
 at::Tensor finish_block(at::Tensor out, const at::Tensor& identity, SqueezeExcitation& se) {
   if (se) out = se->forward(out);
-  out = at::GradMode::is_enabled() ? out + identity : out.add_(identity);
-  return activate(out, Activation::kReLU);
+  return add_then_activate(out, identity, Activation::kReLU);
 }
 
 }  // namespace
