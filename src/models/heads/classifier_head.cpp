@@ -4,6 +4,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include "segkit/core/errors.h"
+#include "segkit/layers/onednn_conv.h"
 
 namespace segkit {
 
@@ -14,7 +15,8 @@ ClassifierHeadImpl::ClassifierHeadImpl(const HeadConfig& config, const ShapeMap&
   for (const auto& spec : config.layers) linears += spec.kind == ClassifierLayer::Kind::kLinear;
   if (!config.indexed && linears != 1) fail("a classifier head named by itself holds exactly one Linear layer");
   for (size_t i = 0; i < config.layers.size(); ++i) {
-    Layer layer{config.layers[i], {}, {}};
+    Layer layer;
+    layer.spec = config.layers[i];
     if (layer.spec.kind == ClassifierLayer::Kind::kLinear) {
       const int64_t out = layer.spec.features > 0 ? layer.spec.features : config.num_classes;
       torch::nn::Linear linear(features, out);  // PyTorch's default initialization
@@ -36,9 +38,17 @@ at::Tensor ClassifierHeadImpl::forward(const FeatureMap& features) {
   at::Tensor x = activate(input(features), config_.pre_activation);
   const int64_t k = config_.pool_size;
   x = k == 1 ? x.mean({2, 3}) : at::adaptive_avg_pool2d(x, {k, k}).flatten(1);
-  for (const Layer& layer : layers_) {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& layer = layers_[i];
     switch (layer.spec.kind) {
-      case ClassifierLayer::Kind::kLinear: x = at::linear(x, layer.weight, layer.bias); break;
+      case ClassifierLayer::Kind::kLinear:
+        if (!layer.onednn) {
+          x = at::linear(x, layer.weight, layer.bias);
+          break;
+        }
+        x = (*layer.onednn)(x, layer.fused);
+        if (layer.fused != Activation::kNone) ++i;  // the activation ran
+        break;
       case ClassifierLayer::Kind::kReLU: x = activate(x, Activation::kReLU); break;
       case ClassifierLayer::Kind::kHardswish: x = activate(x, Activation::kHardswish); break;
       case ClassifierLayer::Kind::kDropout:
@@ -47,6 +57,21 @@ at::Tensor ClassifierHeadImpl::forward(const FeatureMap& features) {
     }
   }
   return x;
+}
+
+void ClassifierHeadImpl::optimize_for_inference(const InferenceOptions& options) {
+  if (!options.onednn || !OneDnnConv::available() || !OneDnnConv::supports(options.dtype)) return;
+  at::NoGradGuard no_grad;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Layer& layer = layers_[i];
+    if (layer.spec.kind != ClassifierLayer::Kind::kLinear || layer.onednn) continue;
+    const auto next = i + 1 < layers_.size() ? std::optional(layers_[i + 1].spec.kind) : std::nullopt;
+    if (next == ClassifierLayer::Kind::kReLU) layer.fused = Activation::kReLU;
+    if (next == ClassifierLayer::Kind::kHardswish) layer.fused = Activation::kHardswish;
+    layer.onednn = std::make_shared<OneDnnLinear>(layer.weight, layer.bias, options.dtype);
+    // OneDnnLinear holds them now, in the model's type (VGG's first weight is 411 MB in float32).
+    for (at::Tensor* t : {&layer.weight, &layer.bias}) t->set_data(at::empty({0}, t->options()));
+  }
 }
 
 std::optional<at::Tensor> ClassifierHeadImpl::class_activation_map(const at::Tensor& feature, int64_t target) const {
@@ -60,7 +85,7 @@ std::optional<at::Tensor> ClassifierHeadImpl::class_activation_map(const at::Ten
       return std::nullopt;
     }
   }
-  if (linear == nullptr) return std::nullopt;
+  if (linear == nullptr || linear->onednn) return std::nullopt;
   at::NoGradGuard no_grad;
   const at::Tensor activated =
       config_.pre_activation == Activation::kNone ? feature : activate(feature.clone(), config_.pre_activation);

@@ -2,8 +2,11 @@
 
 #include <torch/nn/modules/linear.h>
 
+#include <memory>
 #include <optional>
 
+#include "segkit/layers/conv_bn.h"
+#include "segkit/layers/onednn_linear.h"
 #include "segkit/models/backbones/googlenet.h"
 #include "segkit/models/heads/head.h"
 
@@ -12,20 +15,25 @@ namespace segkit {
 /// Image classification on in_features[0]: optional activation, adaptive average pooling
 /// to pool_size x pool_size, flattening, then config.layers (torchvision's classifier
 /// Sequentials: VGG's Linear-ReLU-Dropout x2-Linear, MobileNetV3's Linear-Hardswish-
-/// Dropout-Linear, ResNet's one "fc"). Dropout acts in training only.
-class ClassifierHeadImpl : public HeadImpl {
+/// Dropout-Linear, ResNet's one "fc"). Dropout acts in training only. Rewritten for oneDNN
+/// inference, each Linear runs as a OneDnnLinear, the ReLU or Hardswish after it fused.
+class ClassifierHeadImpl : public HeadImpl, public InferenceOptimizable {
  public:
   ClassifierHeadImpl(const HeadConfig& config, const ShapeMap& shapes);
   at::Tensor forward(const FeatureMap& features) override;
+  void optimize_for_inference(const InferenceOptions& options) override;
   /// Class activation mapping (Zhou et al. 2016) of one image's feature map (C x h x w,
   /// before the head's activation): sum_k w_k^c f_k, for heads that are global average
-  /// pooling and one linear layer (dropout aside); nullopt for other heads.
+  /// pooling and one linear layer (dropout aside); nullopt for other heads and once rewritten
+  /// for oneDNN (the plain weights released).
   std::optional<at::Tensor> class_activation_map(const at::Tensor& feature, int64_t target) const;
 
  private:
   struct Layer {
     ClassifierLayer spec;
-    at::Tensor weight, bias;  // kLinear
+    at::Tensor weight, bias;               // kLinear
+    std::shared_ptr<OneDnnLinear> onednn;  // kLinear, rewritten for inference
+    Activation fused = Activation::kNone;  // the activation after it, run by `onednn`
   };
   HeadConfig config_;
   std::vector<Layer> layers_;
