@@ -1,17 +1,23 @@
 #!/usr/bin/python3
 """torchvision eager inference, measured exactly as `segkit bench` measures segkit.
-Prints one JSON line.
+Prints one JSON line. Models torchvision lacks (U-Net, SE-ResNet-50) are the reference modules
+written from their papers in tools/ (tools/zoo_reference.py), the same eager PyTorch.
 --bf16: the best a Python user has without leaving eager mode on a CPU with bf16: the model and
 input channels-last, forward under torch.autocast("cpu", dtype=torch.bfloat16).
 Usage: peer_torchvision.py MODEL WEIGHTS [--aux] [--bf16] [--runs N] [--threads N] [--size N] [--batch N]"""
 import contextlib
 import argparse
 import json
+import os
+import sys
 import time
 
 import torch
 import torchvision
 from torchvision.models import segmentation
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from zoo_reference import build  # noqa: E402
 
 
 def status_kib(field):
@@ -32,6 +38,12 @@ def load(name, weights, aux):
         if not aux:
             state = {k: v for k, v in state.items() if not k.startswith("aux_classifier.")}
         return model, state, lambda out: out["out"]
+    if name.startswith("unet"):
+        model = build(name, "semantic", state["head.weight"].shape[0], {"padding": name == "unet_padded"})
+        return model, state, lambda out: out
+    if not hasattr(torchvision.models, name):
+        model = build(name, "classification", state["fc.weight"].shape[0], {})
+        return model, state, lambda out: out
     model = getattr(torchvision.models, name)(weights=None)
     return model, state, lambda out: out
 
@@ -53,7 +65,8 @@ def main():
     model.load_state_dict(state)
     del state
     model.eval()
-    x = torch.randn(a.batch, 3, a.size, a.size)
+    channels = next(p for p in model.parameters() if p.dim() == 4).shape[1]  # U-Net's: 1
+    x = torch.randn(a.batch, channels, a.size, a.size)
     autocast = contextlib.nullcontext()
     if a.bf16:
         model = model.to(memory_format=torch.channels_last)

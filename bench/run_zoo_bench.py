@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Inference latency and peak memory of zoo models, segkit against torchvision eager in the
 same run: the same checkpoint (random weights from tools/zoo_reference.py; segmentation
-models with 21 classes and the aux head the official files carry, classifiers with 1000),
-the same input (BATCH x 3 x SIZE x SIZE), threads, BLAS (Debian's OpenBLAS) and malloc
+models with 21 classes and the aux head the official files carry, classifiers with 1000, the
+U-Nets with 2; models torchvision lacks run as tools/' reference modules),
+the same input (BATCH x 3 x SIZE x SIZE; U-Net's 1 channel), threads, BLAS (Debian's OpenBLAS) and malloc
 settings. Processes alternate, ROUNDS times; each reports the median of RUNS forward passes
 after warm-up, and the table shows the median over rounds. Peak memory: the process's
 peak resident set (VmHWM), weights included.
@@ -37,10 +38,16 @@ def make_checkpoint(name, folder):
 
     path = os.path.join(folder, name + ".pth")
     if not os.path.exists(path):
-        semantic = hasattr(segmentation, name)
-        model = build(name, "semantic" if semantic else "classification", 21 if semantic else 1000, {})
         generator = torch.Generator().manual_seed(zlib.crc32(name.encode()))
-        randomize(model, generator, torch.randn(2, 3, 97, 123, generator=generator))
+        if name.startswith("unet"):  # the zoo's U-Nets: one channel in, two classes, no BatchNorm
+            model = build(name, "semantic", 2, {"padding": name == "unet_padded"})
+            side = 192 if name == "unet_padded" else 188  # sizes each takes (188: 124 + 4 x 16)
+            sample = torch.randn(1, 1, side, side, generator=generator)
+        else:
+            semantic = hasattr(segmentation, name)
+            model = build(name, "semantic" if semantic else "classification", 21 if semantic else 1000, {})
+            sample = torch.randn(2, 3, 97, 123, generator=generator)
+        randomize(model, generator, sample)
         torch.save(model.state_dict(), path)
     return path
 
