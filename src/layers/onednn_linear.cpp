@@ -29,11 +29,12 @@ using Tag = memory::format_tag;
 struct OneDnnLinear::Impl {
   struct Kernel {
     dnnl::inner_product_forward product;
-    memory::desc scratch;
+    memory::desc src, dst, scratch;
     bool fused = false;  // the activation ran as a post-op
   };
 
   at::Tensor weight, bias;  // out x in in the computing type; float32
+  memory weight_mem, bias_mem;
   memory::data_type type = memory::data_type::f32;
   at::ScalarType scalar_type = at::kFloat;
   // By batch, activation and the calling thread's threads (oneDNN shares a kernel's work among
@@ -48,10 +49,10 @@ struct OneDnnLinear::Impl {
     kernel.fused = onednn::append_activation(ops, activation);
     dnnl::primitive_attr attr = onednn::shareable_attr();
     attr.set_post_ops(ops);
-    const dnnl::inner_product_forward::desc desc(
-        dnnl::prop_kind::forward_inference, memory::desc({batch, in}, type, Tag::ab),
-        memory::desc({out, in}, type, Tag::ab), memory::desc({out}, memory::data_type::f32, Tag::x),
-        memory::desc({batch, out}, type, Tag::ab));
+    kernel.src = memory::desc({batch, in}, type, Tag::ab);
+    kernel.dst = memory::desc({batch, out}, type, Tag::ab);
+    const dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference, kernel.src, weight_mem.get_desc(),
+                                                 bias_mem.get_desc(), kernel.dst);
     const dnnl::inner_product_forward::primitive_desc pd(desc, attr, onednn::engine());
     kernel.product = dnnl::inner_product_forward(pd);
     kernel.scratch = pd.scratchpad_desc();
@@ -70,6 +71,10 @@ OneDnnLinear::OneDnnLinear(const at::Tensor& weight, const at::Tensor& bias, at:
   // A tensor of its own (detach): the module's parameter may be released or converted after.
   impl_->weight = weight.detach().to(dtype).contiguous();
   impl_->bias = bias.defined() ? bias.detach().to(at::kFloat).contiguous() : at::zeros({weight.size(0)}, at::kFloat);
+  const auto& engine = onednn::engine();
+  impl_->weight_mem =
+      memory({{weight.size(0), weight.size(1)}, impl_->type, Tag::ab}, engine, impl_->weight.data_ptr());
+  impl_->bias_mem = memory({{weight.size(0)}, memory::data_type::f32, Tag::x}, engine, impl_->bias.data_ptr());
 }
 
 OneDnnLinear::~OneDnnLinear() = default;
@@ -95,12 +100,11 @@ at::Tensor OneDnnLinear::operator()(const at::Tensor& x, Activation activation) 
   const auto& engine = onednn::engine();
   const onednn::Scratch scratch({kernel->scratch});
   dnnl::stream stream(engine);
-  kernel->product.execute(
-      stream, {{DNNL_ARG_SRC, memory({{batch, in}, impl_->type, Tag::ab}, engine, input.data_ptr())},
-               {DNNL_ARG_WEIGHTS, memory({{out, in}, impl_->type, Tag::ab}, engine, impl_->weight.data_ptr())},
-               {DNNL_ARG_BIAS, memory({{out}, memory::data_type::f32, Tag::x}, engine, impl_->bias.data_ptr())},
-               {DNNL_ARG_DST, memory({{batch, out}, impl_->type, Tag::ab}, engine, result.data_ptr())},
-               {DNNL_ARG_SCRATCHPAD, scratch.as(kernel->scratch)}});
+  kernel->product.execute(stream, {{DNNL_ARG_SRC, memory(kernel->src, engine, input.data_ptr())},
+                                   {DNNL_ARG_WEIGHTS, impl_->weight_mem},
+                                   {DNNL_ARG_BIAS, impl_->bias_mem},
+                                   {DNNL_ARG_DST, memory(kernel->dst, engine, result.data_ptr())},
+                                   {DNNL_ARG_SCRATCHPAD, scratch.as(kernel->scratch)}});
   stream.wait();
   return kernel->fused ? result : activate(result, activation);
 }
