@@ -54,7 +54,6 @@ struct OneDnnConv::Impl {
     memory weights;
     at::Tensor weights_storage;  // what `weights` points into, held while the kernel is
     bool fused = false;          // the activation ran as a post-op
-    std::vector<int64_t> out_shape;
   };
 
   /// The weights packed in one layout.
@@ -73,10 +72,10 @@ struct OneDnnConv::Impl {
   /// The layouts the cached kernels use, and the newest one that is not Winograd's: oneDNN
   /// cannot reorder out of those, so new layouts are made from it.
   std::vector<Packed> packed;
-  // By images per call, input height and width, activation, whether a residual is summed, and
-  // the calling thread's threads (oneDNN shares a kernel's work among as many as there were
-  // when it was built).
-  using Key = std::tuple<int64_t, int64_t, int64_t, int, bool, int>;
+  // By images per call, input height and width, activation, whether a residual is summed, the
+  // calling thread's threads (oneDNN shares a kernel's work among as many as there were when it
+  // was built), and the rows of padding above and below.
+  using Key = std::tuple<int64_t, int64_t, int64_t, int, bool, int, int64_t, int64_t>;
   std::map<Key, Kernel> kernels;
   std::mutex mutex;
 
@@ -87,11 +86,15 @@ struct OneDnnConv::Impl {
     return {s.groups(), s.out_channels() / s.groups(), s.in_channels() / s.groups(), k, k};
   }
 
-  /// Whether some input size may take the Winograd kernel (see winograd_chunk).
+  /// Whether some input size may take the Winograd kernel (see winograd_tiling). Not for
+  /// fewer than 64 channels on either side: its transforms then cost more than they save (a
+  /// U-Net's 1 -> 64 layer 4x slower than the direct kernel, 16 -> 16 3x, 16 -> 64 1.25x;
+  /// bench/RESULTS.md).
   bool winograd_capable() const {
     const auto& s = spec;
     return type == memory::data_type::f32 && s.kernel_size() == 3 && s.stride() == 1 && s.dilation() == 1 &&
-           s.groups() == 1 && s.in_channels() * s.out_channels() <= 256 * 256;
+           s.groups() == 1 && s.in_channels() * s.out_channels() <= 256 * 256 &&
+           std::min(s.in_channels(), s.out_channels()) >= 64;
   }
 
   /// The newest layout that is not Winograd's (one always exists once constructed).
@@ -133,15 +136,17 @@ struct OneDnnConv::Impl {
     packed = std::move(kept);
   }
 
-  /// The kernel for n x in_channels x height x width inputs.
+  /// The kernel for n x in_channels x height x width inputs, padded by `pad_top` and
+  /// `pad_bottom` rows (a strip of an image: see winograd_tiling) or as the spec says (-1).
   /// `sum`: the kernel adds what its output memory holds (a residual) before the activation.
   Kernel build(int64_t n, int64_t height, int64_t width, Activation activation, bool sum, bool winograd,
-               dnnl::stream& stream) {
+               dnnl::stream& stream, int64_t pad_top = -1, int64_t pad_bottom = -1) {
     const auto& s = spec;
-    const auto [out_h, out_w] = onednn::output_size(s, height, width);
+    if (pad_top < 0) pad_top = pad_bottom = s.padding();
+    const int64_t out_h = onednn::output_size(s, height + pad_top + pad_bottom - 2 * s.padding(), width).first;
+    const int64_t out_w = onednn::output_size(s, height, width).second;
     const auto f32 = memory::data_type::f32;
     Kernel kernel;
-    kernel.out_shape = {n, s.out_channels(), out_h, out_w};
     kernel.user_src = memory::desc({n, s.in_channels(), height, width}, type, Tag::nhwc);
     kernel.user_dst = memory::desc({n, s.out_channels(), out_h, out_w}, type, Tag::nhwc);
     dnnl::post_ops ops;
@@ -152,11 +157,11 @@ struct OneDnnConv::Impl {
     const memory::desc any_weights(weight_dims(), type, Tag::any);
     const memory::desc bias_desc({s.out_channels()}, f32, Tag::x);
     const memory::dims strides{s.stride(), s.stride()}, dilates{s.dilation() - 1, s.dilation() - 1},
-        padding{s.padding(), s.padding()};
+        padding_before{pad_top, s.padding()}, padding_after{pad_bottom, s.padding()};
     auto primitive_desc = [&](dnnl::algorithm algorithm, const memory::desc& src, const memory::desc& dst,
                               const memory::desc& weights) {
       dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, src, weights, bias_desc, dst,
-                                           strides, dilates, padding, padding);
+                                           strides, dilates, padding_before, padding_after);
       return dnnl::convolution_forward::primitive_desc(desc, attr, engine());
     };
     dnnl::convolution_forward::primitive_desc pd;
@@ -220,20 +225,23 @@ OneDnnConv::OneDnnConv(at::Tensor weight, at::Tensor bias, const ConvSpec& spec,
 
 OneDnnConv::~OneDnnConv() = default;
 
-int64_t OneDnnConv::winograd_chunk(int64_t batch, int64_t height, int64_t width) const {
+OneDnnConv::Tiling OneDnnConv::winograd_tiling(int64_t batch, int64_t height, int64_t width) const {
   // Winograd's packed weights are 4x the plain ones: kept to layers where that stays small
   // and the output is large enough for its 4x4 tiles to pay off. Its blocked copies of the
-  // data and its transforms grow with the images it takes at once: at most kBudget of
-  // channels-last input and output per call, whole images, a divisor of the batch (one
-  // weight layout). Measured: bench/RESULTS.md.
-  constexpr int64_t kBudget = int64_t{16} << 20;
+  // data and its transforms grow with what one call takes: whole images, a divisor of the
+  // batch (one weight layout), at most kImages of channels-last input and output; an image
+  // over that goes in strips of rows, kStrip of input and output each, which also runs faster
+  // than whole images (its transforms stay in the caches). Measured: bench/RESULTS.md.
+  constexpr int64_t kImages = int64_t{16} << 20, kStrip = int64_t{4} << 20, kRowsAlign = 4;  // 4x4 tiles
   const auto& s = impl_->spec;
-  if (!impl_->winograd_capable() || height < 28 || width < 28 || batch < 1) return 0;
+  if (!impl_->winograd_capable() || height < 28 || width < 28 || batch < 1) return {};
   const int64_t per_image = height * width * (s.in_channels() + s.out_channels()) * 4;
   for (int64_t chunk = batch; chunk >= 1; --chunk) {
-    if (batch % chunk == 0 && chunk * per_image <= kBudget) return chunk;
+    if (batch % chunk == 0 && chunk * per_image <= kImages) return {chunk, 0};
   }
-  return 0;
+  const int64_t out_h = onednn::output_size(s, height, width).first;
+  const int64_t rows = std::max(kRowsAlign, kStrip / (per_image / height) / kRowsAlign * kRowsAlign);
+  return rows < out_h ? Tiling{1, rows} : Tiling{1, 0};
 }
 
 at::Tensor OneDnnConv::operator()(const at::Tensor& x, Activation activation) const {
@@ -254,33 +262,62 @@ at::Tensor OneDnnConv::run(const at::Tensor& x, Activation activation, const at:
                                 c10::toString(impl_->scalar_type) + " CPU input");
   }
   const at::Tensor input = x.contiguous(at::MemoryFormat::ChannelsLast);
-  const int64_t batch = x.size(0), chunk = winograd_chunk(batch, x.size(2), x.size(3));
-  const int64_t step = chunk > 0 ? chunk : std::max<int64_t>(batch, 1);  // images per call
+  const int64_t batch = x.size(0), height = x.size(2), width = x.size(3);
+  const Tiling tiling = winograd_tiling(batch, height, width);
+  const bool winograd = tiling.images > 0;
   dnnl::stream stream(engine());
+  const auto [out_h, out_w] = onednn::output_size(impl_->spec, height, width);
   if (residual != nullptr) {
-    const auto [out_h, out_w] = onednn::output_size(impl_->spec, x.size(2), x.size(3));
     if (residual->sizes() != at::IntArrayRef({batch, impl_->spec.out_channels(), out_h, out_w}) ||
         residual->scalar_type() != impl_->scalar_type || !residual->device().is_cpu()) {
       throw std::invalid_argument("a convolution's residual must be its output's shape and type");
     }
   }
   // Winograd's output is blocked: its residual is added after, as its activation then is.
-  const bool sum = residual != nullptr && chunk == 0;
+  const bool sum = residual != nullptr && !winograd;
   const Activation fused_activation = residual != nullptr && !sum ? Activation::kNone : activation;
-  const Impl::Key key{step, x.size(2), x.size(3), static_cast<int>(fused_activation), sum, threads_here()};
-  Impl::Kernel* kernel = nullptr;
+
+  // The calls: each a kernel, and where its input and output start (in bytes from the batch's).
+  struct Call {
+    const Impl::Kernel* kernel;
+    int64_t src_offset, dst_offset;
+  };
+  std::vector<Call> calls;
+  const int64_t in_image = batch > 0 ? input.nbytes() / batch : 0;
+  const int64_t out_image = out_h * out_w * impl_->spec.out_channels() * input.element_size();
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
-    auto found = impl_->kernels.find(key);
-    if (found == impl_->kernels.end()) {
-      Impl::Kernel built = impl_->build(step, x.size(2), x.size(3), fused_activation, sum, chunk > 0, stream);
-      found = impl_->kernels.emplace(key, std::move(built)).first;
-      impl_->drop_unused();
+    const auto kernel = [&](int64_t images, int64_t in_rows, int64_t pad_top, int64_t pad_bottom) {
+      const Impl::Key key{images, in_rows,        width,   static_cast<int>(fused_activation),
+                          sum,    threads_here(), pad_top, pad_bottom};
+      auto found = impl_->kernels.find(key);
+      if (found == impl_->kernels.end()) {
+        Impl::Kernel built =
+            impl_->build(images, in_rows, width, fused_activation, sum, winograd, stream, pad_top, pad_bottom);
+        found = impl_->kernels.emplace(key, std::move(built)).first;
+        impl_->drop_unused();
+      }
+      return &found->second;
+    };
+    const int64_t pad = impl_->spec.padding(), rows = tiling.rows;
+    if (rows == 0) {  // whole images, `step` a call (the images of one call lie together: NHWC)
+      const int64_t step = winograd ? tiling.images : std::max<int64_t>(batch, 1);
+      for (int64_t first = 0; first < batch; first += step) {
+        calls.push_back({kernel(step, height, pad, pad), first * in_image, first * out_image});
+      }
+    } else {  // strips of `rows` output rows, the last one moved up to end with the image's
+      const int64_t in_row = in_image / height, out_row = out_image / out_h, reach = 2;  // 3x3
+      for (int64_t image = 0; image < batch; ++image) {
+        for (int64_t next = 0; next < out_h; next += rows) {
+          const int64_t top = std::min(next, out_h - rows), first_in = top - pad, end_in = top + rows + reach - pad;
+          const int64_t pad_top = std::max<int64_t>(0, -first_in), pad_bottom = std::max<int64_t>(0, end_in - height);
+          calls.push_back({kernel(1, end_in - first_in - pad_top - pad_bottom, pad_top, pad_bottom),
+                           image * in_image + (first_in + pad_top) * in_row, image * out_image + top * out_row});
+        }
+      }
     }
-    kernel = &found->second;
   }
-  std::vector<int64_t> out_shape = kernel->out_shape;
-  out_shape[0] = batch;
+  const std::vector<int64_t> out_shape{batch, impl_->spec.out_channels(), out_h, out_w};
   // With a sum, the kernel adds what the output holds: the residual, or a copy of it.
   at::Tensor out;
   if (sum) {
@@ -289,34 +326,38 @@ at::Tensor OneDnnConv::run(const at::Tensor& x, Activation activation, const at:
   } else {
     out = at::empty(out_shape, x.options().memory_format(at::MemoryFormat::ChannelsLast));
   }
-  const int64_t in_image = batch > 0 ? input.nbytes() / batch : 0, out_image = batch > 0 ? out.nbytes() / batch : 0;
-  std::optional<Buffer> src_blocked, dst_blocked;
-  if (kernel->to_src) src_blocked.emplace(kernel->src);
-  if (kernel->from_dst) dst_blocked.emplace(kernel->dst);
-  const Scratch scratch({kernel->conv_scratch, kernel->to_src_scratch,
-                         kernel->from_dst_scratch});       // this call's: other threads may run the kernel at once
-  for (int64_t first = 0; first < batch; first += step) {  // the images of one call lie together (NHWC)
-    memory src(kernel->user_src, engine(), static_cast<char*>(input.data_ptr()) + first * in_image);
-    memory dst(kernel->user_dst, engine(), static_cast<char*>(out.data_ptr()) + first * out_image);
-    if (kernel->to_src) {
-      kernel->to_src->execute(stream, {{DNNL_ARG_FROM, src},
-                                       {DNNL_ARG_TO, src_blocked->mem},
-                                       {DNNL_ARG_SCRATCHPAD, scratch.as(kernel->to_src_scratch)}});
+  // This call's memory (other threads may run the same kernels at once): the scratch, and the
+  // blocked copies of the data where a kernel wants them, as large as the largest kernel's.
+  std::vector<memory::desc> scratch_descs, src_descs, dst_descs;
+  for (const Call& call : calls) {
+    const Impl::Kernel& k = *call.kernel;
+    scratch_descs.insert(scratch_descs.end(), {k.conv_scratch, k.to_src_scratch, k.from_dst_scratch});
+    if (k.to_src) src_descs.push_back(k.src);
+    if (k.from_dst) dst_descs.push_back(k.dst);
+  }
+  const Scratch scratch(scratch_descs), src_blocked(src_descs), dst_blocked(dst_descs);
+  for (const Call& call : calls) {
+    const Impl::Kernel& k = *call.kernel;
+    memory src(k.user_src, engine(), static_cast<char*>(input.data_ptr()) + call.src_offset);
+    memory dst(k.user_dst, engine(), static_cast<char*>(out.data_ptr()) + call.dst_offset);
+    memory src_k = k.to_src ? src_blocked.as(k.src) : src, dst_k = k.from_dst ? dst_blocked.as(k.dst) : dst;
+    if (k.to_src) {
+      k.to_src->execute(
+          stream, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, src_k}, {DNNL_ARG_SCRATCHPAD, scratch.as(k.to_src_scratch)}});
     }
-    kernel->conv.execute(stream, {{DNNL_ARG_SRC, src_blocked ? src_blocked->mem : src},
-                                  {DNNL_ARG_WEIGHTS, kernel->weights},
-                                  {DNNL_ARG_BIAS, impl_->bias_mem},
-                                  {DNNL_ARG_DST, dst_blocked ? dst_blocked->mem : dst},
-                                  {DNNL_ARG_SCRATCHPAD, scratch.as(kernel->conv_scratch)}});
-    if (kernel->from_dst) {
-      kernel->from_dst->execute(stream, {{DNNL_ARG_FROM, dst_blocked->mem},
-                                         {DNNL_ARG_TO, dst},
-                                         {DNNL_ARG_SCRATCHPAD, scratch.as(kernel->from_dst_scratch)}});
+    k.conv.execute(stream, {{DNNL_ARG_SRC, src_k},
+                            {DNNL_ARG_WEIGHTS, k.weights},
+                            {DNNL_ARG_BIAS, impl_->bias_mem},
+                            {DNNL_ARG_DST, dst_k},
+                            {DNNL_ARG_SCRATCHPAD, scratch.as(k.conv_scratch)}});
+    if (k.from_dst) {
+      k.from_dst->execute(
+          stream, {{DNNL_ARG_FROM, dst_k}, {DNNL_ARG_TO, dst}, {DNNL_ARG_SCRATCHPAD, scratch.as(k.from_dst_scratch)}});
     }
   }
   stream.wait();
   if (residual != nullptr && !sum) return add_then_activate(out, *residual, activation);
-  return kernel->fused ? out : activate(out, activation);
+  return calls.empty() || calls.front().kernel->fused ? out : activate(out, activation);
 }
 
 #else  // built without oneDNN
@@ -333,7 +374,7 @@ OneDnnConv::OneDnnConv(at::Tensor, at::Tensor, const ConvSpec&, at::ScalarType) 
 
 OneDnnConv::~OneDnnConv() = default;
 
-int64_t OneDnnConv::winograd_chunk(int64_t, int64_t, int64_t) const { return 0; }
+OneDnnConv::Tiling OneDnnConv::winograd_tiling(int64_t, int64_t, int64_t) const { return {}; }
 
 at::Tensor OneDnnConv::operator()(const at::Tensor&, Activation) const {
   throw std::logic_error("segkit was built without oneDNN (SEGKIT_WITH_ONEDNN)");

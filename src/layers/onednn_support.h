@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -57,7 +58,8 @@ inline dnnl::primitive_attr shareable_attr() {
 /// one's desc.
 struct Scratch {
   at::Tensor storage;
-  explicit Scratch(std::initializer_list<dnnl::memory::desc> descs) {
+  explicit Scratch(std::initializer_list<dnnl::memory::desc> descs) : Scratch(std::vector<dnnl::memory::desc>(descs)) {}
+  explicit Scratch(const std::vector<dnnl::memory::desc>& descs) {
     size_t bytes = 0;
     for (const auto& desc : descs) bytes = std::max(bytes, desc.get_size());
     storage = at::empty({static_cast<int64_t>(bytes)}, at::TensorOptions().dtype(at::kByte));

@@ -2,7 +2,7 @@
 
 // A convolution for CPU inference run by oneDNN (Debian's libdnnl, the library LibTorch
 // itself calls), with its weights packed once, in the layout the chosen kernel wants, and
-// its activation fused. 3x3 stride-1 convolutions of small enough weights use oneDNN's
+// its activation fused. 3x3 stride-1 convolutions of 64 to 256 channels use oneDNN's
 // Winograd kernel (F(4x4, 3x3): 2.25x fewer multiplications, weights stored 4x larger); the
 // others its direct kernel on channels-last data. PyTorch's own channels-last convolution
 // reorders its weights on every call instead. FoldedConv uses it when the inference rewrite
@@ -46,11 +46,18 @@ class OneDnnConv {
   at::Tensor operator()(const at::Tensor& x, Activation activation, const at::Tensor& residual,
                         bool overwrite_residual = false) const;
 
-  /// How many images of a batch of this size one Winograd call takes; 0: the direct kernel.
-  /// Winograd: 3x3, stride 1, not grouped or dilated, weights of at most 256 x 256 x 3 x 3,
-  /// output of at least 28 x 28, at most 16 MiB of channels-last input and output per call;
-  /// float32 only.
-  int64_t winograd_chunk(int64_t batch, int64_t height, int64_t width) const;
+  /// How a batch of this size goes through Winograd's kernel: `images` per call (0: it takes
+  /// the direct kernel instead), and where one image is too large for a call, `rows` of output
+  /// a call (strips; 0: whole images).
+  struct Tiling {
+    int64_t images = 0;
+    int64_t rows = 0;
+  };
+  /// Winograd: 3x3, stride 1, not grouped or dilated, 64 to 256 channels in and out (weights
+  /// of at most 256 x 256 x 3 x 3), input of at least 28 x 28; float32 only. Whole images where at most 16 MiB of them
+  /// (channels-last input and output) fit a call, else strips of about 4 MiB, a multiple of
+  /// 4 rows (Winograd's 4 x 4 tiles).
+  Tiling winograd_tiling(int64_t batch, int64_t height, int64_t width) const;
 
  private:
   at::Tensor run(const at::Tensor& x, Activation activation, const at::Tensor* residual, bool overwrite) const;

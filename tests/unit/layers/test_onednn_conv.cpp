@@ -52,7 +52,7 @@ TEST_P(OneDnnConvMatchesLibTorch, OnEveryInputLayoutAndSize) {
     return;
   }
   OneDnnConv conv(weight.clone(), bias, spec_of(c));
-  EXPECT_EQ(conv.winograd_chunk(2, c.height, c.width) > 0, c.winograd) << c;
+  EXPECT_EQ(conv.winograd_tiling(2, c.height, c.width).images > 0, c.winograd) << c;
   // A wider tensor's channel slice: neither contiguous nor channels-last, as DenseNet feeds it.
   const at::Tensor wide = at::randn({2, c.in + 5, c.height, c.width}).contiguous(at::MemoryFormat::ChannelsLast);
   const std::vector<at::Tensor> inputs = {
@@ -93,7 +93,7 @@ TEST_P(OneDnnConvMatchesLibTorch, OnEveryInputLayoutAndSize) {
   // on the same bf16-rounded data and weights, the result's own rounding (2^-8) is what differs.
   const auto round = [](const at::Tensor& t) { return t.to(at::kBFloat16).to(at::kFloat); };
   OneDnnConv half(weight.clone(), bias, spec_of(c), at::kBFloat16);
-  EXPECT_EQ(half.winograd_chunk(2, c.height, c.width), 0) << "Winograd is float32's";
+  EXPECT_EQ(half.winograd_tiling(2, c.height, c.width).images, 0) << "Winograd is float32's";
   for (const at::Tensor& x : inputs) {
     const at::Tensor expected = reference(round(x), round(weight), bias, c);
     const at::Tensor got = half(x.to(at::kBFloat16), c.activation);
@@ -116,9 +116,10 @@ TEST_P(OneDnnConvMatchesLibTorch, OnEveryInputLayoutAndSize) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, OneDnnConvMatchesLibTorch,
-    ::testing::Values(OneDnnCase{32, 48, 3, 1, 1, 1, 1, 37, 41, Activation::kReLU, true},
-                      OneDnnCase{16, 16, 3, 1, 1, 1, 1, 29, 33, Activation::kNone, true},
-                      OneDnnCase{32, 48, 3, 1, 1, 1, 1, 19, 41, Activation::kReLU, false},        // too small for it
+    ::testing::Values(OneDnnCase{64, 80, 3, 1, 1, 1, 1, 37, 41, Activation::kReLU, true},
+                      OneDnnCase{64, 64, 3, 1, 0, 1, 1, 29, 33, Activation::kNone, true},
+                      OneDnnCase{64, 80, 3, 1, 1, 1, 1, 19, 41, Activation::kReLU, false},        // too small for it
+                      OneDnnCase{32, 48, 3, 1, 1, 1, 1, 37, 41, Activation::kReLU, false},        // too narrow
                       OneDnnCase{24, 40, 3, 2, 1, 1, 1, 31, 29, Activation::kReLU6, false},       // stride 2
                       OneDnnCase{16, 24, 3, 1, 2, 2, 1, 30, 30, Activation::kSiLU, false},        // dilated
                       OneDnnCase{32, 32, 5, 1, 2, 1, 32, 21, 17, Activation::kHardswish, false},  // depthwise
@@ -131,18 +132,49 @@ TEST(OneDnnConv, WinogradTakesWholeImagesWithinItsBudget) {
   at::manual_seed(12);
   const at::Tensor weight = at::randn({64, 64, 3, 3}) * 0.1, bias = at::randn({64});
   OneDnnConv conv(weight.clone(), bias, ConvSpec(64, 64, 3).padding(1));
+  const auto images = [&](int64_t batch, int64_t height, int64_t width) {
+    const OneDnnConv::Tiling tiling = conv.winograd_tiling(batch, height, width);
+    EXPECT_EQ(tiling.rows, 0) << "whole images";
+    return tiling.images;
+  };
   // 64 + 64 channels of 4 bytes: 56 x 56 is 1.5 MiB an image, 224 x 224 24.5 MiB (over 16).
-  EXPECT_EQ(conv.winograd_chunk(8, 56, 56), 8);
-  EXPECT_EQ(conv.winograd_chunk(24, 56, 56), 8) << "a divisor of the batch: one weight layout";
-  EXPECT_EQ(conv.winograd_chunk(11, 56, 56), 1) << "a prime batch";
-  EXPECT_EQ(conv.winograd_chunk(1, 224, 224), 0) << "one image over the budget";
+  EXPECT_EQ(images(8, 56, 56), 8);
+  EXPECT_EQ(images(24, 56, 56), 8) << "a divisor of the batch: one weight layout";
+  EXPECT_EQ(images(11, 56, 56), 1) << "a prime batch";
   // 5.25 MiB an image: four images take two calls of two, each on its own slice of the batch.
-  ASSERT_EQ(conv.winograd_chunk(4, 112, 96), 2);
+  ASSERT_EQ(images(4, 112, 96), 2);
   at::NoGradGuard no_grad;
   const at::Tensor x = at::randn({4, 64, 112, 96});
   const at::Tensor expected = at::conv2d(x, weight, bias, 1, 1).relu();
   EXPECT_LT((conv(x, Activation::kReLU) - expected).abs().max().item<double>(),
             1e-5 * (1 + expected.abs().max().item<double>()));
+}
+
+// An image over the budget goes in strips of rows, each with the rows around it it needs (or
+// the padding, at the image's top and bottom); the last strip moves up to end with the image.
+TEST(OneDnnConv, WinogradTakesStripsOfALargeImage) {
+  if (!OneDnnConv::available()) GTEST_SKIP() << "built without oneDNN";
+  at::manual_seed(14);
+  at::NoGradGuard no_grad;
+  const at::Tensor weight = at::randn({64, 64, 3, 3}) * 0.05, bias = at::randn({64});
+  // 64 + 64 channels of 4 bytes: 181 wide is 90.5 KiB a row, 185 rows 16.4 MiB (over 16);
+  // strips of 4 MiB are 44 rows (a multiple of 4).
+  for (const int64_t padding : {0, 1}) {
+    SCOPED_TRACE("padding " + std::to_string(padding));
+    const OneDnnConv conv(weight.clone(), bias, ConvSpec(64, 64, 3).padding(padding));
+    const OneDnnConv::Tiling tiling = conv.winograd_tiling(2, 185, 181);
+    EXPECT_EQ(tiling.images, 1);
+    EXPECT_EQ(tiling.rows, 44);
+    const at::Tensor x = at::randn({2, 64, 185, 181});
+    const at::Tensor plain = at::conv2d(x, weight, bias, 1, padding);
+    const double scale = 1 + plain.abs().max().item<double>();
+    const at::Tensor got = conv(x, Activation::kReLU);
+    ASSERT_EQ(got.sizes(), plain.sizes());
+    EXPECT_LT((got - plain.relu()).abs().max().item<double>(), 1e-5 * scale);
+    const at::Tensor residual = at::randn(plain.sizes());
+    const at::Tensor summed = conv(x, Activation::kReLU, residual);
+    EXPECT_LT((summed - (plain + residual).relu()).abs().max().item<double>(), 1e-5 * (scale + 5));
+  }
 }
 
 // Kernels made on this thread, then run by four others at once: oneDNN 2 ties a kernel to the
@@ -156,7 +188,7 @@ TEST(OneDnnConv, RunsOnSeveralThreadsAtOnce) {
     SCOPED_TRACE(c10::toString(dtype));
     const OneDnnConv conv(weight.clone(), bias, ConvSpec(64, 64, 3).padding(1), dtype);
     if (dtype == at::kFloat) {
-      ASSERT_EQ(conv.winograd_chunk(1, 56, 56), 1) << "Winograd's kernel among them";
+      ASSERT_EQ(conv.winograd_tiling(1, 56, 56).images, 1) << "Winograd's kernel among them";
     }
     std::vector<at::Tensor> inputs, expected;
     for (int k = 0; k < 4; ++k) {
