@@ -672,6 +672,13 @@ class TiffRowDecoder : public RowDecoder {
     if (bits == 16) return false;
     char why[1024] = {};
     if (bits != 8 || TIFFRGBAImageOK(tiff_, why) != 1) return false;
+    // libtiff's RGBA reader takes a missing strip (no bytes) in a read of every row, where the
+    // strips were read as one, and refuses it in a band: refused here, whole or in bands.
+    for (uint32_t strip = 0, n = TIFFNumberOfStrips(tiff_); strip < n; ++strip) {
+      if (TIFFGetStrileByteCount(tiff_, strip) == 0) {
+        fail(path_, ": corrupt TIFF image (", TIFFIsTiled(tiff_) ? "tile " : "strip ", strip, " has no data)");
+      }
+    }
     if (TIFFRGBAImageBegin(&image_, tiff_, /*stop_on_error=*/1, why) != 1) {
       fail(path_, ": corrupt TIFF image (", why, ")");
     }

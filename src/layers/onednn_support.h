@@ -53,9 +53,9 @@ inline dnnl::primitive_attr shareable_attr() {
   return attr;
 }
 
-/// One run's scratch memory for primitives made with shareable_attr() and run one after
-/// another (their scratchpad_desc()s): as many bytes as the largest asks for, seen through each
-/// one's desc.
+/// One run's memory for primitives run one after another, each needing a buffer of its own
+/// desc (the scratch of those made with shareable_attr(), or a blocked copy of their data): as
+/// many bytes as the largest asks for, seen through each one's desc.
 struct Scratch {
   at::Tensor storage;
   explicit Scratch(std::initializer_list<dnnl::memory::desc> descs) : Scratch(std::vector<dnnl::memory::desc>(descs)) {}

@@ -54,9 +54,9 @@ class OneDnnConv {
     int64_t rows = 0;
   };
   /// Winograd: 3x3, stride 1, not grouped or dilated, 64 to 256 channels in and out (weights
-  /// of at most 256 x 256 x 3 x 3), input of at least 28 x 28; float32 only. Whole images where at most 16 MiB of them
-  /// (channels-last input and output) fit a call, else strips of about 4 MiB, a multiple of
-  /// 4 rows (Winograd's 4 x 4 tiles).
+  /// of at most 256 x 256 x 3 x 3), input of at least 28 x 28; float32 only. Whole images
+  /// where at most 16 MiB of them (channels-last input and output) fit a call, else strips of
+  /// about 4 MiB, a multiple of 4 rows (Winograd's 4 x 4 tiles).
   Tiling winograd_tiling(int64_t batch, int64_t height, int64_t width) const;
 
  private:
