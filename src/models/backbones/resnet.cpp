@@ -36,10 +36,15 @@ BasicBlockImpl::BasicBlockImpl(const ResidualBlockSpec& s, const ResNetOptions& 
   downsample_ = make_downsample(*this, s, s.planes * kExpansion);
 }
 
-at::Tensor BasicBlockImpl::forward(const at::Tensor& x) {
+at::Tensor BasicBlockImpl::forward(const at::Tensor& x) { return run(x, false); }
+
+at::Tensor BasicBlockImpl::forward_over_input(const at::Tensor& x) { return run(x, true); }
+
+at::Tensor BasicBlockImpl::run(const at::Tensor& x, bool input_spare) {
   const at::Tensor out = conv_bn1_(x, Activation::kReLU);
   const at::Tensor identity = has_downsample_ ? downsample_(x) : x;
-  if (!se_) return conv_bn2_(out, Activation::kReLU, identity, /*overwrite_residual=*/has_downsample_);
+  // The result goes over the identity where nothing else holds it: the downsample's, a spare input.
+  if (!se_) return conv_bn2_(out, Activation::kReLU, identity, /*overwrite_residual=*/has_downsample_ || input_spare);
   return finish_block(conv_bn2_(out), identity, se_);
 }
 
@@ -61,11 +66,15 @@ BottleneckImpl::BottleneckImpl(const ResidualBlockSpec& s, const ResNetOptions& 
   downsample_ = make_downsample(*this, s, out_channels);
 }
 
-at::Tensor BottleneckImpl::forward(const at::Tensor& x) {
+at::Tensor BottleneckImpl::forward(const at::Tensor& x) { return run(x, false); }
+
+at::Tensor BottleneckImpl::forward_over_input(const at::Tensor& x) { return run(x, true); }
+
+at::Tensor BottleneckImpl::run(const at::Tensor& x, bool input_spare) {
   at::Tensor out = conv_bn1_(x, Activation::kReLU);
   out = conv_bn2_(out, Activation::kReLU);
   const at::Tensor identity = has_downsample_ ? downsample_(x) : x;
-  if (!se_) return conv_bn3_(out, Activation::kReLU, identity, /*overwrite_residual=*/has_downsample_);
+  if (!se_) return conv_bn3_(out, Activation::kReLU, identity, /*overwrite_residual=*/has_downsample_ || input_spare);
   return finish_block(conv_bn3_(out), identity, se_);
 }
 
@@ -110,7 +119,22 @@ ResNetImpl::ResNetImpl(std::string name, const ResNetOptions& options_)
     const std::string stage = "layer" + std::to_string(i + 1);
     register_module(stage, layer);
     stride_so_far *= stride;
-    add_stage(stage, [layer](const at::Tensor& x) mutable { return layer->forward(x); }, {in_channels, stride_so_far});
+    // Each block after a stage's first takes the output of the one before, which nothing else
+    // holds: its result may go over it (forward_over_input).
+    const auto run_stage = [layer, bottleneck](const at::Tensor& x) {
+      at::Tensor out = x;
+      for (size_t b = 0; b < layer->size(); ++b) {
+        if (bottleneck) {
+          const auto block = layer->ptr<BottleneckImpl>(b);
+          out = b == 0 ? block->forward(out) : block->forward_over_input(out);
+        } else {
+          const auto block = layer->ptr<BasicBlockImpl>(b);
+          out = b == 0 ? block->forward(out) : block->forward_over_input(out);
+        }
+      }
+      return out;
+    };
+    add_stage(stage, run_stage, {in_channels, stride_so_far});
   }
 }
 

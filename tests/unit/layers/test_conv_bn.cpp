@@ -5,6 +5,8 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "segkit/layers/aspp.h"
+#include "segkit/layers/onednn_conv.h"
+#include "segkit/models/backbones/resnet.h"
 
 namespace segkit {
 namespace {
@@ -118,6 +120,48 @@ TEST(TransposedConv, TiledAsMatrixProductMatchesLibTorch) {
   }
   // The tiled path is the matrix product's: its result is channels-last (LibTorch's is not).
   EXPECT_TRUE(transposed_conv(*tiled, x).is_contiguous(at::MemoryFormat::ChannelsLast));
+}
+
+// Past a stage's first block, a ResNet block's input is the block before's output, which
+// nothing else holds: rewritten for inference, forward_over_input writes the result over it
+// (no copy of the identity) and computes what forward does, which leaves its input as it was.
+TEST(ResidualBlocks, WriteOverASpareInputOnly) {
+  at::manual_seed(23);
+  at::NoGradGuard no_grad;
+  for (const bool bottleneck : {true, false}) {
+    SCOPED_TRACE(bottleneck ? "Bottleneck" : "BasicBlock");
+    const ResNetOptions options(bottleneck ? ResidualBlock::kBottleneck : ResidualBlock::kBasic, {2, 2, 2, 2});
+    const int64_t channels = bottleneck ? 64 : 16;  // in as out: no downsample
+    const ResidualBlockSpec spec{channels, 16, 1, 1, false};
+    const std::shared_ptr<torch::nn::Module> block =
+        bottleneck ? std::static_pointer_cast<torch::nn::Module>(Bottleneck(spec, options).ptr())
+                   : std::static_pointer_cast<torch::nn::Module>(BasicBlock(spec, options).ptr());
+    randomize_batch_norms(*block);
+    block->eval();
+    const auto forward = [&](const at::Tensor& x, bool over_input) {
+      if (auto b = std::dynamic_pointer_cast<BottleneckImpl>(block)) {
+        return over_input ? b->forward_over_input(x) : b->forward(x);
+      }
+      auto b = std::dynamic_pointer_cast<BasicBlockImpl>(block);
+      return over_input ? b->forward_over_input(x) : b->forward(x);
+    };
+    const at::Tensor x = at::randn({2, channels, 19, 23}).contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor reference = forward(x, false);  // unrewritten: LibTorch's modules
+    InferenceOptions rewrite;
+    rewrite.channels_last = true;
+    rewrite.onednn = true;
+    std::dynamic_pointer_cast<InferenceOptimizable>(block)->optimize_for_inference(rewrite);
+    const at::Tensor kept = x.clone();
+    const at::Tensor expected = forward(x, false);
+    EXPECT_TRUE(x.equal(kept)) << "forward leaves its input as it was";
+    EXPECT_LT((expected - reference).abs().max().item<double>(), 1e-4 * (1 + reference.abs().max().item<double>()));
+    at::Tensor spare = x.clone(at::MemoryFormat::ChannelsLast);
+    const at::Tensor got = forward(spare, true);
+    EXPECT_TRUE(got.equal(expected));
+    if (OneDnnConv::available()) {
+      EXPECT_EQ(got.data_ptr(), spare.data_ptr()) << "the result over its input";
+    }
+  }
 }
 
 }  // namespace

@@ -49,12 +49,18 @@ class BasicBlockImpl : public torch::nn::Module, public InferenceOptimizable {
   static constexpr int64_t kExpansion = 1;
   BasicBlockImpl(const ResidualBlockSpec& spec, const ResNetOptions& options);
   at::Tensor forward(const at::Tensor& x);
+  /// forward(x) for an `x` nothing will read again (a stage's block before): where the block
+  /// has no downsample, its rewritten last convolution adds the identity in x's memory and
+  /// leaves the result there, instead of in a copy (inference; elsewhere as forward).
+  at::Tensor forward_over_input(const at::Tensor& x);
   void optimize_for_inference(const InferenceOptions& options) override;
 
  private:
   ConvBn conv_bn1_, conv_bn2_, downsample_;
   SqueezeExcitation se_{nullptr};
   bool has_downsample_;
+
+  at::Tensor run(const at::Tensor& x, bool input_spare);
 };
 TORCH_MODULE(BasicBlock);
 
@@ -65,12 +71,16 @@ class BottleneckImpl : public torch::nn::Module, public InferenceOptimizable {
   static constexpr int64_t kExpansion = 4;
   BottleneckImpl(const ResidualBlockSpec& spec, const ResNetOptions& options);
   at::Tensor forward(const at::Tensor& x);
+  /// As BasicBlockImpl::forward_over_input.
+  at::Tensor forward_over_input(const at::Tensor& x);
   void optimize_for_inference(const InferenceOptions& options) override;
 
  private:
   ConvBn conv_bn1_, conv_bn2_, conv_bn3_, downsample_;
   SqueezeExcitation se_{nullptr};
   bool has_downsample_;
+
+  at::Tensor run(const at::Tensor& x, bool input_spare);
 };
 TORCH_MODULE(Bottleneck);
 
